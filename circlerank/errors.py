@@ -1,0 +1,62 @@
+"""The one home for circlerank's domain errors.
+
+Library code raises these; the CLI turns them into one-line messages with an exit code
+and serving/ maps them to HTTP errors. Messages say what was received.
+"""
+
+from __future__ import annotations
+
+
+class CircleRankError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(CircleRankError):
+    """A configuration value or command-line argument is invalid."""
+
+
+class ContractError(CircleRankError):
+    """Input data breaks the data contract in a way that makes it unusable."""
+
+    exit_code = 1
+
+
+class MissingTableError(ContractError):
+    """A table the run needs is not in the data directory."""
+
+    def __init__(self, data_dir: str, table: str, why: str = "required") -> None:
+        self.table = table
+        super().__init__(
+            f"{data_dir}: table '{table}' is missing ({why}); "
+            f"expected {table}.parquet or {table}.csv"
+        )
+
+
+class ColumnTypeError(ContractError):
+    """A column cannot be read as the type the contract gives it."""
+
+    def __init__(self, path: str, column: str, expected: str, example: object) -> None:
+        self.path = path
+        self.column = column
+        self.example = example
+        super().__init__(
+            f"{path}: column '{column}' cannot be read as {expected}, e.g. value {example!r}"
+        )
+
+
+class MissingColumnError(ContractError):
+    """A required column is absent from a table file."""
+
+    def __init__(self, path: str, column: str, present: list[str]) -> None:
+        self.path = path
+        self.column = column
+        super().__init__(
+            f"{path}: required column '{column}' is missing (columns present: "
+            f"{', '.join(present) or 'none'})"
+        )
+
+
+class OutputError(CircleRankError):
+    """An output location cannot be written."""
