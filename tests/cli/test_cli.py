@@ -104,3 +104,20 @@ def test_every_command_has_help() -> None:
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([name, "--help"])
         assert exit_info.value.code == 0
+
+
+def test_demo_simulates_validates_and_prints_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "world"
+    assert main(["-q", "demo", "--out", str(out), "--users", "120", "--days", "7"]) == 0
+    printed = capsys.readouterr().out
+    assert "validation report" in printed and "no row quarantined" in printed
+    assert (out / "events.parquet").is_file()
+    assert (tmp_path / "world_truth" / "meta.json").is_file()
+
+
+def test_simulate_rejects_a_tiny_world(tmp_path: Path) -> None:
+    result = run_cli("simulate", "--out", str(tmp_path / "w"), "--users", "0")
+    assert result.returncode == 2
+    assert "users" in result.stderr and "Traceback" not in result.stderr

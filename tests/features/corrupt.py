@@ -26,13 +26,14 @@ class Planted:
     row: dict[str, object]
 
 
-def _violations(rule: Range) -> list[float]:
+def _violations(rule: Range, integral: bool) -> list[float]:
+    """Values just outside and far outside the interval (integers for integer columns)."""
+    far = 50 if integral else 7.5
     values = []
     if rule.low is not None:
-        values.append(rule.low if rule.low_open else rule.low - 1)
-        values.append(rule.low - 7.5 if rule.column != "score" else rule.low - 50)
+        values += [rule.low if rule.low_open else rule.low - 1, rule.low - far]
     if rule.high is not None:
-        values.append(rule.high if rule.high_open else rule.high + 1)
+        values += [rule.high if rule.high_open else rule.high + 1, rule.high + far]
     return values
 
 
@@ -101,7 +102,7 @@ def plan(world: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> list[Planted]:
         for col in spec.required_columns:
             add(f"missing:{col.name}", **{col.name: None})
         for rng in spec.ranges:
-            for value in _violations(rng):
+            for value in _violations(rng, spec.column(rng.column).kind == "int"):
                 add(f"out_of_range:{rng.column}", **{rng.column: value})
         for allowed in spec.allowed:
             for value in _bad_values(allowed):
@@ -113,6 +114,12 @@ def plan(world: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> list[Planted]:
             add(f"unknown_id:{fk.column}", template, **{fk.column: f"ghost_{fk.column}"})
         out.append(Planted(spec.name, DUPLICATE_KEY, dict(base)))
     return out
+
+
+def _nullable(dtypes: pd.Series) -> dict[str, str]:
+    """Dtypes that can hold a planted null: int64 -> Int64, bool -> boolean."""
+    widen = {"int64": "Int64", "bool": "boolean"}
+    return {col: widen.get(str(dtype), str(dtype)) for col, dtype in dtypes.items()}
 
 
 def corrupt(
@@ -128,8 +135,8 @@ def corrupt(
     expected: dict[str, dict[int, str]] = {}
     for name, frame in world.items():
         mine = [p for p in planted if p.table == name]
-        bad = pd.DataFrame([p.row for p in mine], columns=frame.columns)
-        bad = bad.astype(frame.dtypes.to_dict())
+        frame = frame.astype(_nullable(frame.dtypes))
+        bad = pd.DataFrame([p.row for p in mine], columns=frame.columns).astype(frame.dtypes)
         # new row number of each row of frame + bad; row 0 stays first
         positions = np.concatenate([[0], 1 + rng.permutation(len(frame) - 1 + len(mine))])
         is_bad = np.zeros(len(frame) + len(mine), dtype=bool)
