@@ -77,7 +77,7 @@ def read_table(path: Path, spec: TableSpec) -> pd.DataFrame:
         if col.name in raw.columns:
             out[col.name] = COERCERS[col.kind](raw[col.name], str(path), col.name)
         else:
-            out[col.name] = pd.Series(pd.NA, index=raw.index, dtype=EMPTY_DTYPES[col.kind])
+            out[col.name] = pd.Series(None, index=raw.index, dtype=EMPTY_DTYPES[col.kind])
     frame = pd.DataFrame(out)
     frame.index = pd.RangeIndex(len(frame))
     return frame

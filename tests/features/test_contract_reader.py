@@ -149,3 +149,25 @@ def test_non_numeric_amount_is_a_type_error(tmp_path: Path) -> None:
     write_minimal(tmp_path, merchants=merchants, payments=payments)
     with pytest.raises(ColumnTypeError, match=r"amount.*'12,00'"):
         load_contract(tmp_path, as_of=AS_OF)
+
+
+def test_absent_optional_columns_of_every_kind_are_null(tmp_path: Path) -> None:
+    posts = pd.DataFrame(
+        {"post_id": ["p1"], "circle_id": ["c1"], "author_id": ["007"], "created_at": ["2026-02-01"]}
+    )
+    events = pd.DataFrame(
+        {
+            "event_id": ["e1"],
+            "ts": ["2026-02-02T00:00:00Z"],
+            "user_id": ["007"],
+            "surface": ["feed"],
+            "item_id": ["p1"],
+            "action": ["click"],
+        }
+    )
+    write_minimal(tmp_path, posts=posts, events=events)
+    data = load_contract(tmp_path, as_of=AS_OF)
+    row = data["events"].iloc[0]
+    assert pd.isna(row["propensity"]) and pd.isna(row["position"]) and pd.isna(row["arm"])
+    assert data["events"]["propensity"].dtype == "float64"
+    assert pd.isna(data["posts"]["deleted_at"].iloc[0])

@@ -1,0 +1,226 @@
+"""Computing features: the one code path for training rows and for serving snapshots.
+
+`FeatureBuilder.for_requests` gives the features of (user, item, as_of) rows — logged
+impressions for training, or candidates for offline replay. `FeatureBuilder.materialize`
+gives every entity's features as of one time, for the offline and online stores. Both
+call the same views; cross features come from `cross.py` in both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from circlerank.progress import step
+
+from .config import FeatureConfig
+from .contract import ContractData
+from .cross import cross_features
+from .engine import Engine, PandasEngine
+from .pit import AS_OF, TS
+from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX, VIEWS, FeatureView, Streams, ViewParams
+
+log = logging.getLogger(__name__)
+UNKNOWN_KEY = "\x00unseen"  # a key no data set uses: its features are the no-history defaults
+CHUNK_ROWS = 200_000  # rows per cross-feature chunk: bounds the memory of wide vectors
+
+
+class FeatureBuilder:
+    """Features of one data set under one config, computed by one engine."""
+
+    def __init__(
+        self, data: ContractData, config: FeatureConfig | None = None, engine: Engine | None = None
+    ) -> None:
+        self.data = data
+        self.config = config or FeatureConfig()
+        self.engine: Engine = engine or PandasEngine()
+        self.streams = Streams(data, self.config)
+        self.views = tuple(v for v in VIEWS if v.available(data))
+        self.off = tuple(v for v in VIEWS if not v.available(data))
+        if self.off:
+            missing = sorted({t for v in self.off for t in v.sources if not data.has(t)})
+            log.info(
+                "features off for lack of %s: %s",
+                ", ".join(missing),
+                ", ".join(v.name for v in self.off),
+            )
+
+    @property
+    def vocab(self):  # type: ignore[no-untyped-def]
+        return self.streams.vocab
+
+    def params(self, reference: pd.Timestamp) -> ViewParams:
+        return ViewParams(self.config, self.streams.vocab, reference)
+
+    def columns(self, view: FeatureView) -> list[str]:
+        """The columns a view produces (from a query on an empty stream)."""
+        stream = self.streams.get(view.name + ":stream", view.stream).iloc[:0]
+        probe = pd.DataFrame({k: [UNKNOWN_KEY] for k in view.keys}).astype("str")
+        probe[AS_OF] = pd.Timestamp(0, tz="UTC")
+        return list(view.aggregate(stream, probe, self.params(probe[AS_OF].iloc[0])).columns)
+
+    def view(self, view: FeatureView, queries: pd.DataFrame, reference: pd.Timestamp) -> pd.DataFrame:
+        """One view's features for query rows (its keys + as_of), aligned with `queries`."""
+        unique, group = self._view_unique(view, queries, reference)
+        return unique.iloc[group].set_axis(queries.index)
+
+    def _view_unique(
+        self, view: FeatureView, queries: pd.DataFrame, reference: pd.Timestamp
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """A view's features per distinct (keys, as_of), and each query's row in them."""
+        keys = list(view.keys)
+        asked = queries[[*keys, AS_OF]].astype({AS_OF: TS})
+        if view.cadence == "day":
+            asked[AS_OF] = asked[AS_OF].dt.floor("D")
+        group = _group_ids([*(asked[k] for k in keys), asked[AS_OF]])
+        first = np.unique(group, return_index=True)[1]
+        unique = asked.iloc[first].reset_index(drop=True)
+        stream = self.streams.get(view.name + ":stream", view.stream)
+        with step(f"view {view.name}: {len(unique):,} queries over {len(stream):,} rows"):
+            got = self.engine.run(view, stream, unique, self.params(reference))
+        return got.reset_index(drop=True), group
+
+    def entity(self, entity: str, queries: pd.DataFrame, reference: pd.Timestamp) -> pd.DataFrame:
+        """All available views of one entity, side by side."""
+        parts = [self.view(v, queries, reference) for v in self.views if v.entity == entity]
+        if not parts:
+            return pd.DataFrame(index=queries.index)
+        return pd.concat(parts, axis=1)
+
+    def hydrate(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
+        return hydrate(self.data, rows, surface)
+
+    def for_requests(
+        self,
+        rows: pd.DataFrame,
+        surface: str,
+        reference: pd.Timestamp | None = None,
+        keep_vectors: bool = False,
+    ) -> pd.DataFrame:
+        """Every feature of (user_id, item_id, as_of) rows on a surface, cross features
+        included, aligned with `rows`. Vector columns only feed the cross features and
+        are dropped unless `keep_vectors` (they are wide: one column per category)."""
+        keyed = self.hydrate(rows, surface)
+        ref = reference if reference is not None else keyed[AS_OF].max()
+        scalars: dict[str, np.ndarray] = {}
+        vectors: list[tuple[np.ndarray, list[str], np.ndarray]] = []
+        for entity in SURFACE_ENTITIES[surface]:
+            with step(f"features: {entity}"):
+                for view in (v for v in self.views if v.entity == entity):
+                    unique, group = self._view_unique(view, keyed, ref)
+                    vec = [c for c in unique.columns if c.startswith(VECTOR_PREFIX)]
+                    for col in unique.columns.difference(vec, sort=False):
+                        scalars[col] = unique[col].to_numpy()[group]
+                    if vec:
+                        vectors.append((unique[vec].to_numpy(), vec, group))
+        crossed: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(keyed), CHUNK_ROWS):
+            rows_here = slice(start, start + CHUNK_ROWS)
+            part: dict[str, object] = {AS_OF: keyed[AS_OF].iloc[rows_here].to_numpy()}
+            part.update({c: v[rows_here] for c, v in scalars.items()})
+            for matrix, cols, group in vectors:
+                part.update(zip(cols, matrix[group[rows_here]].T, strict=True))
+            chunk = pd.DataFrame(part)
+            got = cross_features(chunk, self.vocab, self.config)
+            if keep_vectors:
+                got = pd.concat([chunk[[c for _, cols, _ in vectors for c in cols]], got], axis=1)
+            for col in got.columns:
+                crossed.setdefault(col, []).append(got[col].to_numpy())
+        scalars.update({c: np.concatenate(parts) for c, parts in crossed.items()})
+        features = pd.DataFrame(scalars, index=keyed.index)  # one consolidated block
+        del scalars
+        for position, col in enumerate(("user_id", "item_id", AS_OF)):
+            features.insert(position, col, keyed[col])
+        return features
+
+    def universe(self, entity: str) -> pd.DataFrame:
+        """Every key of an entity that has any data: the rows a snapshot materializes."""
+        d = self.data
+        keys = list(ENTITY_KEYS[entity])
+        if entity == "user":
+            return d["users"][["user_id"]]
+        if entity == "circle":
+            return d["circles"][["circle_id"]]
+        if entity == "post":
+            return d["posts"][["post_id"]] if d.has("posts") else pd.DataFrame(columns=keys)
+        if entity == "author":
+            if not d.has("posts"):
+                return pd.DataFrame(columns=keys)
+            return d["posts"][["author_id"]].drop_duplicates()
+        frames = []
+        for view in self.views:
+            if view.entity == entity:
+                stream = self.streams.get(view.name + ":stream", view.stream)
+                renamed = stream.rename(columns={"other_id": keys[1]})
+                if set(keys) <= set(renamed.columns):
+                    frames.append(renamed[keys])
+        if not frames:
+            return pd.DataFrame(columns=keys)
+        return pd.concat(frames, ignore_index=True).dropna().drop_duplicates().reset_index(drop=True)
+
+    def materialize(
+        self, as_of: pd.Timestamp, entities: Iterable[str] | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Every entity's features as of `as_of`: keys, then features, one frame each.
+
+        Each frame also has a row keyed by UNKNOWN_KEY: the features of an entity with
+        no history, which serving uses for keys it has never seen."""
+        out: dict[str, pd.DataFrame] = {}
+        for entity in entities or ENTITY_KEYS:
+            if not any(v.entity == entity for v in self.views):
+                continue
+            keys = self.universe(entity)
+            unseen = pd.DataFrame({k: [UNKNOWN_KEY] for k in keys.columns})
+            keys = pd.concat([keys, unseen], ignore_index=True).astype("str")
+            queries = keys.assign(**{AS_OF: as_of})
+            with step(f"materialize {entity}: {len(keys):,} keys"):
+                features = self.entity(entity, queries, as_of)
+            out[entity] = pd.concat([keys, features], axis=1)
+        return out
+
+
+def hydrate(data: ContractData, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
+    """Add the key columns of every entity of the surface to (user_id, item_id, as_of):
+    the item's post, circle, author and topic, and the user's city. Unknown values
+    become UNKNOWN_KEY, whose features are those of an entity with no history."""
+    if surface not in SURFACE_ENTITIES:
+        raise ValueError(f"unknown surface {surface!r}; valid: {', '.join(SURFACE_ENTITIES)}")
+    out = rows[["user_id", "item_id", AS_OF]].copy()
+    out["city"] = out["user_id"].map(data["users"].set_index("user_id")["city"])
+    if surface == "feed":
+        posts = data["posts"].set_index("post_id") if data.has("posts") else None
+        out["post_id"] = out["item_id"]
+        for col in ("circle_id", "author_id"):
+            out[col] = out["item_id"].map(posts[col]) if posts is not None else None
+    else:
+        out["circle_id"] = out["item_id"]
+    out["topic"] = out["circle_id"].map(data["circles"].set_index("circle_id")["topic"])
+    for col in ("city", "post_id", "circle_id", "author_id", "topic"):
+        if col in out.columns:
+            out[col] = out[col].astype("str").fillna(UNKNOWN_KEY)
+    return out
+
+
+def _group_ids(columns: list[pd.Series]) -> np.ndarray:
+    """A dense id per distinct row of the columns, numbered in sorted key order."""
+    codes = [pd.factorize(c, sort=True)[0].astype(np.int64) for c in columns]
+    sizes = [int(c.max(initial=-1)) + 2 for c in codes]
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        combined = combined * size + code + 1
+    return np.unique(combined, return_inverse=True)[1].astype(np.int64)
+
+
+def model_columns(frame: pd.DataFrame, builder: FeatureBuilder) -> list[str]:
+    """The model inputs among a feature frame's columns, in a stable order: no keys, no
+    vectors (they feed cross features) and no view marked as not a model input."""
+    banned = {c for v in builder.views if not v.model_input for c in builder.columns(v)}
+    keys = {"user_id", "item_id", AS_OF, "post_id", "circle_id", "author_id", "topic", "city"}
+    return [
+        c
+        for c in frame.columns
+        if c not in keys and c not in banned and not c.startswith(VECTOR_PREFIX)
+    ]
