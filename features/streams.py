@@ -151,7 +151,8 @@ def _friend_pairs(data: ContractData) -> pd.DataFrame:
 
 
 def tie_stream(data: ContractData) -> pd.DataFrame:
-    """(user, other) facts: friendship, user follows other, a transfer either way."""
+    """(user, other) facts: friendship, user follows other, other follows user, and a
+    transfer either way."""
     parts = []
     if data.has("social_edges"):
         friends = _friend_pairs(data).assign(friend=1.0)
@@ -160,6 +161,9 @@ def tie_stream(data: ContractData) -> pd.DataFrame:
         parts += [
             friends,
             pd.DataFrame({"user_id": follows["user_id"], "other_id": follows["other_id"], "ts": follows["created_at"], "follow": 1.0}),
+            # the same follow seen from the followed side, so every row is keyed by
+            # the user it describes (a partition by user_id holds all of them)
+            pd.DataFrame({"user_id": follows["other_id"], "other_id": follows["user_id"], "ts": follows["created_at"], "follower": 1.0}),
         ]
     if data.has("transfers"):
         t = data["transfers"]
@@ -168,7 +172,7 @@ def tie_stream(data: ContractData) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({"user_id": [], "other_id": [], "ts": pd.Series([], dtype=TS)})
     out = pd.concat(parts, ignore_index=True)
-    value_cols = [c for c in ("friend", "follow", "transfer") if c in out.columns]
+    value_cols = [c for c in ("friend", "follow", "follower", "transfer") if c in out.columns]
     out[value_cols] = out[value_cols].fillna(0.0)
     return out
 
@@ -218,8 +222,8 @@ def member_payment_stream(data: ContractData, payments: pd.DataFrame) -> pd.Data
     day = hit["ts"].dt.floor("D").rename("day")
     daily = hit.groupby([hit["circle_id"], hit["category"], day], sort=True)["spend"].sum()
     daily = daily.reset_index()
-    # a day's spend becomes known at the end of that day
-    daily["ts"] = daily.pop("day") + pd.Timedelta(days=1)
+    # a day's spend becomes known at its last instant, after every payment of the day
+    daily["ts"] = daily.pop("day") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     return daily
 
 

@@ -35,15 +35,13 @@ def _only(stream: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
 
 def _friends(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
     mine = point_in_time(_only(stream, ["user_id"], "friend"), queries, ["user_id"], [Sums(("friend",))])
-    follows = _only(stream, ["user_id", "other_id"], "follow")
-    following = point_in_time(follows, queries, ["user_id"], [Sums(("follow",))])
-    followed = follows.rename(columns={"user_id": "follower", "other_id": "user_id"})
-    followers = point_in_time(followed, queries, ["user_id"], [Sums(("follow",))])
+    following = point_in_time(_only(stream, ["user_id"], "follow"), queries, ["user_id"], [Sums(("follow",))])
+    followers = point_in_time(_only(stream, ["user_id"], "follower"), queries, ["user_id"], [Sums(("follower",))])
     return pd.DataFrame(
         {
             "soc_friends": mine["friend_all"].to_numpy(),
             "soc_following": following["follow_all"].to_numpy(),
-            "soc_followers": followers["follow_all"].to_numpy(),
+            "soc_followers": followers["follower_all"].to_numpy(),
         },
         index=queries.index,
     )
