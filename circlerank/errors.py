@@ -60,3 +60,7 @@ class MissingColumnError(ContractError):
 
 class OutputError(CircleRankError):
     """An output location cannot be written."""
+
+
+class FeatureStoreError(CircleRankError):
+    """The online feature store cannot be built, opened or read as asked."""

@@ -21,7 +21,15 @@ from .contract import ContractData
 from .cross import cross_features
 from .engine import Engine, PandasEngine
 from .pit import AS_OF, TS
-from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX, VIEWS, FeatureView, Streams, ViewParams
+from .views import (
+    ENTITY_KEYS,
+    SURFACE_ENTITIES,
+    VECTOR_PREFIX,
+    VIEWS,
+    FeatureView,
+    Streams,
+    ViewParams,
+)
 
 log = logging.getLogger(__name__)
 UNKNOWN_KEY = "\x00unseen"  # a key no data set uses: its features are the no-history defaults
@@ -62,7 +70,9 @@ class FeatureBuilder:
         probe[AS_OF] = pd.Timestamp(0, tz="UTC")
         return list(view.aggregate(stream, probe, self.params(probe[AS_OF].iloc[0])).columns)
 
-    def view(self, view: FeatureView, queries: pd.DataFrame, reference: pd.Timestamp) -> pd.DataFrame:
+    def view(
+        self, view: FeatureView, queries: pd.DataFrame, reference: pd.Timestamp
+    ) -> pd.DataFrame:
         """One view's features for query rows (its keys + as_of), aligned with `queries`."""
         unique, group = self._view_unique(view, queries, reference)
         return unique.iloc[group].set_axis(queries.index)
@@ -76,7 +86,7 @@ class FeatureBuilder:
         if view.cadence == "day":
             asked[AS_OF] = asked[AS_OF].dt.floor("D")
         group = _group_ids([*(asked[k] for k in keys), asked[AS_OF]])
-        first = np.unique(group, return_index=True)[1]
+        first = np.flatnonzero(~pd.Series(group).duplicated().to_numpy())
         unique = asked.iloc[first].reset_index(drop=True)
         stream = self.streams.get(view.name + ":stream", view.stream)
         with step(f"view {view.name}: {len(unique):,} queries over {len(stream):,} rows"):
@@ -159,7 +169,9 @@ class FeatureBuilder:
                     frames.append(renamed[keys])
         if not frames:
             return pd.DataFrame(columns=keys)
-        return pd.concat(frames, ignore_index=True).dropna().drop_duplicates().reset_index(drop=True)
+        return (
+            pd.concat(frames, ignore_index=True).dropna().drop_duplicates().reset_index(drop=True)
+        )
 
     def materialize(
         self, as_of: pd.Timestamp, entities: Iterable[str] | None = None
@@ -205,13 +217,12 @@ def hydrate(data: ContractData, rows: pd.DataFrame, surface: str) -> pd.DataFram
 
 
 def _group_ids(columns: list[pd.Series]) -> np.ndarray:
-    """A dense id per distinct row of the columns, numbered in sorted key order."""
-    codes = [pd.factorize(c, sort=True)[0].astype(np.int64) for c in columns]
-    sizes = [int(c.max(initial=-1)) + 2 for c in codes]
+    """A dense id per distinct row of the columns, numbered by first appearance."""
+    codes = [pd.factorize(c)[0].astype(np.int64) for c in columns]
     combined = np.zeros(len(columns[0]), dtype=np.int64)
-    for code, size in zip(codes, sizes, strict=True):
-        combined = combined * size + code + 1
-    return np.unique(combined, return_inverse=True)[1].astype(np.int64)
+    for code in codes:
+        combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
+    return pd.factorize(combined)[0].astype(np.int64)
 
 
 def model_columns(frame: pd.DataFrame, builder: FeatureBuilder) -> list[str]:

@@ -39,7 +39,11 @@ def cross_features(frame: pd.DataFrame, vocab: Vocabulary, config: FeatureConfig
         local = frame["cc_members"].to_numpy(dtype=np.float64)
         out["circle_city_share"] = np.divide(local, size, out=np.zeros_like(local), where=size > 0)
     if "ua_is_friend" in frame.columns or "ua_transfer" in frame.columns:
-        friend = frame.get("ua_is_friend", pd.Series(0.0, index=frame.index)).to_numpy(dtype=np.float64)
-        sent = frame.get("ua_transfer", pd.Series(0.0, index=frame.index)).to_numpy(dtype=np.float64)
+        friend = frame.get("ua_is_friend", pd.Series(0.0, index=frame.index)).to_numpy(
+            dtype=np.float64
+        )
+        sent = frame.get("ua_transfer", pd.Series(0.0, index=frame.index)).to_numpy(
+            dtype=np.float64
+        )
         out["ua_tie_strength"] = np.nan_to_num(friend) + np.log1p(np.nan_to_num(sent))
     return pd.DataFrame(out, index=frame.index)

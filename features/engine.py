@@ -96,7 +96,10 @@ class DaskEngine:
 
         s = stream.assign(**{PART: partition_of(stream[view.partition_key], self.parts)})
         q = queries.assign(
-            **{ROW: np.arange(len(queries)), PART: partition_of(queries[view.partition_key], self.parts)}
+            **{
+                ROW: np.arange(len(queries)),
+                PART: partition_of(queries[view.partition_key], self.parts),
+            }
         )
         ds = dd.from_pandas(s, npartitions=1).shuffle(on=PART, npartitions=self.parts)
         dq = dd.from_pandas(q, npartitions=1).shuffle(on=PART, npartitions=self.parts)

@@ -76,17 +76,29 @@ class _Index:
     (key, time) does, so one `np.searchsorted` finds the last row before a query time.
     """
 
-    def __init__(self, stream: pd.DataFrame, keys: list[str], time: str, queries: pd.DataFrame):
-        codes, q_codes = _factorize(stream, queries, keys)
+    def __init__(
+        self,
+        stream: pd.DataFrame,
+        keys: list[str],
+        time: str,
+        queries: pd.DataFrame,
+        given: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
+        codes, q_codes = given if given is not None else _factorize(stream, queries, keys)
         times = epoch_us(stream[time])
         order = np.lexsort((times, codes))
         self.order = order
         self.codes = codes[order]
-        self.distinct = np.unique(times)
+        ordered = np.sort(times)
+        self.distinct = (
+            ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+        )
         self.stride = np.int64(len(self.distinct) + 1)
         rank = np.searchsorted(self.distinct, times[order], side="left")
         self.search = self.codes * self.stride + rank
         self.q_codes = q_codes
+        # queries in (key, as_of) order; also (key, as_of - w) order for any window w
+        self.q_order = np.lexsort((epoch_us(queries[AS_OF]), q_codes))
 
     def last_before(self, at: pd.Series) -> np.ndarray:
         """Row (in sorted order) of the last stream row of each query's key before `at`;
@@ -95,7 +107,7 @@ class _Index:
         q_rank = np.searchsorted(self.distinct, q_times, side="left")
         needles = self.q_codes * self.stride + q_rank
         # sorted needles walk the haystack in order: far fewer cache misses
-        order = np.argsort(needles, kind="stable")
+        order = self.q_order
         pos = np.empty(len(needles), dtype=np.int64)
         pos[order] = np.searchsorted(self.search, needles[order], side="left") - 1
         hit = pos >= 0
@@ -146,15 +158,17 @@ def point_in_time(
     aggregations: Sequence[Aggregation],
     time: str = "ts",
     reference: pd.Timestamp | None = None,
+    codes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Answer every query (key columns + `as_of`) from `stream` with rows before as_of.
 
     Returns a frame aligned with `queries` (same index), one column per aggregate.
     `reference` anchors the decay arithmetic; pass the same value everywhere results
-    must agree bit for bit (it only matters to rounding).
+    must agree bit for bit (it only matters to rounding). `codes` may give the integer
+    key of every stream and query row instead of the key columns.
     """
     keys = list(keys)
-    index = _Index(stream, keys, time, queries)
+    index = _Index(stream, keys, time, queries, codes)
     at = queries[AS_OF].astype(TS)
     if reference is None:
         reference = at.max() if len(at) else pd.Timestamp(0, tz="UTC")
@@ -190,7 +204,7 @@ def point_in_time(
 def sums_by_level(
     stream: pd.DataFrame,
     queries: pd.DataFrame,
-    keys: Sequence[str],
+    key: str,
     by: str,
     levels: Sequence[str],
     values: tuple[str, ...],
@@ -198,10 +212,19 @@ def sums_by_level(
 ) -> dict[str, np.ndarray]:
     """Windowed sums per level of `by` (e.g. per merchant category) for every query:
     {"<value>_<window>": array of shape (queries, levels)}. Keeps vectors sparse in the
-    stream instead of one column per level."""
+    stream (one row per fact, not one column per level); the (key, level) pairs are
+    integer-coded, never expanded as strings."""
     n, k = len(queries), len(levels)
-    expanded = queries.iloc[np.repeat(np.arange(n), k)][[*keys, AS_OF]].reset_index(drop=True)
-    expanded[by] = np.tile(np.asarray(levels, dtype=object), n)
-    expanded[by] = expanded[by].astype("str")
-    got = point_in_time(stream, expanded, [*keys, by], [Sums(values, windows)])
+    key_codes, q_key = _factorize(stream, queries, [key])
+    level_of = pd.Series(np.arange(k), index=pd.Index(levels, dtype="str"))
+    stream_level = stream[by].astype("str").map(level_of)
+    known = stream_level.notna().to_numpy()
+    stream = stream[known]
+    stream_codes = key_codes[known] * k + stream_level[known].to_numpy(dtype=np.int64)
+    query_codes = np.repeat(q_key, k) * k + np.tile(np.arange(k, dtype=np.int64), n)
+    at = np.repeat(epoch_us(queries[AS_OF]), k).astype("datetime64[us]")
+    expanded = pd.DataFrame({AS_OF: pd.Series(at).dt.tz_localize("UTC")})
+    got = point_in_time(
+        stream, expanded, [key, by], [Sums(values, windows)], codes=(stream_codes, query_codes)
+    )
     return {column: got[column].to_numpy().reshape(n, k) for column in got.columns}

@@ -40,11 +40,15 @@ class FeatureSchema:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> FeatureSchema:
         if raw.get("version") != SCHEMA_VERSION:
-            raise ValueError(f"feature schema version {raw.get('version')!r}, expected {SCHEMA_VERSION}")
+            raise ValueError(
+                f"feature schema version {raw.get('version')!r}, expected {SCHEMA_VERSION}"
+            )
         vocab = raw["vocab"]
         return cls(
             config=FeatureConfig.model_validate(raw["config"]),
-            vocab=Vocabulary(tuple(vocab["categories"]), tuple(vocab["topics"]), tuple(vocab["cities"])),
+            vocab=Vocabulary(
+                tuple(vocab["categories"]), tuple(vocab["topics"]), tuple(vocab["cities"])
+            ),
             views=tuple(raw["views"]),
             off=tuple(raw["off"]),
             absent_tables=tuple(raw["absent_tables"]),

@@ -37,7 +37,9 @@ class Vocabulary:
                 return ()
             return tuple(sorted(data[table][column].dropna().unique().tolist()))
 
-        return cls(values("merchants", "category"), values("circles", "topic"), values("users", "city"))
+        return cls(
+            values("merchants", "category"), values("circles", "topic"), values("users", "city")
+        )
 
 
 def _indicators(frame: pd.DataFrame, column: str, values: tuple[str, ...]) -> pd.DataFrame:
@@ -106,7 +108,9 @@ def feed_event_stream(data: ContractData) -> pd.DataFrame:
             "ts": feed["ts"],
         }
     )
-    return pd.concat([out, _indicators(feed, "action", FEED_ACTIONS)], axis=1).reset_index(drop=True)
+    return pd.concat([out, _indicators(feed, "action", FEED_ACTIONS)], axis=1).reset_index(
+        drop=True
+    )
 
 
 def suggestion_event_stream(data: ContractData) -> pd.DataFrame:
@@ -124,8 +128,22 @@ def membership_changes(data: ContractData) -> pd.DataFrame:
     city = data["users"].set_index("user_id")["city"]
     out = pd.concat(
         [
-            pd.DataFrame({"circle_id": m["circle_id"], "user_id": m["user_id"], "ts": m["joined_at"], "members": 1.0}),
-            pd.DataFrame({"circle_id": left["circle_id"], "user_id": left["user_id"], "ts": left["left_at"], "members": -1.0}),
+            pd.DataFrame(
+                {
+                    "circle_id": m["circle_id"],
+                    "user_id": m["user_id"],
+                    "ts": m["joined_at"],
+                    "members": 1.0,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "circle_id": left["circle_id"],
+                    "user_id": left["user_id"],
+                    "ts": left["left_at"],
+                    "members": -1.0,
+                }
+            ),
         ],
         ignore_index=True,
     )
@@ -160,15 +178,33 @@ def tie_stream(data: ContractData) -> pd.DataFrame:
         follows = edges[edges["kind"] == "follow"]
         parts += [
             friends,
-            pd.DataFrame({"user_id": follows["user_id"], "other_id": follows["other_id"], "ts": follows["created_at"], "follow": 1.0}),
+            pd.DataFrame(
+                {
+                    "user_id": follows["user_id"],
+                    "other_id": follows["other_id"],
+                    "ts": follows["created_at"],
+                    "follow": 1.0,
+                }
+            ),
             # the same follow seen from the followed side, so every row is keyed by
             # the user it describes (a partition by user_id holds all of them)
-            pd.DataFrame({"user_id": follows["other_id"], "other_id": follows["user_id"], "ts": follows["created_at"], "follower": 1.0}),
+            pd.DataFrame(
+                {
+                    "user_id": follows["other_id"],
+                    "other_id": follows["user_id"],
+                    "ts": follows["created_at"],
+                    "follower": 1.0,
+                }
+            ),
         ]
     if data.has("transfers"):
         t = data["transfers"]
         for me, other in (("sender_id", "receiver_id"), ("receiver_id", "sender_id")):
-            parts.append(pd.DataFrame({"user_id": t[me], "other_id": t[other], "ts": t["ts"], "transfer": 1.0}))
+            parts.append(
+                pd.DataFrame(
+                    {"user_id": t[me], "other_id": t[other], "ts": t["ts"], "transfer": 1.0}
+                )
+            )
     if not parts:
         return pd.DataFrame({"user_id": [], "other_id": [], "ts": pd.Series([], dtype=TS)})
     out = pd.concat(parts, ignore_index=True)
@@ -178,7 +214,9 @@ def tie_stream(data: ContractData) -> pd.DataFrame:
 
 
 def _active(members: pd.DataFrame, at: pd.Series) -> np.ndarray:
-    return ((members["joined_at"] < at) & (members["left_at"].isna() | (members["left_at"] >= at))).to_numpy(dtype=bool)
+    return (
+        (members["joined_at"] < at) & (members["left_at"].isna() | (members["left_at"] >= at))
+    ).to_numpy(dtype=bool)
 
 
 def circle_tie_stream(data: ContractData) -> pd.DataFrame:
@@ -187,25 +225,58 @@ def circle_tie_stream(data: ContractData) -> pd.DataFrame:
     members = data["memberships"][["user_id", "circle_id", "joined_at", "left_at"]]
     parts = []
     if data.has("social_edges"):
-        pairs = _friend_pairs(data).merge(members, left_on="other_id", right_on="user_id", suffixes=("", "_m"))
+        pairs = _friend_pairs(data).merge(
+            members, left_on="other_id", right_on="user_id", suffixes=("", "_m")
+        )
         start = pairs[["ts", "joined_at"]].max(axis=1)
         live = pairs["left_at"].isna() | (start < pairs["left_at"])
         pairs, start = pairs[live], start[live]
-        parts.append(pd.DataFrame({"user_id": pairs["user_id"], "circle_id": pairs["circle_id"], "ts": start, "friend_members": 1.0}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": pairs["user_id"],
+                    "circle_id": pairs["circle_id"],
+                    "ts": start,
+                    "friend_members": 1.0,
+                }
+            )
+        )
         ended = pairs[pairs["left_at"].notna()]
-        parts.append(pd.DataFrame({"user_id": ended["user_id"], "circle_id": ended["circle_id"], "ts": ended["left_at"], "friend_members": -1.0}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": ended["user_id"],
+                    "circle_id": ended["circle_id"],
+                    "ts": ended["left_at"],
+                    "friend_members": -1.0,
+                }
+            )
+        )
     if data.has("transfers"):
         t = data["transfers"]
         both = pd.concat(
             [
-                pd.DataFrame({"user_id": t["sender_id"], "other_id": t["receiver_id"], "ts": t["ts"]}),
-                pd.DataFrame({"user_id": t["receiver_id"], "other_id": t["sender_id"], "ts": t["ts"]}),
+                pd.DataFrame(
+                    {"user_id": t["sender_id"], "other_id": t["receiver_id"], "ts": t["ts"]}
+                ),
+                pd.DataFrame(
+                    {"user_id": t["receiver_id"], "other_id": t["sender_id"], "ts": t["ts"]}
+                ),
             ],
             ignore_index=True,
         )
         hit = both.merge(members, left_on="other_id", right_on="user_id", suffixes=("", "_m"))
         hit = hit[_active(hit, hit["ts"])]
-        parts.append(pd.DataFrame({"user_id": hit["user_id"], "circle_id": hit["circle_id"], "ts": hit["ts"], "member_transfers": 1.0}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": hit["user_id"],
+                    "circle_id": hit["circle_id"],
+                    "ts": hit["ts"],
+                    "member_transfers": 1.0,
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame({"user_id": [], "circle_id": [], "ts": pd.Series([], dtype=TS)})
     out = pd.concat(parts, ignore_index=True)

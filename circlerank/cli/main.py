@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from circlerank import __version__
 from circlerank.errors import CircleRankError
 
-from . import demo, simulate, validate
+from . import demo, features, simulate, validate
 
-COMMANDS = (simulate, validate, demo)
+COMMANDS = (simulate, validate, features, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -74,7 +74,16 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
 
 # which entities describe a candidate on each surface
 SURFACE_ENTITIES: dict[str, tuple[str, ...]] = {
-    "feed": ("user", "post", "author", "circle", "user_circle", "user_author", "user_topic", "circle_city"),
+    "feed": (
+        "user",
+        "post",
+        "author",
+        "circle",
+        "user_circle",
+        "user_author",
+        "user_topic",
+        "circle_city",
+    ),
     "circle_suggestions": ("user", "circle", "user_circle", "user_topic", "circle_city"),
 }
 

@@ -34,7 +34,9 @@ def _author(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.Da
     first = ~rows.duplicated("author_id")
     rows = rows.assign(first_day=np.where(first, days(rows["ts"]), 0.0))
     month = pd.Timedelta(days=30)
-    got = point_in_time(rows, queries, ["author_id"], [Sums(("posts", "first_day")), Sums(("posts",), (month,))])
+    got = point_in_time(
+        rows, queries, ["author_id"], [Sums(("posts", "first_day")), Sums(("posts",), (month,))]
+    )
     has_posts = got["posts_all"].to_numpy() > 0
     tenure = np.where(has_posts, days(queries["as_of"]) - got["first_day_all"].to_numpy(), np.nan)
     return pd.DataFrame(
@@ -50,7 +52,12 @@ def _author(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.Da
 
 def _circle_members(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
     growth = pd.Timedelta(days=p.config.growth_days)
-    got = point_in_time(stream[["circle_id", "ts", "members"]], queries, ["circle_id"], [Sums(("members",), (None, growth))])
+    got = point_in_time(
+        stream[["circle_id", "ts", "members"]],
+        queries,
+        ["circle_id"],
+        [Sums(("members",), (None, growth))],
+    )
     size = got["members_all"].to_numpy()
     net = got[f"members_{p.config.growth_days}d"].to_numpy()
     return pd.DataFrame(
@@ -65,12 +72,23 @@ def _circle_members(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) 
 
 def _circle_posts(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
     week, month = pd.Timedelta(days=7), pd.Timedelta(days=30)
-    got = point_in_time(stream[["circle_id", "ts", "posts", "ugc_posts"]], queries, ["circle_id"], [Sums(("posts", "ugc_posts"), (week, month))])
+    got = point_in_time(
+        stream[["circle_id", "ts", "posts", "ugc_posts"]],
+        queries,
+        ["circle_id"],
+        [Sums(("posts", "ugc_posts"), (week, month))],
+    )
     posts_30 = got["posts_30d"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        ugc_share = np.where(posts_30 > 0, got["ugc_posts_30d"].to_numpy() / np.maximum(posts_30, 1.0), np.nan)
+        ugc_share = np.where(
+            posts_30 > 0, got["ugc_posts_30d"].to_numpy() / np.maximum(posts_30, 1.0), np.nan
+        )
     return pd.DataFrame(
-        {"circle_posts_7d": got["posts_7d"].to_numpy(), "circle_posts_30d": posts_30, "circle_ugc_share_30d": ugc_share},
+        {
+            "circle_posts_7d": got["posts_7d"].to_numpy(),
+            "circle_posts_30d": posts_30,
+            "circle_ugc_share_30d": ugc_share,
+        },
         index=queries.index,
     )
 

@@ -22,7 +22,13 @@ def _flag(values: pd.Series) -> np.ndarray:
 
 def _posts(streams: Streams) -> pd.DataFrame:
     posts = streams.data["posts"]
-    out = pd.DataFrame({"post_id": posts["post_id"], "ts": posts["created_at"], "created_day": days(posts["created_at"])})
+    out = pd.DataFrame(
+        {
+            "post_id": posts["post_id"],
+            "ts": posts["created_at"],
+            "created_day": days(posts["created_at"]),
+        }
+    )
     for m in MEDIA:
         out[f"media_{m}"] = (posts["media_type"] == m).to_numpy(dtype=np.float64)
     out["official"] = _flag(posts["is_official"].fillna(False))
@@ -44,13 +50,17 @@ def _circles(streams: Streams) -> pd.DataFrame:
             "ts": c["created_at"],
             "created_day": days(c["created_at"]),
             "official": _flag(c["is_official"].fillna(False)),
-            "gate": c["min_credit_score"].astype("float64").to_numpy(dtype=np.float64, na_value=np.nan),
+            "gate": c["min_credit_score"]
+            .astype("float64")
+            .to_numpy(dtype=np.float64, na_value=np.nan),
         }
     )
 
 
 def _circle(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
-    got = point_in_time(stream, queries, ["circle_id"], [Latest(("created_day", "official", "gate"))])
+    got = point_in_time(
+        stream, queries, ["circle_id"], [Latest(("created_day", "official", "gate"))]
+    )
     return pd.DataFrame(
         {
             "circle_age_days": days(queries["as_of"]) - got["created_day_latest"].to_numpy(),
@@ -68,14 +78,18 @@ def _users(streams: Streams) -> pd.DataFrame:
             "user_id": u["user_id"],
             "ts": u["registered_at"],
             "registered_day": days(u["registered_at"]),
-            "birth_year": u["birth_year"].astype("float64").to_numpy(dtype=np.float64, na_value=np.nan),
+            "birth_year": u["birth_year"]
+            .astype("float64")
+            .to_numpy(dtype=np.float64, na_value=np.nan),
             "student": _flag(u["is_student"]),
         }
     )
 
 
 def _user(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
-    got = point_in_time(stream, queries, ["user_id"], [Latest(("registered_day", "birth_year", "student"))])
+    got = point_in_time(
+        stream, queries, ["user_id"], [Latest(("registered_day", "birth_year", "student"))]
+    )
     now = days(queries["as_of"])
     return pd.DataFrame(
         {
@@ -92,7 +106,9 @@ POST_CONTENT = FeatureView(
     entity="post",
     keys=("post_id",),
     sources=("posts",),
-    description="Creation day (post age is computed at request time), media type, official or member-made.",
+    description=(
+        "Creation day (post age is computed at request time), media type, official or member-made."
+    ),
     stream=_posts,
     aggregate=_post,
 )

@@ -32,7 +32,9 @@ def engagement(prefix: str, keys: tuple[str, ...], actions: tuple[str, ...]):  #
         cfg = p.config
         rows = stream[[*keys, "ts", *actions]]
         got = point_in_time(
-            rows, queries, list(keys),
+            rows,
+            queries,
+            list(keys),
             [Sums(actions), DecayedSums(("impression", "click"), cfg.half_life)],
             reference=p.reference,
         )
@@ -62,7 +64,9 @@ def _suggestion_history(prefix: str, keys: tuple[str, ...]):  # type: ignore[no-
             {
                 f"{prefix}_sugg_impressions": shown,
                 f"{prefix}_sugg_dismissals": got["sugg_dismiss_all"].to_numpy(),
-                f"{prefix}_sugg_join_rate": p.config.smoothed(got["sugg_join_all"].to_numpy(), shown),
+                f"{prefix}_sugg_join_rate": p.config.smoothed(
+                    got["sugg_join_all"].to_numpy(), shown
+                ),
             },
             index=queries.index,
         )
@@ -70,31 +74,57 @@ def _suggestion_history(prefix: str, keys: tuple[str, ...]):  # type: ignore[no-
     return aggregate
 
 
-def _view(name: str, entity: str, keys: tuple[str, ...], prefix: str, actions: tuple[str, ...], what: str) -> FeatureView:
+def _view(
+    name: str, entity: str, keys: tuple[str, ...], prefix: str, actions: tuple[str, ...], what: str
+) -> FeatureView:
     return FeatureView(
         name=name,
         entity=entity,
         keys=keys,
         sources=("events", "posts"),
-        description=f"Feed history of {what}: {', '.join(actions)} counts, decayed clicks, smoothed click, hide"
-        + (" and engagement rates." if "like" in actions else " rates."),
+        description=(
+            f"Feed history of {what}: {', '.join(actions)} counts, decayed clicks, "
+            "smoothed click and hide rates"
+            + (", and the engagement rate." if "like" in actions else ".")
+        ),
         stream=_feed,
         aggregate=engagement(prefix, keys, actions),
     )
 
 
 POST_ENGAGEMENT = _view("post_engagement", "post", ("post_id",), "post", FULL, "the post")
-AUTHOR_ENGAGEMENT = _view("author_engagement", "author", ("author_id",), "author", FULL, "the author's posts")
-CIRCLE_ENGAGEMENT = _view("circle_engagement", "circle", ("circle_id",), "circle", FULL, "the circle's posts")
-USER_ENGAGEMENT = _view("user_engagement", "user", ("user_id",), "user", SHORT, "everything the user was shown")
+AUTHOR_ENGAGEMENT = _view(
+    "author_engagement", "author", ("author_id",), "author", FULL, "the author's posts"
+)
+CIRCLE_ENGAGEMENT = _view(
+    "circle_engagement", "circle", ("circle_id",), "circle", FULL, "the circle's posts"
+)
+USER_ENGAGEMENT = _view(
+    "user_engagement", "user", ("user_id",), "user", SHORT, "everything the user was shown"
+)
 USER_CIRCLE_ENGAGEMENT = _view(
-    "user_circle_engagement", "user_circle", ("user_id", "circle_id"), "uc", SHORT, "the user in this circle"
+    "user_circle_engagement",
+    "user_circle",
+    ("user_id", "circle_id"),
+    "uc",
+    SHORT,
+    "the user in this circle",
 )
 USER_AUTHOR_ENGAGEMENT = _view(
-    "user_author_engagement", "user_author", ("user_id", "author_id"), "ua", SHORT, "the user with this author"
+    "user_author_engagement",
+    "user_author",
+    ("user_id", "author_id"),
+    "ua",
+    SHORT,
+    "the user with this author",
 )
 USER_TOPIC_ENGAGEMENT = _view(
-    "user_topic_engagement", "user_topic", ("user_id", "topic"), "ut", SHORT, "the user on this topic"
+    "user_topic_engagement",
+    "user_topic",
+    ("user_id", "topic"),
+    "ut",
+    SHORT,
+    "the user on this topic",
 )
 
 CIRCLE_SUGGESTIONS = FeatureView(

@@ -26,11 +26,13 @@ def _member_payments(streams: Streams) -> pd.DataFrame:
 def _profile(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
     cats = p.vocab.categories
     window = pd.Timedelta(days=p.config.profile_days)
-    got = sums_by_level(stream, queries, ["circle_id"], "category", cats, ("spend",), (window,))
+    got = sums_by_level(stream, queries, "circle_id", "category", cats, ("spend",), (window,))
     spend = got[f"spend_{p.config.profile_days}d"]
     total = spend.sum(axis=1, keepdims=True)
     shares = np.divide(spend, total, out=np.zeros_like(spend), where=total > 0)
-    return pd.DataFrame(shares, columns=[f"{VECTOR_PREFIX}profile__{c}" for c in cats], index=queries.index)
+    return pd.DataFrame(
+        shares, columns=[f"{VECTOR_PREFIX}profile__{c}" for c in cats], index=queries.index
+    )
 
 
 def _members(streams: Streams) -> pd.DataFrame:

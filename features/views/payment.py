@@ -36,7 +36,7 @@ def _aggregate(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd
         reference=p.reference,
     )
     per_cat = sums_by_level(
-        stream, queries, ["user_id"], "category", cats, ("payments", "spend"), windows
+        stream, queries, "user_id", "category", cats, ("payments", "spend"), windows
     )
     out: dict[str, np.ndarray] = {}
     for w in windows:
@@ -45,7 +45,9 @@ def _aggregate(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd
         out[f"pay_spend_{n}"] = sums[f"spend_{n}"].to_numpy()
     longest = window_name(windows[-1])
     spend = sums[f"spend_{longest}"].to_numpy()
-    out[f"pay_overseas_share_{longest}"] = _share(sums[f"overseas_spend_{longest}"].to_numpy(), spend)
+    out[f"pay_overseas_share_{longest}"] = _share(
+        sums[f"overseas_spend_{longest}"].to_numpy(), spend
+    )
     out[f"pay_campus_share_{longest}"] = _share(sums[f"campus_spend_{longest}"].to_numpy(), spend)
     out["pay_distinct_merchants"] = sums["new_merchant_all"].to_numpy()
     as_of_days = ((queries["as_of"] - p.reference) / pd.Timedelta(days=1)).to_numpy(dtype=float)

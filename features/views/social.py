@@ -28,15 +28,23 @@ def _circle_ties(streams: Streams) -> pd.DataFrame:
 def _only(stream: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     """The rows carrying `value`, with just the keys, ts and that column."""
     if value not in stream.columns:
-        return pd.DataFrame({**{k: stream[k].iloc[:0] for k in keys}, "ts": stream["ts"].iloc[:0], value: []})
+        return pd.DataFrame(
+            {**{k: stream[k].iloc[:0] for k in keys}, "ts": stream["ts"].iloc[:0], value: []}
+        )
     rows = stream[stream[value] != 0]
     return rows[[*keys, "ts", value]]
 
 
 def _friends(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
-    mine = point_in_time(_only(stream, ["user_id"], "friend"), queries, ["user_id"], [Sums(("friend",))])
-    following = point_in_time(_only(stream, ["user_id"], "follow"), queries, ["user_id"], [Sums(("follow",))])
-    followers = point_in_time(_only(stream, ["user_id"], "follower"), queries, ["user_id"], [Sums(("follower",))])
+    mine = point_in_time(
+        _only(stream, ["user_id"], "friend"), queries, ["user_id"], [Sums(("friend",))]
+    )
+    following = point_in_time(
+        _only(stream, ["user_id"], "follow"), queries, ["user_id"], [Sums(("follow",))]
+    )
+    followers = point_in_time(
+        _only(stream, ["user_id"], "follower"), queries, ["user_id"], [Sums(("follower",))]
+    )
     return pd.DataFrame(
         {
             "soc_friends": mine["friend_all"].to_numpy(),
@@ -52,7 +60,9 @@ def _transfers(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd
     first = (~rows.duplicated(["user_id", "other_id"])).to_numpy(dtype=np.float64)
     rows = rows.assign(new_partner=first)
     month = pd.Timedelta(days=30)
-    got = point_in_time(rows, queries, ["user_id"], [Sums(("new_partner",)), Sums(("transfer",), (month,))])
+    got = point_in_time(
+        rows, queries, ["user_id"], [Sums(("new_partner",)), Sums(("transfer",), (month,))]
+    )
     return pd.DataFrame(
         {
             "soc_transfer_partners": got["new_partner_all"].to_numpy(),
@@ -73,7 +83,11 @@ def _pair(
         rows = _only(stream.rename(columns={source_other: other}), keys, value)
         half = p.config.half_life
         got = point_in_time(
-            rows, queries, keys, [Sums((value,)), DecayedSums((value,), half)], reference=p.reference
+            rows,
+            queries,
+            keys,
+            [Sums((value,)), DecayedSums((value,), half)],
+            reference=p.reference,
         )
         out = {f"{prefix}_{value}": got[f"{value}_all"].to_numpy()}
         if decayed:

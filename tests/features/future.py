@@ -65,7 +65,9 @@ def _shuffled(column: pd.Series, rows: np.ndarray, rng: np.random.Generator) -> 
     return out
 
 
-def _later(column: pd.Series, rows: np.ndarray, t: pd.Timestamp, rng: np.random.Generator) -> pd.Series:
+def _later(
+    column: pd.Series, rows: np.ndarray, t: pd.Timestamp, rng: np.random.Generator
+) -> pd.Series:
     out = column.copy()
     offsets = pd.to_timedelta(rng.integers(0, 20 * 86_400_000_000, len(rows)), unit="us")
     out.iloc[rows] = (t + offsets).to_numpy()

@@ -49,7 +49,11 @@ def tables() -> dict[str, pd.DataFrame]:
             }
         ),
         "credit_scores": pd.DataFrame(
-            {"user_id": ["u1", "u1", "u1"], "ts": [day(0), day(10), day(30)], "score": [600, 700, 750]}
+            {
+                "user_id": ["u1", "u1", "u1"],
+                "ts": [day(0), day(10), day(30)],
+                "score": [600, 700, 750],
+            }
         ),
         "social_edges": pd.DataFrame(
             {
@@ -112,7 +116,15 @@ def tables() -> dict[str, pd.DataFrame]:
                 "user_id": ["u1", "u1", "u1", "u1", "u1", "u3", "u3"],
                 "surface": ["feed"] * 6 + ["circle_suggestions"],
                 "item_id": ["p1", "p1", "p1", "p2", "p2", "p1", "c_air"],
-                "action": ["impression", "click", "like", "impression", "hide", "impression", "impression"],
+                "action": [
+                    "impression",
+                    "click",
+                    "like",
+                    "impression",
+                    "hide",
+                    "impression",
+                    "impression",
+                ],
             }
         ),
     }

@@ -27,16 +27,22 @@ def requests_at(data: ContractData, t: pd.Timestamp, seed: int) -> dict[str, pd.
     circles = data["circles"][data["circles"]["created_at"] < t]["circle_id"].to_numpy()
     n = 60
     return {
-        "feed": pd.DataFrame({"user_id": rng.choice(users, n), "item_id": rng.choice(posts, n), "as_of": t}),
+        "feed": pd.DataFrame(
+            {"user_id": rng.choice(users, n), "item_id": rng.choice(posts, n), "as_of": t}
+        ),
         "circle_suggestions": pd.DataFrame(
             {"user_id": rng.choice(users, n), "item_id": rng.choice(circles, n), "as_of": t}
         ),
     }
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(fraction=st.floats(0.05, 1.0), seed=st.integers(0, 2**16))
-def test_features_ignore_rows_at_or_after_t(world: ContractData, fraction: float, seed: int) -> None:
+def test_features_ignore_rows_at_or_after_t(
+    world: ContractData, fraction: float, seed: int
+) -> None:
     events = world["events"]["ts"].sort_values()
     t = events.iloc[int(fraction * (len(events) - 1))]
     if seed % 2:  # between events half the time; exactly on a logged event otherwise
@@ -54,6 +60,8 @@ def test_an_impression_does_not_see_itself(world: ContractData) -> None:
     shown = ev[(ev["surface"] == "feed") & (ev["action"] == "impression")].head(200)
     rows = shown.rename(columns={"ts": "as_of"})[["user_id", "item_id", "as_of"]]
     at_t = FeatureBuilder(world).for_requests(rows, "feed")
-    later = FeatureBuilder(world).for_requests(rows.assign(as_of=rows["as_of"] + pd.Timedelta(microseconds=1)), "feed")
+    later = FeatureBuilder(world).for_requests(
+        rows.assign(as_of=rows["as_of"] + pd.Timedelta(microseconds=1)), "feed"
+    )
     # one microsecond later the impression itself (at least) is history
     assert (later["user_impressions"] > at_t["user_impressions"]).all()

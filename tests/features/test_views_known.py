@@ -17,7 +17,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> ContractData:
     return load(tmp_path_factory.mktemp("handbuilt"))
 
 
-def features(data: ContractData, surface: str, asks: list[tuple[str, str, pd.Timestamp]]) -> pd.DataFrame:
+def features(
+    data: ContractData, surface: str, asks: list[tuple[str, str, pd.Timestamp]]
+) -> pd.DataFrame:
     rows = pd.DataFrame(asks, columns=["user_id", "item_id", "as_of"])
     return FeatureBuilder(data).for_requests(rows, surface, keep_vectors=True)
 
@@ -41,7 +43,9 @@ def test_payment_behaviour(data: ContractData) -> None:
     ("when", "score", "band"),
     [(day(10), 600.0, 1.0), (day(10) + pd.Timedelta(seconds=1), 700.0, 2.0), (day(31), 750.0, 3.0)],
 )
-def test_credit_score_in_force(data: ContractData, when: pd.Timestamp, score: float, band: float) -> None:
+def test_credit_score_in_force(
+    data: ContractData, when: pd.Timestamp, score: float, band: float
+) -> None:
     f = features(data, "feed", [("u1", "p1", when)]).iloc[0]
     assert (f["credit_score"], f["credit_band"]) == (score, band)
 
@@ -67,7 +71,9 @@ def test_social_ties(data: ContractData) -> None:
 
 def test_friends_in_circle_follow_joins_and_leaves(data: ContractData) -> None:
     # u2 joined c_pets on day 1, befriended u1 on day 2 and left on day 20
-    f = features(data, "circle_suggestions", [("u1", "c_pets", d) for d in (day(1.5), day(10), day(21))])
+    f = features(
+        data, "circle_suggestions", [("u1", "c_pets", d) for d in (day(1.5), day(10), day(21))]
+    )
     assert f["uc_friend_members"].tolist() == [0, 1, 0]
     assert f["uc_member_transfers"].tolist() == [0, 2, 2]  # transfers on days 4 and 6
 
@@ -86,7 +92,9 @@ def test_interest_match_from_payments(data: ContractData) -> None:
 
 
 def test_engagement_history(data: ContractData) -> None:
-    f = features(data, "feed", [("u1", "p1", day(9)), ("u1", "p1", day(7) + pd.Timedelta(hours=10))])
+    f = features(
+        data, "feed", [("u1", "p1", day(9)), ("u1", "p1", day(7) + pd.Timedelta(hours=10))]
+    )
     later, at_impression = f.iloc[0], f.iloc[1]
     assert (later["post_impressions"], later["post_clicks"], later["post_likes"]) == (2, 1, 1)
     assert later["post_ctr"] == pytest.approx((1 + 20 * 0.05) / (2 + 20))
@@ -113,7 +121,9 @@ def test_suggestion_history(data: ContractData) -> None:
     assert (f["uc_sugg_impressions"], f["circle_sugg_impressions"]) == (1, 1)
 
 
-def test_absent_tables_remove_their_features(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_absent_tables_remove_their_features(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = load(tmp_path, drop=("payments", "merchants", "transfers", "credit_scores"))
     with caplog.at_level("INFO"):
         builder = FeatureBuilder(data)

@@ -1,0 +1,170 @@
+"""Feature pipeline cost: point-in-time training features for every logged impression
+plus a serving snapshot, on simulated worlds at 1x (10,000 users x 60 days: about
+1,000,000 payments and 1,000,000 events) and 4x, with pandas and with Dask (a
+LocalCluster of 2 workers). Also the online store's lookup latency for 1,000 users.
+
+Each run is a fresh process, so peak RSS is that run's own; Dask workers report theirs.
+Prints medians over --runs and the 4x/1x growth of time.
+
+    .venv/bin/python benchmarks/features.py [--scales 1,4] [--runs 3] [--engines pandas,dask]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# this file is named like the `features` package: keep its folder off the import path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+
+BASE_USERS = 10_000
+DAYS = 60
+
+
+def workload(data_dir: str, out_dir: str, engine_name: str) -> dict[str, float]:
+    """One measured run: load, training features for both surfaces, snapshot."""
+    import logging
+    import resource
+
+    logging.disable(logging.INFO)
+    from features.compute import FeatureBuilder
+    from features.contract import load_contract
+    from features.engine import make_engine
+    from features.materialize import write_snapshot
+    from features.training_rows import logged_impressions
+
+    started = time.perf_counter()
+    data = load_contract(data_dir, quarantine_dir=f"{out_dir}/q")
+    loaded = time.perf_counter()
+    engine = make_engine(engine_name)
+    rows = 0
+    try:
+        builder = FeatureBuilder(data, engine=engine)
+        for surface in ("feed", "circle_suggestions"):
+            impressions = logged_impressions(data, surface)
+            rows += len(builder.for_requests(impressions, surface))
+        trained = time.perf_counter()
+        split = data["events"]["ts"].max()
+        write_snapshot(builder, out_dir, split)
+        done = time.perf_counter()
+        workers: list[float] = []
+        if engine_name == "dask":
+            peaks = engine.client.run(  # type: ignore[attr-defined]
+                lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            )
+            workers = list(peaks.values())
+    finally:
+        engine.close()
+    return {
+        "load_s": loaded - started,
+        "training_s": trained - loaded,
+        "snapshot_s": done - trained,
+        "total_s": done - started,
+        "rows": rows,
+        "payments": len(data["payments"]),
+        "events": len(data["events"]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_peak_rss_mb": max(workers) if workers else 0.0,
+    }
+
+
+def lookup_latency(feature_dir: str, repeats: int = 1000) -> dict[str, float]:
+    from features.materialize import ONLINE
+    from features.store import OnlineStore
+
+    store = OnlineStore.open(Path(feature_dir) / ONLINE)
+    users = np.asarray(
+        __import__("pandas").read_parquet(Path(feature_dir) / "offline" / "user.parquet")["user_id"]
+    )
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(repeats):
+        ids = rng.choice(users, 1000)
+        t = time.perf_counter()
+        store.lookup("user", ids)
+        times.append((time.perf_counter() - t) * 1000)
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def run_child(data_dir: Path, out_dir: Path, engine: str) -> dict[str, float]:
+    """One workload in a fresh interpreter, so its peak RSS is its own."""
+    command = [sys.executable, __file__, "--child", str(data_dir), str(out_dir), engine]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-3000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="1,4")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--engines", default="pandas,dask")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("DATA", "OUT", "ENGINE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(workload(*args.child)))
+        return
+    scales = [int(s) for s in args.scales.split(",")]
+    engines = args.engines.split(",")
+    from evaluation.simulator import SimConfig, simulate
+
+    results: dict[tuple[int, str], dict[str, float]] = {}
+    latency: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for scale in scales:
+            world = Path(tmp) / f"world{scale}"
+            simulate(SimConfig(users=BASE_USERS * scale, days=DAYS, seed=0), out_dir=world)
+            for engine in engines:
+                runs = [
+                    run_child(world, Path(tmp) / f"feat{scale}{engine}{i}", engine)
+                    for i in range(args.runs)
+                ]
+                med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                med["min_total_s"] = min(r["total_s"] for r in runs)
+                med["max_total_s"] = max(r["total_s"] for r in runs)
+                results[(scale, engine)] = med
+                print(f"  done: {scale}x {engine}: {med['total_s']:.1f}s", file=sys.stderr)
+            if scale == scales[0]:
+                latency = lookup_latency(str(Path(tmp) / f"feat{scale}{engines[0]}0"))
+
+    print(
+        f"features benchmark: {BASE_USERS:,} users x {DAYS} days per 1x; median of {args.runs} runs"
+    )
+    names = ["payments", "events", "rows", "load s", "train s", "snap s", "total s"]
+    widths = [10, 10, 10, 8, 9, 8, 9]
+    header = "".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True))
+    print(f"{'scale':>5} {'engine':<7}{header}{'range s':>13}{'peak MB':>9}{'worker MB':>10}")
+    for (scale, engine), r in results.items():
+        print(
+            f"{scale:>4}x {engine:<7}"
+            f"{r['payments']:>10,.0f}{r['events']:>10,.0f}{r['rows']:>10,.0f}"
+            f"{r['load_s']:>8.1f}{r['training_s']:>9.1f}{r['snapshot_s']:>8.1f}{r['total_s']:>9.1f}"
+            f"{r['min_total_s']:>6.1f}-{r['max_total_s']:<6.1f}"
+            f"{r['peak_rss_mb']:>9.0f}{r['worker_peak_rss_mb']:>10.0f}"
+        )
+    if len(scales) > 1:
+        for engine in engines:
+            lo, hi = results[(scales[0], engine)], results[(scales[-1], engine)]
+            growth = hi["total_s"] / lo["total_s"]
+            print(f"growth {scales[0]}x -> {scales[-1]}x ({engine}): x{growth:.2f} (target <= 4.4)")
+    if latency:
+        p50, p99 = latency["p50_ms"], latency["p99_ms"]
+        print(
+            f"online store, 1,000 users a lookup: p50 {p50:.3f} ms, p99 {p99:.3f} ms (target <= 1)"
+        )
+    print("targets at 1x (pandas): <= 60 s and <= 4,096 MB peak")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Snapshots: every entity's features as of one time, in the offline and online stores.
+
+Layout of a feature directory:
+    manifest.json           as_of, engine, schema, row counts, timings, peak memory
+    offline/<entity>.parquet  keys + features (the offline store)
+    online/                 the memory-mapped online store built from the same frames
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from circlerank.errors import OutputError
+from circlerank.progress import step
+
+from .compute import FeatureBuilder
+from .schema import FeatureSchema
+from .store import build_online_store
+from .views import ENTITY_KEYS
+
+MANIFEST = "manifest.json"
+OFFLINE = "offline"
+ONLINE = "online"
+
+
+def schema_of(builder: FeatureBuilder, frames: dict[str, pd.DataFrame]) -> FeatureSchema:
+    absent = tuple(builder.data.report.absent)
+    columns = {
+        entity: tuple(c for c in frame.columns if c not in ENTITY_KEYS[entity])
+        for entity, frame in frames.items()
+    }
+    return FeatureSchema(
+        config=builder.config,
+        vocab=builder.vocab,
+        views=tuple(v.name for v in builder.views),
+        off=tuple(v.name for v in builder.off),
+        absent_tables=absent,
+        columns=columns,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    directory: Path
+    as_of: pd.Timestamp
+    schema: FeatureSchema
+    rows: dict[str, int]
+    seconds: float
+
+
+def write_snapshot(builder: FeatureBuilder, out_dir: str | Path, as_of: pd.Timestamp) -> Snapshot:
+    """Materialize every entity as of `as_of` into `out_dir` (offline + online stores)."""
+    out = Path(out_dir)
+    started = time.perf_counter()
+    try:
+        (out / OFFLINE).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write feature directory {out}: {exc.strerror}") from exc
+    frames = builder.materialize(as_of)
+    schema = schema_of(builder, frames)
+    with step(f"writing the offline store to {out / OFFLINE}"):
+        for stale in (out / OFFLINE).glob("*.parquet"):
+            if stale.stem not in frames:
+                stale.unlink()
+        for entity, frame in frames.items():
+            frame.to_parquet(out / OFFLINE / f"{entity}.parquet", index=False)
+    with step(f"building the online store in {out / ONLINE}"):
+        build_online_store(
+            out / ONLINE,
+            frames,
+            {entity: ENTITY_KEYS[entity] for entity in frames},
+            as_of=as_of,
+            meta={"schema": schema.fingerprint()},
+        )
+    snapshot = Snapshot(
+        directory=out,
+        as_of=as_of,
+        schema=schema,
+        rows={entity: len(frame) for entity, frame in frames.items()},
+        seconds=time.perf_counter() - started,
+    )
+    write_manifest(snapshot, engine=builder.engine.name)
+    return snapshot
+
+
+def write_manifest(snapshot: Snapshot, engine: str, extra: dict[str, Any] | None = None) -> None:
+    manifest = {
+        "as_of": snapshot.as_of.isoformat(),
+        "engine": engine,
+        "rows": snapshot.rows,
+        "seconds": round(snapshot.seconds, 3),
+        "schema": snapshot.schema.to_dict(),
+        "schema_fingerprint": snapshot.schema.fingerprint(),
+        **(extra or {}),
+    }
+    (snapshot.directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def read_schema(feature_dir: str | Path) -> tuple[pd.Timestamp, FeatureSchema]:
+    """The as_of and schema of a written snapshot."""
+    path = Path(feature_dir) / MANIFEST
+    try:
+        raw = json.loads(path.read_text())
+        return pd.Timestamp(raw["as_of"]), FeatureSchema.from_dict(raw["schema"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise OutputError(f"{path}: not a readable feature snapshot manifest ({exc})") from exc
