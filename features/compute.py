@@ -21,6 +21,7 @@ from .contract import ContractData
 from .cross import cross_features
 from .engine import Engine, PandasEngine
 from .pit import AS_OF, TS
+from .streams import Vocabulary
 from .views import (
     ENTITY_KEYS,
     SURFACE_ENTITIES,
@@ -57,7 +58,7 @@ class FeatureBuilder:
             )
 
     @property
-    def vocab(self):  # type: ignore[no-untyped-def]
+    def vocab(self) -> Vocabulary:
         return self.streams.vocab
 
     def params(self, reference: pd.Timestamp) -> ViewParams:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -39,10 +40,10 @@ class FeatureConfig(BaseModel):
     def half_life(self) -> pd.Timedelta:
         return pd.Timedelta(days=self.half_life_days)
 
-    def smoothed(self, hits: object, trials: object) -> object:
+    def smoothed(self, hits: np.ndarray, trials: np.ndarray) -> np.ndarray:
         """(hits + a p0) / (trials + a): a rate that is sane with little data."""
         a = self.prior_strength
-        return (hits + a * self.prior_rate) / (trials + a)  # type: ignore[operator]
+        return (hits + a * self.prior_rate) / (trials + a)
 
     @classmethod
     def load(cls, path: str | Path | None) -> FeatureConfig:

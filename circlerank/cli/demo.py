@@ -1,13 +1,14 @@
 """`circlerank demo`: the whole loop on a small simulated world, on the embedded default.
 
-For now: simulate -> validate -> print the report. Later issues extend the loop to
-features, training, ranking, serving and evaluation.
+For now: simulate -> validate -> features (snapshot and training features). Later
+issues extend the loop to training, ranking, serving and evaluation.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from circlerank.progress import step
 from features.contract import load_contract
@@ -19,7 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo",
         help="run the whole loop on a small simulated world",
-        description="Simulate a small world, validate it and print the report.",
+        description=(
+            "Simulate a small world, validate it, materialize its features and print "
+            "what each step produced."
+        ),
     )
     parser.add_argument(
         "--out",
@@ -32,11 +36,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.compute import FeatureBuilder
+    from features.materialize import write_snapshot
+    from features.training_rows import logged_impressions
+
     with step(f"simulating {args.users:,} users x {args.days} days"):
         result = run_simulation(args)
     with step("validating the world against the data contract"):
         data = load_contract(args.out)
     sys.stdout.write("\n== validation report ==\n")
     sys.stdout.write(data.report.render_text() + "\n")
-    sys.stdout.write(f"\ntruth for evaluation: {result.truth_dir}\n")
+
+    feature_dir = Path(args.out).parent / "features"
+    builder = FeatureBuilder(data)
+    with step("materializing features at the split"):
+        snapshot = write_snapshot(builder, feature_dir, result.split_time)
+    impressions = logged_impressions(data, "feed")
+    with step(f"point-in-time features of {len(impressions):,} feed impressions"):
+        training = builder.for_requests(impressions, "feed")
+    sys.stdout.write("\n== features ==\n")
+    sys.stdout.write(f"views on: {len(snapshot.schema.views)}, off: {len(snapshot.schema.off)}\n")
+    for entity, rows in snapshot.rows.items():
+        width = len(snapshot.schema.columns[entity])
+        sys.stdout.write(f"  {entity:<12} {rows:>9,} rows x {width:>3} features\n")
+    sys.stdout.write(
+        f"feed training rows: {len(training):,} x {training.shape[1] - 3} features "
+        f"(each as of its own impression)\nstores: {feature_dir}\n"
+    )
+    sys.stdout.write(f"truth for evaluation: {result.truth_dir}\n")
     return 0

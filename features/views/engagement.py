@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..pit import DecayedSums, Sums, point_in_time, window_name
 from ..streams import feed_event_stream, suggestion_event_stream
-from .base import FeatureView, Streams, ViewParams
+from .base import Aggregate, FeatureView, Streams, ViewParams
 
 FULL = ("impression", "click", "like", "comment", "share", "hide", "report")
 SHORT = ("impression", "click", "hide")
@@ -25,7 +25,7 @@ def _suggestions(streams: Streams) -> pd.DataFrame:
     return streams.get("suggestion_events", lambda s: suggestion_event_stream(s.data))
 
 
-def engagement(prefix: str, keys: tuple[str, ...], actions: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def engagement(prefix: str, keys: tuple[str, ...], actions: tuple[str, ...]) -> Aggregate:
     """An aggregate of feed actions per key: counts, decayed clicks, smoothed rates."""
 
     def aggregate(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
@@ -55,7 +55,7 @@ def engagement(prefix: str, keys: tuple[str, ...], actions: tuple[str, ...]):  #
     return aggregate
 
 
-def _suggestion_history(prefix: str, keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _suggestion_history(prefix: str, keys: tuple[str, ...]) -> Aggregate:
     def aggregate(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
         cols = ("sugg_impression", "sugg_join", "sugg_dismiss")
         got = point_in_time(stream[[*keys, "ts", *cols]], queries, list(keys), [Sums(cols)])

@@ -113,6 +113,7 @@ def test_demo_simulates_validates_and_prints_the_report(
     assert main(["-q", "demo", "--out", str(out), "--users", "120", "--days", "7"]) == 0
     printed = capsys.readouterr().out
     assert "validation report" in printed and "no row quarantined" in printed
+    assert "feed training rows" in printed and (tmp_path / "features" / "online").is_dir()
     assert (out / "events.parquet").is_file()
     assert (tmp_path / "world_truth" / "meta.json").is_file()
 
