@@ -18,7 +18,7 @@ from circlerank.progress import step
 
 from .config import FeatureConfig
 from .contract import ContractData
-from .cross import cross_features
+from .cross import cross_features, cross_inputs
 from .engine import Engine, PandasEngine
 from .pit import AS_OF, TS
 from .streams import Vocabulary
@@ -128,12 +128,19 @@ class FeatureBuilder:
                     if vec:
                         vectors.append((unique[vec].to_numpy(), vec, group))
         crossed: dict[str, list[np.ndarray]] = {}
+        wanted = cross_inputs(self.vocab, self.config)
         for start in range(0, len(keyed), CHUNK_ROWS):
             rows_here = slice(start, start + CHUNK_ROWS)
-            part: dict[str, object] = {AS_OF: keyed[AS_OF].iloc[rows_here].to_numpy()}
-            part.update({c: v[rows_here] for c, v in scalars.items()})
+            part: dict[str, object] = {AS_OF: keyed[AS_OF].iloc[rows_here].reset_index(drop=True)}
+            part.update({c: v[rows_here] for c, v in scalars.items() if c in wanted})
             for matrix, cols, group in vectors:
-                part.update(zip(cols, matrix[group[rows_here]].T, strict=True))
+                if keep_vectors:
+                    keep = list(range(len(cols)))
+                else:
+                    keep = [i for i, c in enumerate(cols) if c in wanted]
+                if keep:
+                    block = matrix[group[rows_here]][:, keep]
+                    part.update(zip([cols[i] for i in keep], block.T, strict=True))
             chunk = pd.DataFrame(part)
             got = cross_features(chunk, self.vocab, self.config)
             if keep_vectors:

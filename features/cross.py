@@ -21,12 +21,26 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
 
 
-def cross_features(frame: pd.DataFrame, vocab: Vocabulary, config: FeatureConfig) -> pd.DataFrame:
-    """The cross columns for rows holding entity features, `as_of` and key columns."""
-    out: dict[str, np.ndarray] = {}
+SCALAR_INPUTS = ("post_created_day", "cc_members", "circle_members", "ua_is_friend", "ua_transfer")
+
+
+def _vectors(vocab: Vocabulary, config: FeatureConfig) -> tuple[list[str], list[str]]:
     longest = config.windows_days[-1]
     user_vec = [f"{VECTOR_PREFIX}spend_{longest}d__{c}" for c in vocab.categories]
     circle_vec = [f"{VECTOR_PREFIX}profile__{c}" for c in vocab.categories]
+    return user_vec, circle_vec
+
+
+def cross_inputs(vocab: Vocabulary, config: FeatureConfig) -> set[str]:
+    """Every column `cross_features` may read besides as_of (callers gather just these)."""
+    user_vec, circle_vec = _vectors(vocab, config)
+    return {*SCALAR_INPUTS, *user_vec, *circle_vec}
+
+
+def cross_features(frame: pd.DataFrame, vocab: Vocabulary, config: FeatureConfig) -> pd.DataFrame:
+    """The cross columns for rows holding entity features, `as_of` and key columns."""
+    out: dict[str, np.ndarray] = {}
+    user_vec, circle_vec = _vectors(vocab, config)
     if vocab.categories and set(user_vec + circle_vec) <= set(frame.columns):
         a = frame[user_vec].to_numpy(dtype=np.float64, na_value=0.0)
         b = frame[circle_vec].to_numpy(dtype=np.float64, na_value=0.0)

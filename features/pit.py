@@ -211,20 +211,29 @@ def sums_by_level(
     windows: tuple[pd.Timedelta | None, ...],
 ) -> dict[str, np.ndarray]:
     """Windowed sums per level of `by` (e.g. per merchant category) for every query:
-    {"<value>_<window>": array of shape (queries, levels)}. Keeps vectors sparse in the
-    stream (one row per fact, not one column per level); the (key, level) pairs are
-    integer-coded, never expanded as strings."""
+    {"<value>_<window>": array of shape (queries, levels)}. Vectors stay sparse: the
+    stream has one row per fact, and each query is asked only about the levels its key
+    has any row for (the rest are zero), integer-coded, never expanded as strings."""
     n, k = len(queries), len(levels)
     key_codes, q_key = _factorize(stream, queries, [key])
     level_of = pd.Series(np.arange(k), index=pd.Index(levels, dtype="str"))
     stream_level = stream[by].astype("str").map(level_of)
     known = stream_level.notna().to_numpy()
     stream = stream[known]
-    stream_codes = key_codes[known] * k + stream_level[known].to_numpy(dtype=np.int64)
-    query_codes = np.repeat(q_key, k) * k + np.tile(np.arange(k, dtype=np.int64), n)
-    at = np.repeat(epoch_us(queries[AS_OF]), k).astype("datetime64[us]")
+    pair = key_codes[known] * k + stream_level[known].to_numpy(dtype=np.int64)
+    # the (key, level) pairs that occur, grouped by key: each query asks for its key's
+    present = np.unique(pair)
+    first = np.searchsorted(present, q_key * k, side="left")
+    last = np.searchsorted(present, q_key * k + k, side="left")
+    row = np.repeat(np.arange(n), last - first)
+    slot = np.arange(len(row)) - np.repeat(np.cumsum(last - first) - (last - first), last - first)
+    asked = present[np.repeat(first, last - first) + slot]
+    at = epoch_us(queries[AS_OF]).astype("datetime64[us]")[row]
     expanded = pd.DataFrame({AS_OF: pd.Series(at).dt.tz_localize("UTC")})
-    got = point_in_time(
-        stream, expanded, [key, by], [Sums(values, windows)], codes=(stream_codes, query_codes)
-    )
-    return {column: got[column].to_numpy().reshape(n, k) for column in got.columns}
+    got = point_in_time(stream, expanded, [key, by], [Sums(values, windows)], codes=(pair, asked))
+    out = {}
+    for column in got.columns:
+        dense = np.zeros((n, k))
+        dense[row, asked % k] = got[column].to_numpy()
+        out[column] = dense
+    return out
