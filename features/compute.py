@@ -34,6 +34,7 @@ from .views import (
 
 log = logging.getLogger(__name__)
 UNKNOWN_KEY = "\x00unseen"  # a key no data set uses: its features are the no-history defaults
+HYDRATED = ("city", "post_id", "circle_id", "author_id", "topic")  # keys hydrate() adds
 CHUNK_ROWS = 200_000  # rows per cross-feature chunk: bounds the memory of wide vectors
 
 
@@ -101,9 +102,6 @@ class FeatureBuilder:
             return pd.DataFrame(index=queries.index)
         return pd.concat(parts, axis=1)
 
-    def hydrate(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
-        return hydrate(self.data, rows, surface)
-
     def for_requests(
         self,
         rows: pd.DataFrame,
@@ -114,7 +112,7 @@ class FeatureBuilder:
         """Every feature of (user_id, item_id, as_of) rows on a surface, cross features
         included, aligned with `rows`. Vector columns only feed the cross features and
         are dropped unless `keep_vectors` (they are wide: one column per category)."""
-        keyed = self.hydrate(rows, surface)
+        keyed = hydrate(self.data, rows, surface)
         ref = reference if reference is not None else keyed[AS_OF].max()
         scalars: dict[str, np.ndarray] = {}
         vectors: list[tuple[np.ndarray, list[str], np.ndarray]] = []
@@ -218,7 +216,7 @@ def hydrate(data: ContractData, rows: pd.DataFrame, surface: str) -> pd.DataFram
     else:
         out["circle_id"] = out["item_id"]
     out["topic"] = out["circle_id"].map(data["circles"].set_index("circle_id")["topic"])
-    for col in ("city", "post_id", "circle_id", "author_id", "topic"):
+    for col in HYDRATED:
         if col in out.columns:
             out[col] = out[col].astype("str").fillna(UNKNOWN_KEY)
     return out
@@ -237,7 +235,7 @@ def model_columns(frame: pd.DataFrame, builder: FeatureBuilder) -> list[str]:
     """The model inputs among a feature frame's columns, in a stable order: no keys, no
     vectors (they feed cross features) and no view marked as not a model input."""
     banned = {c for v in builder.views if not v.model_input for c in builder.columns(v)}
-    keys = {"user_id", "item_id", AS_OF, "post_id", "circle_id", "author_id", "topic", "city"}
+    keys = {"user_id", "item_id", AS_OF, *HYDRATED}
     return [
         c
         for c in frame.columns

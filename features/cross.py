@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .config import FeatureConfig
+from .pit import days
 from .streams import Vocabulary
-from .views.activity import days
 from .views.base import VECTOR_PREFIX
 
 

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .contract.coerce import TS_DTYPE
+
 AS_OF = "as_of"
 LN2 = float(np.log(2.0))
-TS = "datetime64[us, UTC]"
+TS = TS_DTYPE
 
 
 def window_name(window: pd.Timedelta | None) -> str:
@@ -133,6 +135,11 @@ def _factorize(
 def epoch_us(times: pd.Series) -> np.ndarray:
     """UTC timestamps as int64 microseconds since the Unix epoch."""
     return pd.DatetimeIndex(times.astype(TS)).asi8
+
+
+def days(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as float days since the Unix epoch."""
+    return epoch_us(times) / 86_400e6
 
 
 def _take(matrix: np.ndarray, rows: np.ndarray, missing: float) -> np.ndarray:

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compute import UNKNOWN_KEY, hydrate
+from .compute import HYDRATED, UNKNOWN_KEY, hydrate
 from .contract import ContractData
 from .cross import cross_features
 from .materialize import ONLINE, read_schema
-from .pit import AS_OF
+from .pit import AS_OF, TS
 from .store import OnlineStore, OnlineStoreReader
 from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX
 
@@ -51,11 +51,9 @@ class ServingFeatures:
         frame = pd.concat([keyed, *parts], axis=1)
         cross = cross_features(frame, self.schema.vocab, self.schema.config)
         out = pd.concat([frame, cross], axis=1)
-        drop = [
-            c for c in out.columns if c in ("city", "post_id", "circle_id", "author_id", "topic")
-        ]
+        drop = [c for c in out.columns if c in HYDRATED]
         if not keep_vectors:
             drop += [c for c in out.columns if c.startswith(VECTOR_PREFIX)]
         out = out.drop(columns=drop)
-        out[AS_OF] = out[AS_OF].astype("datetime64[us, UTC]")
+        out[AS_OF] = out[AS_OF].astype(TS)
         return out

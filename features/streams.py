@@ -15,9 +15,8 @@ import pandas as pd
 
 from .config import FeatureConfig
 from .contract import ContractData
-from .pit import epoch_us
+from .pit import TS, epoch_us
 
-TS = "datetime64[us, UTC]"
 FEED_ACTIONS = ("impression", "click", "like", "comment", "share", "hide", "report")
 SUGGESTION_ACTIONS = ("impression", "join", "dismiss")
 

@@ -9,16 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..pit import Sums, point_in_time
+from ..pit import Sums, days, point_in_time
 from ..streams import membership_changes, post_stream
 from .base import FeatureView, Streams, ViewParams
-
-EPOCH = pd.Timestamp(0, tz="UTC")
-
-
-def days(ts: pd.Series) -> np.ndarray:
-    """Days since the Unix epoch, as floats."""
-    return ((ts - EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
 
 
 def _posts(streams: Streams) -> pd.DataFrame:

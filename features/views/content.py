@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..pit import Latest, point_in_time
-from .activity import days
+from ..pit import Latest, days, point_in_time
 from .base import FeatureView, Streams, ViewParams
 
 MEDIA = ("text", "image", "video")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..pit import Latest, point_in_time
+from ..pit import Latest, days, point_in_time
 from .base import FeatureView, Streams, ViewParams
 
 BAND_EDGES = (550, 650, 750)  # bands 0..3: poor, fair, good, excellent
@@ -29,7 +29,7 @@ def _stream(streams: Streams) -> pd.DataFrame:
             "user_id": scores["user_id"],
             "ts": scores["ts"],
             "score": scores["score"].to_numpy(dtype=np.float64),
-            "scored_at": (scores["ts"] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1),
+            "scored_at": days(scores["ts"]),
         }
     )
 
@@ -37,7 +37,7 @@ def _stream(streams: Streams) -> pd.DataFrame:
 def _aggregate(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
     got = point_in_time(stream, queries, ["user_id"], [Latest(("score", "scored_at"))])
     score = got["score_latest"].to_numpy()
-    now = ((queries["as_of"] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)).to_numpy(float)
+    now = days(queries["as_of"])
     return pd.DataFrame(
         {
             "credit_score": score,

@@ -47,9 +47,7 @@ def scramble_future(data: ContractData, t: pd.Timestamp, seed: int) -> ContractD
             for col in spec.columns:
                 if col.name in spec.primary_key or not len(future):
                     continue
-                values = frame[col.name].to_numpy(copy=True)
                 frame[col.name] = _shuffled(frame[col.name], future, rng)
-                del values
             frame[KNOWN_AT[name]] = _later(frame[KNOWN_AT[name]], future, t, rng)
         if name in ENDS:
             ends = frame[ENDS[name]]
