@@ -76,22 +76,34 @@ def workload(data_dir: str, out_dir: str, engine_name: str) -> dict[str, float]:
     }
 
 
-def lookup_latency(feature_dir: str, repeats: int = 1000) -> dict[str, float]:
+def lookup_latency(feature_dir: str, batches: int = 1000, runs: int = 5) -> dict[str, float]:
+    """ms per lookup of 1,000 random users' feature rows: p50 and p99 of each run of
+    `batches` lookups, median over the runs after the first (which maps cold pages)."""
+    import pandas as pd
+
     from features.materialize import ONLINE
     from features.store import OnlineStore
 
     store = OnlineStore.open(Path(feature_dir) / ONLINE)
-    users = np.asarray(
-        __import__("pandas").read_parquet(Path(feature_dir) / "offline" / "user.parquet")["user_id"]
-    )
+    users = pd.read_parquet(Path(feature_dir) / "offline" / "user.parquet")["user_id"]
     rng = np.random.default_rng(0)
-    times = []
-    for _ in range(repeats):
-        ids = rng.choice(users, 1000)
-        t = time.perf_counter()
-        store.lookup("user", ids)
-        times.append((time.perf_counter() - t) * 1000)
-    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+    # ids arrive as a Python list of str, as a server has them after parsing a request
+    requests = [rng.choice(users.to_numpy(dtype=object), 1000).tolist() for _ in range(batches)]
+    p50s, p99s = [], []
+    for _ in range(runs + 1):
+        times = np.empty(len(requests))
+        for i, ids in enumerate(requests):
+            started = time.perf_counter()
+            store.lookup("user", ids)
+            times[i] = time.perf_counter() - started
+        p50s.append(float(np.percentile(times, 50)) * 1000)
+        p99s.append(float(np.percentile(times, 99)) * 1000)
+    return {
+        "p50_ms": statistics.median(p50s[1:]),
+        "p99_ms": statistics.median(p99s[1:]),
+        "cold_p99_ms": p99s[0],
+        "columns": len(store.columns("user")),
+    }
 
 
 def run_child(data_dir: Path, out_dir: Path, engine: str) -> dict[str, float]:
@@ -159,9 +171,11 @@ def main() -> None:
             growth = hi["total_s"] / lo["total_s"]
             print(f"growth {scales[0]}x -> {scales[-1]}x ({engine}): x{growth:.2f} (target <= 4.4)")
     if latency:
-        p50, p99 = latency["p50_ms"], latency["p99_ms"]
+        p50, p99, cold = latency["p50_ms"], latency["p99_ms"], latency["cold_p99_ms"]
         print(
-            f"online store, 1,000 users a lookup: p50 {p50:.3f} ms, p99 {p99:.3f} ms (target <= 1)"
+            f"online store, 1,000 users x {latency['columns']:.0f} features a lookup: "
+            f"p50 {p50:.3f} ms, p99 {p99:.3f} ms (median of 5 warm runs of 1,000; "
+            f"first run p99 {cold:.3f} ms; target p99 <= 1)"
         )
     print("targets at 1x (pandas): <= 60 s and <= 4,096 MB peak")
 

@@ -3,7 +3,8 @@
 Layout of a feature directory:
     manifest.json           as_of, engine, schema, row counts, timings, peak memory
     offline/<entity>.parquet  keys + features (the offline store)
-    online/                 the memory-mapped online store built from the same frames
+    online/                 the memory-mapped online store built from the same frames,
+                            minus the vector columns no cross feature reads
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from circlerank.errors import OutputError
 from circlerank.progress import step
 
 from .compute import FeatureBuilder
+from .cross import cross_inputs
 from .schema import FeatureSchema
 from .store import build_online_store
-from .views import ENTITY_KEYS
+from .views import ENTITY_KEYS, VECTOR_PREFIX
 
 MANIFEST = "manifest.json"
 OFFLINE = "offline"
@@ -54,6 +56,15 @@ class Snapshot:
     seconds: float
 
 
+def serving_columns(builder: FeatureBuilder, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns serving reads: keys, scalars and the vectors cross features use. The
+    other vectors (every window of every category) stay in the offline store only; they
+    would make each online row several times wider for nothing."""
+    wanted = cross_inputs(builder.vocab, builder.config)
+    keep = [c for c in frame.columns if not c.startswith(VECTOR_PREFIX) or c in wanted]
+    return frame[keep]
+
+
 def write_snapshot(builder: FeatureBuilder, out_dir: str | Path, as_of: pd.Timestamp) -> Snapshot:
     """Materialize every entity as of `as_of` into `out_dir` (offline + online stores)."""
     out = Path(out_dir)
@@ -73,7 +84,7 @@ def write_snapshot(builder: FeatureBuilder, out_dir: str | Path, as_of: pd.Times
     with step(f"building the online store in {out / ONLINE}"):
         build_online_store(
             out / ONLINE,
-            frames,
+            {entity: serving_columns(builder, frame) for entity, frame in frames.items()},
             {entity: ENTITY_KEYS[entity] for entity in frames},
             as_of=as_of,
             meta={"schema": schema.fingerprint()},

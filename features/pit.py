@@ -91,22 +91,30 @@ class _Index:
         order = np.lexsort((times, codes))
         self.order = order
         self.codes = codes[order]
-        ordered = np.sort(times)
-        self.distinct = (
-            ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
-        )
+        # ranks from one sort of the times: a searchsorted of rows in key order would
+        # jump around the distinct times and miss the cache on every probe
+        by_time = np.argsort(times, kind="stable")
+        ordered = times[by_time]
+        new = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else ordered > 0
+        self.distinct = ordered[new]
         self.stride = np.int64(len(self.distinct) + 1)
-        rank = np.searchsorted(self.distinct, times[order], side="left")
-        self.search = self.codes * self.stride + rank
+        rank = np.empty(len(times), dtype=np.int64)
+        rank[by_time] = np.cumsum(new) - 1
+        self.search = self.codes * self.stride + rank[order]
         self.q_codes = q_codes
-        # queries in (key, as_of) order; also (key, as_of - w) order for any window w
-        self.q_order = np.lexsort((epoch_us(queries[AS_OF]), q_codes))
+        q_times = epoch_us(queries[AS_OF])
+        # queries in (key, as_of) and in as_of order; shifting every as_of by a window w
+        # keeps both orders, so they serve every window
+        self.q_order = np.lexsort((q_times, q_codes))
+        self.q_by_time = np.argsort(q_times, kind="stable")
 
     def last_before(self, at: pd.Series) -> np.ndarray:
         """Row (in sorted order) of the last stream row of each query's key before `at`;
         -1 where there is none."""
         q_times = epoch_us(at)
-        q_rank = np.searchsorted(self.distinct, q_times, side="left")
+        q_rank = np.empty(len(q_times), dtype=np.int64)
+        by_time = self.q_by_time
+        q_rank[by_time] = np.searchsorted(self.distinct, q_times[by_time], side="left")
         needles = self.q_codes * self.stride + q_rank
         # sorted needles walk the haystack in order: far fewer cache misses
         order = self.q_order
@@ -229,7 +237,9 @@ def sums_by_level(
     stream = stream[known]
     pair = key_codes[known] * k + stream_level[known].to_numpy(dtype=np.int64)
     # the (key, level) pairs that occur, grouped by key: each query asks for its key's
-    present = np.unique(pair)
+    seen = np.zeros(int(pair.max(initial=-1)) + 1, dtype=bool)
+    seen[pair] = True
+    present = np.flatnonzero(seen)
     first = np.searchsorted(present, q_key * k, side="left")
     last = np.searchsorted(present, q_key * k + k, side="left")
     row = np.repeat(np.arange(n), last - first)

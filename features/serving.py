@@ -42,18 +42,14 @@ class ServingFeatures:
         values = self.store.lookup(entity, ids if len(ids) > 1 else ids[0])
         return pd.DataFrame(values, columns=list(self.store.columns(entity)), index=keyed.index)
 
-    def for_requests(
-        self, rows: pd.DataFrame, surface: str, keep_vectors: bool = False
-    ) -> pd.DataFrame:
+    def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         """The same columns, in the same order, as FeatureBuilder.for_requests."""
         keyed = hydrate(self.data, rows, surface)
         parts = [self._entity(entity, keyed) for entity in SURFACE_ENTITIES[surface]]
         frame = pd.concat([keyed, *parts], axis=1)
         cross = cross_features(frame, self.schema.vocab, self.schema.config)
         out = pd.concat([frame, cross], axis=1)
-        drop = [c for c in out.columns if c in HYDRATED]
-        if not keep_vectors:
-            drop += [c for c in out.columns if c.startswith(VECTOR_PREFIX)]
+        drop = [c for c in out.columns if c in HYDRATED or c.startswith(VECTOR_PREFIX)]
         out = out.drop(columns=drop)
         out[AS_OF] = out[AS_OF].astype(TS)
         return out
