@@ -64,3 +64,11 @@ class OutputError(CircleRankError):
 
 class FeatureStoreError(CircleRankError):
     """The online feature store cannot be built, opened or read as asked."""
+
+
+class ModelError(CircleRankError):
+    """A model cannot be trained on the data given, or a model bundle cannot be used."""
+
+
+class BundleMismatchError(ModelError):
+    """A model bundle does not fit the features it would be served with."""

@@ -31,19 +31,18 @@ OFFLINE = "offline"
 ONLINE = "online"
 
 
-def schema_of(builder: FeatureBuilder, frames: dict[str, pd.DataFrame]) -> FeatureSchema:
-    absent = tuple(builder.data.report.absent)
-    columns = {
-        entity: tuple(c for c in frame.columns if c not in ENTITY_KEYS[entity])
-        for entity, frame in frames.items()
-    }
+def schema_of(builder: FeatureBuilder) -> FeatureSchema:
+    """The schema of every feature the builder computes, entity by entity in store order."""
+    columns: dict[str, tuple[str, ...]] = {}
+    for view in builder.views:
+        columns[view.entity] = (*columns.get(view.entity, ()), *builder.columns(view))
     return FeatureSchema(
         config=builder.config,
         vocab=builder.vocab,
         views=tuple(v.name for v in builder.views),
         off=tuple(v.name for v in builder.off),
-        absent_tables=absent,
-        columns=columns,
+        absent_tables=tuple(builder.data.report.absent),
+        columns={entity: columns[entity] for entity in ENTITY_KEYS if entity in columns},
     )
 
 
@@ -74,7 +73,10 @@ def write_snapshot(builder: FeatureBuilder, out_dir: str | Path, as_of: pd.Times
     except OSError as exc:
         raise OutputError(f"cannot write feature directory {out}: {exc.strerror}") from exc
     frames = builder.materialize(as_of)
-    schema = schema_of(builder, frames)
+    schema = schema_of(builder)
+    for entity, frame in frames.items():
+        if tuple(frame.columns[len(ENTITY_KEYS[entity]) :]) != schema.columns[entity]:
+            raise AssertionError(f"materialized {entity} columns differ from the schema")
     with step(f"writing the offline store to {out / OFFLINE}"):
         for stale in (out / OFFLINE).glob("*.parquet"):
             if stale.stem not in frames:

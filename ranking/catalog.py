@@ -1,0 +1,144 @@
+"""What the world looked like at one instant: the state candidate sources and filters
+read. Only rows strictly before `as_of` count, so offline replay at TS sees what a live
+request at TS would have seen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from features.contract import ContractData
+from features.pit import TS
+
+
+def _before(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
+    return (column.astype(TS) < as_of).to_numpy(dtype=bool, na_value=False)
+
+
+def _not_yet(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
+    """True where the time is missing or not before as_of (a leave, a deletion)."""
+    return ~_before(column, as_of)
+
+
+@dataclass
+class Catalog:
+    """Memberships, posts, circles, credit and ties in force at `as_of`."""
+
+    data: ContractData
+    as_of: pd.Timestamp
+    freshness: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=7))
+    half_life: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=1))
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        """user_id, circle_id of every membership active at as_of."""
+        m = self.data["memberships"]
+        active = _before(m["joined_at"], self.as_of) & _not_yet(m["left_at"], self.as_of)
+        return m.loc[active, ["user_id", "circle_id"]].drop_duplicates().reset_index(drop=True)
+
+    @cached_property
+    def circles(self) -> pd.DataFrame:
+        """Circles created before as_of with their size at as_of."""
+        c = self.data["circles"]
+        c = c[_before(c["created_at"], self.as_of)].reset_index(drop=True)
+        size = self.members["circle_id"].value_counts()
+        return c.assign(members=c["circle_id"].map(size).fillna(0).astype(np.int64))
+
+    @cached_property
+    def posts(self) -> pd.DataFrame:
+        """Posts created in [as_of - freshness, as_of) and not deleted by as_of, with
+        their time-decayed engagement so far."""
+        if not self.data.has("posts"):
+            columns = ["post_id", "circle_id", "author_id", "created_at", "is_official"]
+            return pd.DataFrame(columns=[*columns, "engagement"])
+        p = self.data["posts"]
+        created = p["created_at"].astype(TS)
+        keep = (
+            _before(created, self.as_of)
+            & (created >= self.as_of - self.freshness).to_numpy(dtype=bool)
+            & _not_yet(p["deleted_at"], self.as_of)
+        )
+        cols = ["post_id", "circle_id", "author_id", "created_at", "is_official"]
+        fresh = p.loc[keep, cols].reset_index(drop=True)
+        return fresh.assign(engagement=fresh["post_id"].map(self._engagement).fillna(0.0))
+
+    @cached_property
+    def _engagement(self) -> pd.Series:
+        """Decayed count of positive feed actions per item before as_of."""
+        if not self.data.has("events"):
+            return pd.Series(dtype=np.float64)
+        e = self.data["events"]
+        positive = e["action"].isin(("click", "like", "comment", "share", "join")).to_numpy()
+        e = e[positive & _before(e["ts"], self.as_of)]
+        age = (self.as_of - e["ts"].astype(TS)) / self.half_life
+        weight = np.exp2(-age.to_numpy(dtype=np.float64))
+        return pd.Series(weight, index=e["item_id"].to_numpy()).groupby(level=0).sum()
+
+    @cached_property
+    def joins(self) -> pd.Series:
+        """Decayed joins per circle before as_of (circle popularity)."""
+        m = self.data["memberships"]
+        joined = m[_before(m["joined_at"], self.as_of)]
+        age = (self.as_of - joined["joined_at"].astype(TS)) / (self.half_life * 30)
+        weight = np.exp2(-age.to_numpy(dtype=np.float64))
+        return pd.Series(weight, index=joined["circle_id"].to_numpy()).groupby(level=0).sum()
+
+    @cached_property
+    def credit(self) -> pd.Series:
+        """The credit score in force per user (latest row before as_of)."""
+        if not self.data.has("credit_scores"):
+            return pd.Series(dtype=np.float64)
+        c = self.data["credit_scores"]
+        c = c[_before(c["ts"], self.as_of)].sort_values("ts", kind="stable")
+        return c.groupby("user_id")["score"].last().astype(np.float64)
+
+    @cached_property
+    def ties(self) -> pd.DataFrame:
+        """user_id, other_id pairs: friends (both ways), follows and transfer partners
+        (both ways), with a strength: friend 1, follow 0.5, plus log1p(transfers)."""
+        parts = []
+        if self.data.has("social_edges"):
+            s = self.data["social_edges"]
+            s = s[_before(s["created_at"], self.as_of)]
+            friend = s[s["kind"] == "friend"]
+            follow = s[s["kind"] != "friend"]
+            for a, b, frame, w in (
+                ("user_id", "other_id", friend, 1.0),
+                ("other_id", "user_id", friend, 1.0),
+                ("user_id", "other_id", follow, 0.5),
+            ):
+                parts.append(pd.DataFrame({"user_id": frame[a], "other_id": frame[b], "w": w}))
+        if self.data.has("transfers"):
+            t = self.data["transfers"]
+            t = t[_before(t["ts"], self.as_of)]
+            for a, b in (("sender_id", "receiver_id"), ("receiver_id", "sender_id")):
+                parts.append(pd.DataFrame({"user_id": t[a], "other_id": t[b], "w": 0.0, "n": 1}))
+        if not parts:
+            return pd.DataFrame(columns=["user_id", "other_id", "strength"])
+        both = pd.concat(parts, ignore_index=True).fillna({"n": 0})
+        both = both[both["user_id"] != both["other_id"]]
+        g = both.groupby(["user_id", "other_id"], as_index=False).agg(
+            w=("w", "max"), n=("n", "sum")
+        )
+        return pd.DataFrame(
+            {
+                "user_id": g["user_id"],
+                "other_id": g["other_id"],
+                "strength": g["w"] + np.log1p(g["n"].to_numpy(dtype=np.float64)),
+            }
+        )
+
+    @cached_property
+    def cities(self) -> pd.Series:
+        return self.data["users"].set_index("user_id")["city"]
+
+    def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
+        """(user_id, post rows): fresh posts of the circles each user belongs to, not
+        written by the user (the in-network feed surface)."""
+        mine = self.members[self.members["user_id"].isin(users)]
+        pairs = mine.merge(self.posts, on="circle_id")
+        pairs = pairs[pairs["author_id"] != pairs["user_id"]]
+        return pairs.rename(columns={"post_id": "item_id"}).reset_index(drop=True)

@@ -1,0 +1,83 @@
+"""The contracts of pipeline components: candidate sources, filters, scorers and
+re-rankers. Each is a small class with a stable `name`, registered by name so a
+strategy (ranking/strategy.py) can declare a pipeline as data.
+
+Frames passed between components have one row per (user_id, item_id) candidate.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from .catalog import Catalog
+
+if TYPE_CHECKING:
+    from training.bundle import Bundle
+
+SURFACES = ("feed", "circle_suggestions")
+FeatureLookup = Callable[[pd.DataFrame, str], pd.DataFrame]
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass
+class RankContext:
+    """Everything a request's components may read."""
+
+    surface: str
+    catalog: Catalog
+    features: FeatureLookup | None  # (user_id, item_id, as_of) rows -> feature rows
+    bundle: Bundle | None
+    seed: int = 0
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return self.catalog.as_of
+
+
+class Component(ABC):
+    name: ClassVar[str]
+    surfaces: ClassVar[tuple[str, ...]] = SURFACES
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, params: BaseModel | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+
+class CandidateSource(Component):
+    @abstractmethod
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        """user_id, item_id rows for the users (any order, may repeat)."""
+
+
+class Filter(Component):
+    reason: ClassVar[str]
+
+    @abstractmethod
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        """A bool per candidate row: True to keep it."""
+
+
+class Scorer(Component):
+    needs_features: ClassVar[bool] = True
+
+    @abstractmethod
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+    ) -> np.ndarray:
+        """Higher is better, one float per candidate row."""
+
+
+class ReRanker(Component):
+    @abstractmethod
+    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+        """Adjust `score` of rows sorted by (user_id, score desc); return any order."""

@@ -1,0 +1,65 @@
+"""Filters: each keeps some candidates and names why it removed the rest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .components import Filter, RankContext
+
+
+class CreditGate(Filter):
+    """Circles whose min_credit_score the user's score in force does not reach. Credit is
+    eligibility only: it never adds to a score. A user without a score passes open
+    circles only."""
+
+    name = "credit_gate"
+    reason = "ineligible"
+    surfaces = ("circle_suggestions",)
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        gate = candidates["item_id"].map(
+            ctx.catalog.circles.set_index("circle_id")["min_credit_score"]
+        )
+        gate = gate.to_numpy(dtype=np.float64, na_value=np.nan)
+        score = candidates["user_id"].map(ctx.catalog.credit).to_numpy(np.float64, na_value=np.nan)
+        return np.isnan(gate) | (score >= gate)
+
+
+class NotMember(Filter):
+    """Circles the user already belongs to."""
+
+    name = "not_member"
+    reason = "already_member"
+    surfaces = ("circle_suggestions",)
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        members = pd.MultiIndex.from_frame(ctx.catalog.members[["user_id", "circle_id"]])
+        asked = pd.MultiIndex.from_frame(candidates[["user_id", "item_id"]])
+        return ~asked.isin(members)
+
+
+class LiveCircle(Filter):
+    """Circles that do not exist yet at as_of."""
+
+    name = "live_circle"
+    reason = "unknown_circle"
+    surfaces = ("circle_suggestions",)
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        return candidates["item_id"].isin(ctx.catalog.circles["circle_id"]).to_numpy()
+
+
+class LivePost(Filter):
+    """Posts that are deleted, stale (outside the freshness window) or the user's own."""
+
+    name = "live_post"
+    reason = "not_live"
+    surfaces = ("feed",)
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        author = candidates["item_id"].map(ctx.catalog.posts.set_index("post_id")["author_id"])
+        return (author.notna() & (author != candidates["user_id"])).to_numpy(dtype=bool)
+
+
+FILTERS: tuple[type[Filter], ...] = (CreditGate, NotMember, LiveCircle, LivePost)

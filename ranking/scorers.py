@@ -1,0 +1,118 @@
+"""Scorers: one number per candidate, higher first."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from circlerank.errors import ModelError
+from training.dataset import POSITION
+
+from .components import RankContext, Scorer
+
+
+def _model_rows(features: pd.DataFrame | None) -> pd.DataFrame:
+    if features is None:
+        raise ModelError("this scorer needs features, but the pipeline has none")
+    # position was a training input to absorb the logging policy's slot bias; serving
+    # asks every item how it would do in the top slot
+    return features.assign(**{POSITION: 0.0})
+
+
+class _ModelScorer(Scorer):
+    ranker: ClassVar[str]
+
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+    ) -> np.ndarray:
+        if ctx.bundle is None:
+            raise ModelError(f"scorer '{self.name}' needs a model bundle; none is loaded")
+        model = ctx.bundle.ranker(ctx.surface, self.ranker)
+        return model.score(_model_rows(features))
+
+
+class ValueScorer(_ModelScorer):
+    """The weighted sum of the LightGBM heads' action probabilities (the default)."""
+
+    name = "value"
+    ranker = "heads"
+
+
+class LambdaRankScorer(_ModelScorer):
+    name = "lambdarank"
+    ranker = "lambdarank"
+
+
+class LogisticScorer(_ModelScorer):
+    name = "logistic"
+    ranker = "logistic"
+
+
+class Chronological(Scorer):
+    """Newest first (posts) or newest circle first: the status quo."""
+
+    name = "chronological"
+    needs_features = False
+
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+    ) -> np.ndarray:
+        if ctx.surface == "feed":
+            created = ctx.catalog.posts.set_index("post_id")["created_at"]
+        else:
+            created = ctx.catalog.circles.set_index("circle_id")["created_at"]
+        when = candidates["item_id"].map(created)
+        return (when - ctx.as_of).dt.total_seconds().to_numpy(dtype=np.float64, na_value=-1e18)
+
+
+class Popularity(Scorer):
+    """Time-decayed engagement (posts) or recent joins (circles)."""
+
+    name = "popularity"
+    needs_features = False
+
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+    ) -> np.ndarray:
+        if ctx.surface == "feed":
+            counts = ctx.catalog.posts.set_index("post_id")["engagement"]
+        else:
+            counts = ctx.catalog.joins
+        return candidates["item_id"].map(counts).fillna(0.0).to_numpy(dtype=np.float64)
+
+
+class RandomParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    salt: str = "random"
+
+
+class RandomScorer(Scorer):
+    """A stable pseudo-random order per (user, item): the floor any ranker must beat."""
+
+    name = "random"
+    needs_features = False
+    Params: ClassVar[type[BaseModel]] = RandomParams
+
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+    ) -> np.ndarray:
+        assert isinstance(self.params, RandomParams)
+        keys = candidates["user_id"].astype("str") + "|" + candidates["item_id"].astype("str")
+        hashed = pd.util.hash_array(
+            keys.to_numpy(dtype=object), hash_key=self.params.salt[:16].ljust(16, "0")
+        )
+        return (hashed >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+SCORERS: tuple[type[Scorer], ...] = (
+    ValueScorer,
+    LambdaRankScorer,
+    LogisticScorer,
+    Chronological,
+    Popularity,
+    RandomScorer,
+)

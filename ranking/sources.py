@@ -1,0 +1,230 @@
+"""Candidate sources: where the items a pipeline ranks come from."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from .components import CandidateSource, RankContext
+
+PAIR = ["user_id", "item_id"]
+
+
+class TopK(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    k: int = Field(default=100, gt=0)
+
+
+def _top_per_user(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
+    ordered = frame.sort_values(["user_id", by, "item_id"], ascending=[True, False, True])
+    return ordered.groupby("user_id", sort=False).head(k)[PAIR]
+
+
+class CirclePosts(CandidateSource):
+    """Every fresh post in the circles the user belongs to: the in-network feed."""
+
+    name = "circle_posts"
+    surfaces = ("feed",)
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        return ctx.catalog.feed_posts(users)[PAIR]
+
+
+class TrendingPosts(CandidateSource):
+    """Fresh posts in the user's circles with the most time-decayed engagement."""
+
+    name = "trending_posts"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        return _top_per_user(ctx.catalog.feed_posts(users), "engagement", self.params.k)
+
+
+class FreshPosts(CandidateSource):
+    """The newest posts in the user's circles."""
+
+    name = "fresh_posts"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        return _top_per_user(ctx.catalog.feed_posts(users), "created_at", self.params.k)
+
+
+class NewCreatorParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: int = Field(default=14, gt=0)
+
+
+class NewCreatorPosts(CandidateSource):
+    """Posts in the user's circles whose author first posted within `days`."""
+
+    name = "new_creator_posts"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = NewCreatorParams
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, NewCreatorParams)
+        posts = ctx.catalog.data["posts"]
+        first = posts.groupby("author_id")["created_at"].min()
+        new = first[first >= ctx.as_of - pd.Timedelta(days=self.params.days)].index
+        pairs = ctx.catalog.feed_posts(users)
+        return pairs[pairs["author_id"].isin(new)][PAIR]
+
+
+class SocialPosts(CandidateSource):
+    """Posts in the user's circles by friends, followed users and transfer partners."""
+
+    name = "social_posts"
+    surfaces = ("feed",)
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        pairs = ctx.catalog.feed_posts(users)
+        ties = ctx.catalog.ties.rename(columns={"other_id": "author_id"})
+        return pairs.merge(ties[["user_id", "author_id"]], on=["user_id", "author_id"])[PAIR]
+
+
+class PopularPosts(CandidateSource):
+    """The most engaged fresh posts of open circles, for users with nothing else."""
+
+    name = "popular_posts"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        circles = ctx.catalog.circles
+        open_ids = circles.loc[circles["min_credit_score"].isna(), "circle_id"]
+        posts = ctx.catalog.posts
+        posts = posts[posts["circle_id"].isin(open_ids)]
+        top = posts.nlargest(self.params.k, ["engagement"])["post_id"].to_numpy()
+        return pd.DataFrame(
+            {"user_id": np.repeat(users, len(top)), "item_id": np.tile(top, len(users))}
+        )
+
+
+class ALSPosts(CandidateSource):
+    """Fresh in-network posts nearest the user's ALS vector (faiss inner product)."""
+
+    name = "als_posts"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        if ctx.bundle is None or "feed" not in ctx.bundle.als:
+            return pd.DataFrame(columns=PAIR)
+        pairs = ctx.catalog.feed_posts(users)
+        found = ctx.bundle.als["feed"].recommend(
+            users, self.params.k, allowed=set(pairs["item_id"])
+        )
+        return found.merge(pairs[PAIR], on=PAIR)[PAIR]
+
+
+class EligibleCircles(CandidateSource):
+    """Every circle that exists at as_of (filters remove joined and gated ones)."""
+
+    name = "all_circles"
+    surfaces = ("circle_suggestions",)
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        ids = ctx.catalog.circles["circle_id"].to_numpy()
+        return pd.DataFrame(
+            {"user_id": np.repeat(users, len(ids)), "item_id": np.tile(ids, len(users))}
+        )
+
+
+class FriendsCircles(CandidateSource):
+    """Circles the user's friends, follows and transfer partners belong to."""
+
+    name = "friends_circles"
+    surfaces = ("circle_suggestions",)
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        ties = ctx.catalog.ties
+        ties = ties[ties["user_id"].isin(users)]
+        members = ctx.catalog.members.rename(columns={"user_id": "other_id"})
+        found = ties.merge(members, on="other_id").rename(columns={"circle_id": "item_id"})
+        return found[PAIR].drop_duplicates()
+
+
+class PopularCircles(CandidateSource):
+    """Circles with the most recent joins."""
+
+    name = "popular_circles"
+    surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        ids = ctx.catalog.circles["circle_id"]
+        joins = ids.map(ctx.catalog.joins).fillna(0.0).to_numpy()
+        top = ids.to_numpy()[np.argsort(-joins, kind="stable")[: self.params.k]]
+        return pd.DataFrame(
+            {"user_id": np.repeat(users, len(top)), "item_id": np.tile(top, len(users))}
+        )
+
+
+class ALSCircles(CandidateSource):
+    """Circles nearest the user's ALS vector (memberships and joins as implicit data)."""
+
+    name = "als_circles"
+    surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        if ctx.bundle is None or "circle_suggestions" not in ctx.bundle.als:
+            return pd.DataFrame(columns=PAIR)
+        allowed = set(ctx.catalog.circles["circle_id"])
+        found = ctx.bundle.als["circle_suggestions"].recommend(
+            users,
+            self.params.k,
+            exclude=ctx.catalog.members.set_axis(PAIR, axis=1),
+            allowed=allowed,
+        )
+        return found[PAIR]
+
+
+class InterestCircles(CandidateSource):
+    """Circles whose members' payment categories best match the user's (interest_match)."""
+
+    name = "interest_circles"
+    surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        if ctx.features is None:
+            return pd.DataFrame(columns=PAIR)
+        every = EligibleCircles().fetch(ctx, users)
+        rows = every.assign(as_of=ctx.as_of)
+        match = ctx.features(rows, ctx.surface).get("interest_match")
+        if match is None:
+            return pd.DataFrame(columns=PAIR)
+        every["interest"] = match.to_numpy()
+        return _top_per_user(every, "interest", self.params.k)
+
+
+SOURCES: tuple[type[CandidateSource], ...] = (
+    CirclePosts,
+    TrendingPosts,
+    FreshPosts,
+    NewCreatorPosts,
+    SocialPosts,
+    PopularPosts,
+    ALSPosts,
+    EligibleCircles,
+    FriendsCircles,
+    PopularCircles,
+    ALSCircles,
+    InterestCircles,
+)

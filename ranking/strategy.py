@@ -1,0 +1,129 @@
+"""Strategies: pipelines declared as data in TOML, validated at load.
+
+    [defaults]
+    feed = "community"
+    circle_suggestions = "suggest"
+
+    [strategies.engagement]
+    surface = "feed"
+    sources = ["circle_posts"]
+    filters = ["live_post"]
+    scorer = "value"
+    rerankers = []
+    [strategies.engagement.params.trending_posts]
+    k = 50
+
+Every name must be a registered component for the strategy's surface; an unknown one is
+an error listing the valid ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from circlerank.errors import ConfigError
+
+from .components import SURFACES, Component
+from .filters import FILTERS
+from .scorers import SCORERS
+from .sources import SOURCES
+
+SHIPPED = Path(__file__).with_name("strategies.toml")
+REGISTRY: dict[str, dict[str, type[Component]]] = {
+    "sources": {c.name: c for c in SOURCES},
+    "filters": {c.name: c for c in FILTERS},
+    "scorer": {c.name: c for c in SCORERS},
+    "rerankers": {},
+}
+
+
+class Strategy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = ""
+    surface: str
+    sources: tuple[str, ...] = Field(min_length=1)
+    filters: tuple[str, ...] = ()
+    scorer: str
+    rerankers: tuple[str, ...] = ()
+    params: dict[str, dict[str, Any]] = {}
+
+    @model_validator(mode="after")
+    def _known(self) -> Strategy:
+        if self.surface not in SURFACES:
+            raise ValueError(f"unknown surface {self.surface!r}; valid: {', '.join(SURFACES)}")
+        for kind in ("sources", "filters", "rerankers", "scorer"):
+            value = getattr(self, kind)
+            for name in (value,) if isinstance(value, str) else value:
+                component_class(kind, name, self.surface)
+        used = {*self.sources, *self.filters, self.scorer, *self.rerankers}
+        stray = sorted(set(self.params) - used)
+        if stray:
+            raise ValueError(f"params for components not in the pipeline: {', '.join(stray)}")
+        return self
+
+    def build(self, kind: str) -> list[Any]:
+        """Instances of the components of one kind, in declared order, with params."""
+        names = (getattr(self, kind),) if kind == "scorer" else getattr(self, kind)
+        out = []
+        for name in names:
+            cls = component_class(kind, name, self.surface)
+            out.append(cls(cls.Params.model_validate(self.params.get(name, {}))))
+        return out
+
+
+def component_class(kind: str, name: str, surface: str) -> type[Component]:
+    valid = {n: c for n, c in REGISTRY[kind].items() if surface in c.surfaces}
+    if name not in valid:
+        raise ValueError(
+            f"unknown {kind.rstrip('s')} {name!r} for {surface}; valid: "
+            f"{', '.join(sorted(valid)) or 'none'}"
+        )
+    return valid[name]
+
+
+class Strategies(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    defaults: dict[str, str]
+    strategies: dict[str, Strategy]
+    # the feed surface: posts younger than this in the user's circles
+    freshness_days: float = Field(default=7.0, gt=0)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Strategies:
+        for surface, name in self.defaults.items():
+            if surface not in SURFACES:
+                raise ValueError(f"defaults: unknown surface {surface!r}")
+            if name not in self.strategies or self.strategies[name].surface != surface:
+                raise ValueError(f"defaults: {name!r} is not a {surface} strategy")
+        return self
+
+    def get(self, name: str | None, surface: str) -> Strategy:
+        """A strategy by name (None = the surface's default), checked for the surface."""
+        name = name or self.defaults.get(surface)
+        valid = sorted(n for n, s in self.strategies.items() if s.surface == surface)
+        if name not in self.strategies or self.strategies[name].surface != surface:
+            raise ConfigError(
+                f"unknown {surface} strategy {name!r}; valid: {', '.join(valid) or 'none'}"
+            )
+        return self.strategies[name]
+
+
+def load_strategies(path: str | Path | None = None) -> Strategies:
+    """Read and validate a strategies TOML file (None = the shipped one)."""
+    import tomllib
+
+    path = Path(path) if path is not None else SHIPPED
+    try:
+        raw = tomllib.loads(path.read_text())
+        for name, body in raw.get("strategies", {}).items():
+            body.setdefault("name", name)
+        return Strategies.model_validate(raw)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read strategies: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid strategies: {exc}") from exc

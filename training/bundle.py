@@ -1,0 +1,152 @@
+"""Model bundles: everything `rank` and the API need, versioned on disk.
+
+    MODELS/<version>/manifest.json     version, data range, feature schema, params,
+                                       validation metrics, library versions, artifacts
+    MODELS/<version>/<surface>/heads/  LightGBM text models, one per action
+    MODELS/<version>/<surface>/lambdarank/, logistic/, als/
+    MODELS/current -> <version>        switched atomically (symlink + rename)
+
+Loading checks the manifest and refuses a bundle whose feature schema differs from the
+features it would be served with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+
+from circlerank.errors import BundleMismatchError, ModelError
+from features.schema import FeatureSchema
+
+from .als import ALSModel
+from .config import TrainConfig
+from .heads import HeadsRanker
+from .lambdarank import LambdaRanker
+from .logistic import LogisticRanker
+from .ranker import Ranker
+
+MANIFEST = "manifest.json"
+CURRENT = "current"
+FORMAT = 1
+LIBRARIES = ("lightgbm", "implicit", "faiss-cpu", "scikit-learn", "pandas", "numpy")
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+@dataclass
+class Bundle:
+    """Trained models per surface plus the manifest that describes them."""
+
+    manifest: dict[str, Any]
+    rankers: dict[str, dict[str, Ranker]] = field(default_factory=dict)  # surface -> name
+    als: dict[str, ALSModel] = field(default_factory=dict)  # surface -> model
+    directory: Path | None = None
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def schema(self) -> FeatureSchema:
+        return FeatureSchema.from_dict(self.manifest["feature_schema"])
+
+    def ranker(self, surface: str, name: str) -> Ranker:
+        try:
+            return self.rankers[surface][name]
+        except KeyError:
+            have = ", ".join(sorted(self.rankers.get(surface, {}))) or "none"
+            raise ModelError(
+                f"bundle {self.version} has no '{name}' ranker for {surface}; it has: {have}"
+            ) from None
+
+    def check_schema(self, schema: FeatureSchema, what: str) -> None:
+        """Refuse features whose schema differs from the one the models learned on."""
+        mine, theirs = self.schema.fingerprint(), schema.fingerprint()
+        if mine != theirs:
+            ours, other = self.schema.to_dict(), schema.to_dict()
+            differ = sorted(k for k in ours if ours[k] != other.get(k))
+            raise BundleMismatchError(
+                f"model bundle {self.version} was trained on feature schema {mine}, but "
+                f"{what} has schema {theirs} (different: {', '.join(differ)}); retrain "
+                "or use features built with the bundle's config and data vocabulary"
+            )
+
+    def save(self, models_dir: Path) -> Path:
+        """Write MODELS/<version>/ and point MODELS/current at it."""
+        out = models_dir / self.version
+        for surface, rankers in self.rankers.items():
+            for name, ranker in rankers.items():
+                ranker.save(out / surface / name)
+        for surface, model in self.als.items():
+            model.save(out / surface / "als")
+        (out / MANIFEST).write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
+        point_current(models_dir, self.version)
+        self.directory = out
+        return out
+
+
+def point_current(models_dir: Path, version: str) -> None:
+    link = models_dir / CURRENT
+    temporary = models_dir / f".{CURRENT}.{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(version)
+    os.replace(temporary, link)  # atomic: readers see the old or the new bundle
+
+
+def resolve(models: str | Path) -> Path:
+    """A bundle directory from MODELS (follows `current`) or MODELS/<version>."""
+    path = Path(models)
+    if (path / MANIFEST).is_file():
+        return path
+    if (path / CURRENT).exists():
+        return (path / CURRENT).resolve()
+    raise ModelError(f"{path}: no model bundle here (no {MANIFEST} and no '{CURRENT}' link)")
+
+
+def load_bundle(models: str | Path, schema: FeatureSchema | None = None) -> Bundle:
+    """Load a bundle; with `schema`, refuse it unless the feature schemas match."""
+    directory = resolve(models)
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{directory / MANIFEST}: unreadable bundle manifest ({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise ModelError(
+            f"{directory}: bundle format {manifest.get('format')!r}, this engine reads {FORMAT}"
+        )
+    config = TrainConfig.model_validate(manifest["params"])
+    bundle = Bundle(manifest=manifest, directory=directory)
+    if schema is not None:
+        bundle.check_schema(schema, "the feature snapshot")
+    try:
+        for surface, names in manifest["rankers"].items():
+            loaded: dict[str, Ranker] = {}
+            for name in names:
+                where = directory / surface / name
+                if name == "heads":
+                    loaded[name] = HeadsRanker.load(where, config.booster)
+                elif name == "lambdarank":
+                    loaded[name] = LambdaRanker.load(where, config.booster)
+                else:
+                    loaded[name] = LogisticRanker.load(where)
+            bundle.rankers[surface] = loaded
+        for surface in manifest.get("als", []):
+            bundle.als[surface] = ALSModel.load(directory / surface / "als")
+    except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
+        raise ModelError(f"{directory}: cannot load the bundle's models ({exc})") from exc
+    return bundle

@@ -1,0 +1,121 @@
+"""Training configuration, validated at load: rankers, value weights, splits, ALS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from circlerank.errors import ConfigError
+from features.config import FeatureConfig
+
+from .labels import FEED_LABELS, SUGGESTION_LABELS
+
+RANKERS = ("heads", "lambdarank", "logistic")
+
+
+class BoosterParams(BaseModel):
+    """LightGBM settings shared by the binary heads and LambdaRank."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_leaves: int = Field(default=31, ge=2)
+    learning_rate: float = Field(default=0.08, gt=0, le=1)
+    max_rounds: int = Field(default=300, ge=1)
+    early_stopping_rounds: int = Field(default=25, ge=1)
+    min_data_in_leaf: int = Field(default=200, ge=1)
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    lambda_l2: float = Field(default=1.0, ge=0)
+    max_bin: int = Field(default=63, ge=3)
+    threads: int = Field(default=2, ge=1)
+
+
+class ALSConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    factors: int = Field(default=32, gt=0)
+    regularization: float = Field(default=0.05, ge=0)
+    iterations: int = Field(default=15, gt=0)
+    alpha: float = Field(default=10.0, gt=0)
+    # confidence per action: how much each kind of engagement says about interest
+    action_weights: dict[str, float] = {
+        "click": 1.0,
+        "like": 2.0,
+        "comment": 3.0,
+        "share": 3.0,
+        "join": 4.0,
+    }
+
+
+def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:
+    unknown = sorted(set(value) - set(labels))
+    if unknown:
+        raise ValueError(f"unknown labels {unknown}; valid: {', '.join(labels)}")
+    if not any(w > 0 for w in value.values()):
+        raise ValueError("at least one label needs a positive weight")
+    return value
+
+
+class TrainConfig(BaseModel):
+    """Every tunable of `circlerank train`; the defaults are the shipped values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    features: FeatureConfig = FeatureConfig()
+    rankers: tuple[Literal["heads", "lambdarank", "logistic"], ...] = RANKERS
+    # the last `validation_days` before the cut-off are held out for early stopping
+    validation_days: float = Field(default=7.0, gt=0)
+    # "feature": logged position is a model input, fixed to 0 at serving;
+    # "ipw": positives weighted by 1 / P(examined | position), estimated from the logs
+    position_bias: Literal["feature", "ipw", "none"] = "feature"
+    feed_value_weights: dict[str, float] = {
+        "click": 1.0,
+        "like": 0.3,
+        "comment": 0.3,
+        "share": 0.3,
+        "hide": -1.0,
+        "report": -3.0,
+    }
+    suggestion_value_weights: dict[str, float] = {"join": 1.0, "dismiss": -0.05}
+    booster: BoosterParams = BoosterParams()
+    # share of impressions without any action the heads train on (weighted back up)
+    negative_rate: float = Field(default=0.25, gt=0, le=1)
+    als: ALSConfig = ALSConfig()
+    seed: int = 0
+
+    @field_validator("feed_value_weights")
+    @classmethod
+    def _feed(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_weights(value, FEED_LABELS)
+
+    @field_validator("suggestion_value_weights")
+    @classmethod
+    def _suggestions(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_weights(value, SUGGESTION_LABELS)
+
+    @field_validator("rankers")
+    @classmethod
+    def _heads_first(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "heads" not in value:
+            raise ValueError("rankers must include 'heads' (the default scorer)")
+        return value
+
+    def value_weights(self, surface: str) -> dict[str, float]:
+        return self.feed_value_weights if surface == "feed" else self.suggestion_value_weights
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> TrainConfig:
+        """Read a TOML file with optional [features] and [training] tables."""
+        if path is None:
+            return cls()
+        import tomllib
+
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+            merged = {**raw.get("training", {}), "features": raw.get("features", {})}
+            return cls.model_validate(merged)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read training config: {exc}") from exc
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: invalid training config: {exc}") from exc

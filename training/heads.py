@@ -1,0 +1,160 @@
+"""LightGBM binary heads, one per action, combined into one value score.
+
+value = sum over heads of weight * P(action); hide and report carry negative weights.
+The heads share one binned dataset: only the label changes between them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss, roc_auc_score
+
+from circlerank.errors import ModelError
+from circlerank.progress import step
+
+from .config import BoosterParams
+from .dataset import TrainingSet
+from .position import inverse_propensity_weights
+from .ranker import inputs
+
+MIN_POSITIVES = 20
+
+
+def booster_params(p: BoosterParams, seed: int, objective: str) -> dict[str, object]:
+    return {
+        "objective": objective,
+        "num_leaves": p.num_leaves,
+        "learning_rate": p.learning_rate,
+        "min_data_in_leaf": p.min_data_in_leaf,
+        "feature_fraction": p.feature_fraction,
+        "lambda_l2": p.lambda_l2,
+        "max_bin": p.max_bin,
+        "num_threads": p.threads,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbosity": -1,
+    }
+
+
+def sample_negatives(train: TrainingSet, rate: float, seed: int) -> tuple[TrainingSet, np.ndarray]:
+    """Every row with any positive label plus a `rate` share of the rest, and weights
+    (1 / rate on kept negatives) that keep predicted probabilities calibrated."""
+    if rate >= 1.0:
+        return train, np.ones(len(train.frame))
+    positive = (train.frame[list(train.labels)].to_numpy() > 0).any(axis=1)
+    keep = positive | (np.random.default_rng(seed).random(len(positive)) < rate)
+    subset = TrainingSet(train.surface, train.frame[keep].reset_index(drop=True), train.features)
+    return subset, np.where(positive[keep], 1.0, 1.0 / rate)
+
+
+class HeadsRanker:
+    """One LightGBM classifier per action with enough positives; value = weighted sum."""
+
+    name = "heads"
+
+    def __init__(
+        self,
+        params: BoosterParams,
+        weights: dict[str, float],
+        ipw: bool = False,
+        negative_rate: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        self.params = params
+        self.weights = weights
+        self.ipw = ipw
+        self.negative_rate = negative_rate
+        self.seed = seed
+
+    def fit(self, train: TrainingSet, valid: TrainingSet) -> Self:
+        self.features = list(train.features)
+        self.boosters: dict[str, lgb.Booster] = {}
+        self.metrics: dict[str, float] = {}
+        train, self._base_weight = sample_negatives(train, self.negative_rate, self.seed)
+        x_train, x_valid = inputs(train.frame, self.features), inputs(valid.frame, self.features)
+        shared = lgb.Dataset(x_train, free_raw_data=False, params={"max_bin": self.params.max_bin})
+        for label, weight in self.weights.items():
+            y = train.frame[label].to_numpy(np.float64)
+            if weight == 0 or y.sum() < MIN_POSITIVES:
+                continue
+            with step(f"head {train.surface}/{label}: {int(y.sum()):,} positives"):
+                self.boosters[label] = self._fit_one(shared, train, label, x_valid, valid)
+        if train.primary not in self.boosters:
+            raise ModelError(
+                f"{train.surface}: got {int(train.frame[train.primary].sum())} "
+                f"'{train.primary}' positives; need at least {MIN_POSITIVES} to train"
+            )
+        return self
+
+    def _fit_one(
+        self,
+        shared: lgb.Dataset,
+        train: TrainingSet,
+        label: str,
+        x_valid: np.ndarray,
+        valid: TrainingSet,
+    ) -> lgb.Booster:
+        shared.set_label(train.frame[label].to_numpy(np.float64))
+        weight = self._base_weight
+        if self.ipw:
+            weight = weight * inverse_propensity_weights(train.frame, label)
+        shared.set_weight(weight)
+        y_valid = valid.frame[label].to_numpy(np.float64)
+        held = lgb.Dataset(x_valid, label=y_valid, reference=shared)
+        booster = lgb.train(
+            booster_params(self.params, self.seed, "binary"),
+            shared,
+            num_boost_round=self.params.max_rounds,
+            valid_sets=[held],
+            callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
+        )
+        predicted = booster.predict(x_valid, num_iteration=booster.best_iteration)
+        if 0 < y_valid.sum() < len(y_valid):
+            self.metrics[f"{label}_auc"] = float(roc_auc_score(y_valid, predicted))
+            self.metrics[f"{label}_logloss"] = float(log_loss(y_valid, predicted, labels=[0, 1]))
+        self.metrics[f"{label}_rounds"] = float(booster.best_iteration)
+        return booster
+
+    def heads(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """P(action) per head for feature rows."""
+        x = inputs(rows, self.features)
+        return pd.DataFrame(
+            {
+                label: b.predict(x, num_iteration=b.best_iteration)
+                for label, b in self.boosters.items()
+            },
+            index=rows.index,
+        )
+
+    def score(self, rows: pd.DataFrame) -> np.ndarray:
+        x = inputs(rows, self.features)
+        value = np.zeros(len(rows))
+        for label, booster in self.boosters.items():
+            value += self.weights[label] * booster.predict(x, num_iteration=booster.best_iteration)
+        return value
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for label, booster in self.boosters.items():
+            booster.save_model(directory / f"{label}.txt", num_iteration=booster.best_iteration)
+        meta = {"features": self.features, "weights": self.weights, "heads": list(self.boosters)}
+        (directory / "heads.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path, params: BoosterParams) -> HeadsRanker:
+        meta = json.loads((directory / "heads.json").read_text())
+        ranker = cls(params, {k: float(v) for k, v in meta["weights"].items()})
+        ranker.features = list(meta["features"])
+        ranker.metrics = {}
+        ranker.boosters = {
+            label: lgb.Booster(model_file=str(directory / f"{label}.txt"))
+            for label in meta["heads"]
+        }
+        return ranker

@@ -1,0 +1,90 @@
+"""LightGBM LambdaRank on graded labels, one query group per logged request.
+
+Feed grades: 0 shown only (or hidden/reported), 1 clicked, 2 clicked and liked,
+commented or shared. Suggestions: 1 joined.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from circlerank.errors import ModelError
+from circlerank.progress import step
+
+from .config import BoosterParams
+from .dataset import TrainingSet
+from .heads import booster_params
+from .ranker import inputs
+
+CUTOFF = {"feed": 10, "circle_suggestions": 5}
+
+
+def graded_labels(train: TrainingSet) -> np.ndarray:
+    f = train.frame
+    if train.surface == "feed":
+        deep = (f[["like", "comment", "share"]].to_numpy() > 0).any(axis=1)
+        bad = (f[["hide", "report"]].to_numpy() > 0).any(axis=1)
+        grade = (f["click"].to_numpy() > 0).astype(np.int64) + (deep & (f["click"] > 0))
+        return np.where(bad, 0, grade)
+    return (f["join"].to_numpy() > 0).astype(np.int64)
+
+
+class LambdaRanker:
+    name = "lambdarank"
+
+    def __init__(self, params: BoosterParams, seed: int = 0) -> None:
+        self.params = params
+        self.seed = seed
+
+    def fit(self, train: TrainingSet, valid: TrainingSet) -> Self:
+        self.features = list(train.features)
+        cutoff = CUTOFF[train.surface]
+        y = graded_labels(train)
+        if not y.any():
+            raise ModelError(f"{train.surface}: got no positive impressions for LambdaRank")
+        params = booster_params(self.params, self.seed, "lambdarank")
+        params.update({"eval_at": [cutoff], "lambdarank_truncation_level": 2 * cutoff})
+        data = lgb.Dataset(inputs(train.frame, self.features), label=y, group=train.groups())
+        held = lgb.Dataset(
+            inputs(valid.frame, self.features),
+            label=graded_labels(valid),
+            group=valid.groups(),
+            reference=data,
+        )
+        with step(f"lambdarank {train.surface}: {len(y):,} rows"):
+            self.booster = lgb.train(
+                params,
+                data,
+                num_boost_round=self.params.max_rounds,
+                valid_sets=[held],
+                callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
+            )
+        best = self.booster.best_score.get("valid_0", {})
+        self.metrics = {f"ndcg@{cutoff}": float(best.get(f"ndcg@{cutoff}", np.nan))}
+        self.metrics["rounds"] = float(self.booster.best_iteration)
+        return self
+
+    def score(self, rows: pd.DataFrame) -> np.ndarray:
+        x = inputs(rows, self.features)
+        return np.asarray(self.booster.predict(x, num_iteration=self.booster.best_iteration))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(
+            directory / "lambdarank.txt", num_iteration=self.booster.best_iteration
+        )
+        (directory / "lambdarank.json").write_text(json.dumps({"features": self.features}))
+
+    @classmethod
+    def load(cls, directory: Path, params: BoosterParams) -> LambdaRanker:
+        ranker = cls(params)
+        ranker.features = json.loads((directory / "lambdarank.json").read_text())["features"]
+        ranker.booster = lgb.Booster(model_file=str(directory / "lambdarank.txt"))
+        ranker.metrics = {}
+        return ranker

@@ -1,0 +1,35 @@
+"""What every ranker offers: fit on training sets, score feature rows, save and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Self
+
+import numpy as np
+import pandas as pd
+
+from .dataset import TrainingSet
+
+
+class Ranker(Protocol):
+    """`__init__` stores parameters only; `fit` returns self; `score` is higher-better."""
+
+    name: str
+    features: list[str]
+    metrics: dict[str, float]
+
+    def fit(self, train: TrainingSet, valid: TrainingSet) -> Self: ...
+
+    def score(self, rows: pd.DataFrame) -> np.ndarray: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+def inputs(rows: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """The model matrix in training column order; columns a row set lacks are NaN
+    (LightGBM sends missing values down the learned default branch)."""
+    matrix = np.full((len(rows), len(features)), np.nan)
+    for j, column in enumerate(features):
+        if column in rows.columns:
+            matrix[:, j] = rows[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    return matrix

@@ -1,0 +1,214 @@
+"""`circlerank train`: features -> rankers and candidate models per surface -> bundle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from circlerank.errors import ModelError
+from circlerank.memory import peak_rss_mb
+from circlerank.progress import step
+from evaluation.retrieval import recall_at_k
+from features.compute import FeatureBuilder
+from features.contract import ContractData
+from features.engine import Engine
+from features.materialize import schema_of
+from features.pit import AS_OF, TS
+
+from .als import ALSModel, ALSParams, interactions_from_events
+from .bundle import FORMAT, Bundle, library_versions
+from .config import TrainConfig
+from .dataset import TrainingSet, build_training_set
+from .heads import HeadsRanker
+from .lambdarank import LambdaRanker
+from .logistic import LogisticRanker
+from .ranker import Ranker
+
+log = logging.getLogger(__name__)
+RECALL_K = {"feed": 100, "circle_suggestions": 20}
+RECALL_USERS = 2_000
+# positives are the items engaged with in the day after the cut: later ones were mostly
+# posted after it, so no source could have returned them
+RECALL_HORIZON = pd.Timedelta(days=1)
+
+
+def surfaces_of(data: ContractData) -> list[str]:
+    """The surfaces the data can train: logged impressions on them, posts for the feed."""
+    if not data.has("events"):
+        return []
+    shown = data["events"].loc[data["events"]["action"] == "impression", "surface"].unique()
+    return [
+        s
+        for s in ("feed", "circle_suggestions")
+        if s in shown and (s != "feed" or data.has("posts"))
+    ]
+
+
+def version_id(data: ContractData, config: TrainConfig, until: pd.Timestamp) -> str:
+    """Derived from the data (rows and latest time per table), the cut-off and params."""
+    facts: dict[str, Any] = {"until": until.isoformat(), "params": config.model_dump(mode="json")}
+    for name in sorted(data.tables):
+        table = data[name]
+        times = [c for c in table.columns if str(table[c].dtype).startswith("datetime")]
+        facts[name] = [len(table), *(str(table[c].max()) for c in times)]
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{until:%Y%m%dT%H%M%S}-{digest}"
+
+
+def als_interactions(
+    data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp
+) -> pd.DataFrame:
+    events = data["events"]
+    events = events[events["surface"] == surface]
+    if surface == "circle_suggestions":
+        m = data["memberships"]
+        joined = pd.DataFrame(
+            {
+                "user_id": m["user_id"],
+                "item_id": m["circle_id"],
+                "action": "join",
+                "ts": m["joined_at"],
+            }
+        )
+        events = pd.concat([events[joined.columns], joined], ignore_index=True)
+    return interactions_from_events(events, config.als.action_weights, until)
+
+
+def fit_als(
+    data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp
+) -> ALSModel | None:
+    interactions = als_interactions(data, surface, config, until)
+    if interactions.empty:
+        log.warning("no %s interactions before %s: no ALS candidates", surface, until)
+        return None
+    a = config.als
+    params = ALSParams(a.factors, a.regularization, a.iterations, a.alpha, config.seed)
+    with step(f"ALS {surface}: {len(interactions):,} user-item pairs"):
+        return ALSModel(params).fit(interactions)
+
+
+def fit_rankers(train: TrainingSet, valid: TrainingSet, config: TrainConfig) -> dict[str, Ranker]:
+    rankers: dict[str, Ranker] = {}
+    for name in config.rankers:
+        ranker: Ranker
+        if name == "heads":
+            ranker = HeadsRanker(
+                config.booster,
+                config.value_weights(train.surface),
+                ipw=config.position_bias == "ipw",
+                negative_rate=config.negative_rate,
+                seed=config.seed,
+            )
+        elif name == "lambdarank":
+            ranker = LambdaRanker(config.booster, config.seed)
+        else:
+            ranker = LogisticRanker(seed=config.seed)
+        rankers[name] = ranker.fit(train, valid)
+    return rankers
+
+
+def source_recall(
+    builder: FeatureBuilder,
+    surface: str,
+    config: TrainConfig,
+    cut: pd.Timestamp,
+    until: pd.Timestamp,
+) -> dict[str, float]:
+    """Recall@K of every candidate source at `cut` against the items users engaged with in
+    the RECALL_HORIZON after it: ALS is refitted on data before `cut` so nothing leaks."""
+    from ranking.catalog import Catalog
+    from ranking.components import RankContext
+    from ranking.strategy import REGISTRY
+
+    data = builder.data
+    events = data["events"]
+    ts = events["ts"].astype(TS)
+    good = events["action"].isin(("click", "like", "comment", "share", "join"))
+    later = events[good & (events["surface"] == surface) & (ts >= cut) & (ts < min(until, cut + RECALL_HORIZON))]
+    positives = later[["user_id", "item_id"]].drop_duplicates()
+    users = np.sort(positives["user_id"].unique())
+    if len(users) > RECALL_USERS:
+        users = np.random.default_rng(config.seed).choice(users, RECALL_USERS, replace=False)
+    positives = positives[positives["user_id"].isin(users)]
+    als = fit_als(data, surface, config, cut)
+    bundle = Bundle(manifest={"version": "recall"}, als={surface: als} if als else {})
+    ctx = RankContext(
+        surface=surface,
+        catalog=Catalog(data, cut, freshness=pd.Timedelta(days=7)),
+        features=lambda rows, s: builder.for_requests(rows, s),
+        bundle=bundle,
+    )
+    out = {}
+    for name, cls in REGISTRY["sources"].items():
+        if surface not in cls.surfaces:
+            continue
+        found = cls().fetch(ctx, users)
+        ranked = found.assign(rank=found.groupby("user_id").cumcount())
+        out[name] = recall_at_k(ranked, positives, RECALL_K[surface])
+    return out
+
+
+def train(
+    data: ContractData,
+    config: TrainConfig | None = None,
+    until: pd.Timestamp | None = None,
+    engine: Engine | None = None,
+) -> Bundle:
+    """Train every model the data supports on rows before `until` (default: all)."""
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    surfaces = surfaces_of(data)
+    if not surfaces:
+        raise ModelError("got no logged impressions on any surface: nothing to train on")
+    if until is None:
+        until = data["events"]["ts"].astype(TS).max() + pd.Timedelta(microseconds=1)
+    builder = FeatureBuilder(data, config.features, engine)
+    validation = pd.Timedelta(days=config.validation_days)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "version": version_id(data, config, until),
+        "created_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "until": until.isoformat(),
+        "feature_schema": schema_of(builder).to_dict(),
+        "params": config.model_dump(mode="json"),
+        "libraries": library_versions(),
+        "absent_tables": list(data.report.absent),
+        "rankers": {},
+        "als": [],
+        "metrics": {},
+        "recall": {},
+        "rows": {},
+    }
+    bundle = Bundle(manifest=manifest)
+    for surface in surfaces:
+        full = build_training_set(
+            builder, surface, until, position_feature=config.position_bias == "feature"
+        )
+        train_set, valid_set = full.split(validation)
+        manifest["rows"][surface] = {
+            "train": len(train_set.frame),
+            "valid": len(valid_set.frame),
+            "from": str(full.frame[AS_OF].min()),
+            "to": str(full.frame[AS_OF].max()),
+        }
+        rankers = fit_rankers(train_set, valid_set, config)
+        bundle.rankers[surface] = rankers
+        manifest["rankers"][surface] = list(rankers)
+        manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
+        als = fit_als(data, surface, config, until)
+        if als is not None:
+            bundle.als[surface] = als
+            manifest["als"].append(surface)
+        with step(f"recall of {surface} candidate sources"):
+            manifest["recall"][surface] = source_recall(
+                builder, surface, config, until - validation, until
+            )
+    manifest["seconds"] = round(time.perf_counter() - started, 1)
+    manifest["peak_rss_mb"] = round(peak_rss_mb())
+    return bundle
