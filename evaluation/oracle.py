@@ -12,9 +12,7 @@ import numpy as np
 import pandas as pd
 
 
-def share_of_oracle(
-    ranked: pd.DataFrame, truth: pd.DataFrame, k: int, gain: str = "gain"
-) -> float:
+def share_of_oracle(ranked: pd.DataFrame, truth: pd.DataFrame, k: int, gain: str = "gain") -> float:
     """`ranked`: user_id, item_id, rank (0-based); `truth`: user_id, item_id, `gain`."""
     truth = truth[["user_id", "item_id", gain]].rename(columns={gain: "gain"})
     users = pd.Index(truth["user_id"].unique())
@@ -31,7 +29,9 @@ def share_of_oracle(
         (ideal["gain"] / np.log2(ideal["rank"] + 2)).groupby(ideal["user_id"]).sum()
     ).reindex(users)
     share = np.divide(
-        dcg.to_numpy(), ideal_dcg.to_numpy(), out=np.zeros(len(users)),
+        dcg.to_numpy(),
+        ideal_dcg.to_numpy(),
+        out=np.zeros(len(users)),
         where=ideal_dcg.to_numpy() > 0,
     )
     return float(share.mean())

@@ -30,6 +30,7 @@ class Pipeline:
     def __init__(self, strategy: Strategy) -> None:
         self.strategy = strategy
         self.sources: list[CandidateSource] = strategy.build("sources")
+        self.fallback: list[CandidateSource] = strategy.build("fallback")
         self.filters: list[Filter] = strategy.build("filters")
         self.scorer: Scorer = strategy.build("scorer")[0]
         self.rerankers: list[ReRanker] = strategy.build("rerankers")
@@ -37,21 +38,14 @@ class Pipeline:
     def run(self, ctx: RankContext, users: np.ndarray, limit: int) -> RankResult:
         users = np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object)
         result = RankResult(pd.DataFrame(columns=RANKED_COLUMNS))
-        found = []
-        for source in self.sources:
-            got = source.fetch(ctx, users)[["user_id", "item_id"]]
-            result.candidates[source.name] += len(got)
-            found.append(got.assign(sources=source.name))
-        if not found:
+        candidates = self._gather(ctx, users, self.sources, result)
+        if self.fallback:
+            empty = np.setdiff1d(users, candidates["user_id"].unique())
+            if len(empty):
+                more = self._gather(ctx, empty, self.fallback, result)
+                candidates = pd.concat([candidates, more], ignore_index=True)
+        if candidates.empty:
             return result
-        union = pd.concat(found, ignore_index=True).astype({"user_id": "str", "item_id": "str"})
-        candidates = (
-            union.groupby(["user_id", "item_id"], sort=False)["sources"].agg(",".join).reset_index()
-        )
-        for step in self.filters:
-            keep = step.keep(ctx, candidates)
-            result.removed[step.reason] += int((~keep).sum())
-            candidates = candidates[keep].reset_index(drop=True)
         features = None
         if self.scorer.needs_features and ctx.features is not None and len(candidates):
             rows = candidates[["user_id", "item_id"]].assign(**{AS_OF: ctx.as_of})
@@ -63,6 +57,32 @@ class Pipeline:
         page = page.assign(rank=page.groupby("user_id", sort=False).cumcount())
         result.ranked = page[RANKED_COLUMNS].reset_index(drop=True)
         return result
+
+    def _gather(
+        self,
+        ctx: RankContext,
+        users: np.ndarray,
+        sources: list[CandidateSource],
+        result: RankResult,
+    ) -> pd.DataFrame:
+        """Candidates of the sources, one row per (user, item) naming every source that
+        returned it, then filtered (removals counted per reason)."""
+        found = [pd.DataFrame(columns=["user_id", "item_id", "sources"])]
+        for source in sources:
+            got = source.fetch(ctx, users)[["user_id", "item_id"]]
+            result.candidates[source.name] += len(got)
+            found.append(got.assign(sources=source.name))
+        union = pd.concat(found, ignore_index=True).astype(
+            {"user_id": "str", "item_id": "str", "sources": "str"}
+        )
+        candidates = (
+            union.groupby(["user_id", "item_id"], sort=False)["sources"].agg(",".join).reset_index()
+        )
+        for step in self.filters:
+            keep = step.keep(ctx, candidates)
+            result.removed[step.reason] += int((~keep).sum())
+            candidates = candidates[keep].reset_index(drop=True)
+        return candidates
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:

@@ -46,6 +46,8 @@ class Strategy(BaseModel):
     name: str = ""
     surface: str
     sources: tuple[str, ...] = Field(min_length=1)
+    # asked only for users the sources and filters leave with nothing (cold start)
+    fallback: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
     scorer: str
     rerankers: tuple[str, ...] = ()
@@ -55,11 +57,11 @@ class Strategy(BaseModel):
     def _known(self) -> Strategy:
         if self.surface not in SURFACES:
             raise ValueError(f"unknown surface {self.surface!r}; valid: {', '.join(SURFACES)}")
-        for kind in ("sources", "filters", "rerankers", "scorer"):
+        for kind in ("sources", "fallback", "filters", "rerankers", "scorer"):
             value = getattr(self, kind)
             for name in (value,) if isinstance(value, str) else value:
                 component_class(kind, name, self.surface)
-        used = {*self.sources, *self.filters, self.scorer, *self.rerankers}
+        used = {*self.sources, *self.fallback, *self.filters, self.scorer, *self.rerankers}
         stray = sorted(set(self.params) - used)
         if stray:
             raise ValueError(f"params for components not in the pipeline: {', '.join(stray)}")
@@ -76,6 +78,7 @@ class Strategy(BaseModel):
 
 
 def component_class(kind: str, name: str, surface: str) -> type[Component]:
+    kind = "sources" if kind == "fallback" else kind
     valid = {n: c for n, c in REGISTRY[kind].items() if surface in c.surfaces}
     if name not in valid:
         raise ValueError(

@@ -130,7 +130,12 @@ def source_recall(
     events = data["events"]
     ts = events["ts"].astype(TS)
     good = events["action"].isin(("click", "like", "comment", "share", "join"))
-    later = events[good & (events["surface"] == surface) & (ts >= cut) & (ts < min(until, cut + RECALL_HORIZON))]
+    later = events[
+        good
+        & (events["surface"] == surface)
+        & (ts >= cut)
+        & (ts < min(until, cut + RECALL_HORIZON))
+    ]
     positives = later[["user_id", "item_id"]].drop_duplicates()
     users = np.sort(positives["user_id"].unique())
     if len(users) > RECALL_USERS:
@@ -186,18 +191,24 @@ def train(
         "rows": {},
     }
     bundle = Bundle(manifest=manifest)
+    manifest["skipped"] = {}
     for surface in surfaces:
-        full = build_training_set(
-            builder, surface, until, position_feature=config.position_bias == "feature"
-        )
-        train_set, valid_set = full.split(validation)
+        try:
+            full = build_training_set(
+                builder, surface, until, position_feature=config.position_bias == "feature"
+            )
+            train_set, valid_set = full.split(validation)
+            rankers = fit_rankers(train_set, valid_set, config)
+        except ModelError as exc:
+            log.warning("not training %s: %s", surface, exc)
+            manifest["skipped"][surface] = str(exc)
+            continue
         manifest["rows"][surface] = {
             "train": len(train_set.frame),
             "valid": len(valid_set.frame),
             "from": str(full.frame[AS_OF].min()),
             "to": str(full.frame[AS_OF].max()),
         }
-        rankers = fit_rankers(train_set, valid_set, config)
         bundle.rankers[surface] = rankers
         manifest["rankers"][surface] = list(rankers)
         manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
@@ -209,6 +220,8 @@ def train(
             manifest["recall"][surface] = source_recall(
                 builder, surface, config, until - validation, until
             )
+    if not bundle.rankers:
+        raise ModelError(f"no surface could be trained: {manifest['skipped']}")
     manifest["seconds"] = round(time.perf_counter() - started, 1)
     manifest["peak_rss_mb"] = round(peak_rss_mb())
     return bundle

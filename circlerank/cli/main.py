@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from circlerank import __version__
 from circlerank.errors import CircleRankError
 
-from . import demo, features, simulate, validate
+from . import demo, features, rank, simulate, train, validate
 
-COMMANDS = (simulate, validate, features, demo)
+COMMANDS = (simulate, validate, features, train, rank, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,95 @@
+"""Request-time ranking cost: one feed request with 1,000 candidates, in process.
+
+Builds a world (3,000 users x 30 days by default), trains, opens the snapshot at the
+split, and times Pipeline.run for one user at a time with 1,000 candidates (the
+`popular_posts` source with k = 1000, then the live-post filter, online-store features,
+the LightGBM heads and the page). Prints p50/p99 over --requests requests after a
+warm-up, and offline `rank` throughput (users/s) of the default feed strategy.
+
+    .venv/bin/python benchmarks/rank_latency.py [--users 3000] [--requests 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=3_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=1_000)
+    parser.add_argument("--world", help="reuse a simulated world directory")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    from evaluation.simulator import SimConfig, simulate
+    from features.contract import load_contract
+    from ranking.pipeline import Pipeline
+    from ranking.replay import Replayer
+    from ranking.strategy import Strategy
+    from training.train import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        world = Path(args.world) if args.world else Path(tmp) / "world"
+        if not args.world:
+            simulate(SimConfig(users=args.users, days=args.days, seed=3), out_dir=world)
+        meta = json.loads((world.parent / f"{world.name}_truth" / "meta.json").read_text())
+        split = pd.Timestamp(meta["split_time"])
+        data = load_contract(world, quarantine_dir=Path(tmp) / "q")
+        bundle = train(data, until=split)
+        replayer = Replayer(data, bundle, split, feature_dir=Path(tmp) / "snapshot")
+        one_request = Strategy(
+            name="latency",
+            surface="feed",
+            sources=("popular_posts",),
+            filters=("live_post",),
+            scorer="value",
+            params={"popular_posts": {"k": 1000}},
+        )
+        pipeline = Pipeline(one_request)
+        ctx = replayer.context("feed")
+        users = data["users"]["user_id"].to_numpy(dtype=object)
+        rng = np.random.default_rng(0)
+        asked = rng.choice(users, args.requests + 50)
+        sizes, times = [], []
+        for i, user in enumerate(asked):
+            started = time.perf_counter()
+            result = pipeline.run(ctx, np.array([user], dtype=object), limit=20)
+            elapsed = time.perf_counter() - started
+            if i >= 50:  # warm-up: first calls fill caches and page in the store
+                times.append(elapsed * 1000)
+                sizes.append(sum(result.candidates.values()))
+        ms = np.array(times)
+        truth_users = users[: min(2000, len(users))]
+        started = time.perf_counter()
+        replayer.rank("feed", truth_users, 10)
+        rate = len(truth_users) / (time.perf_counter() - started)
+        replayer.close()
+    print(
+        f"rank latency: {len(ms):,} single-user feed requests, "
+        f"{np.median(sizes):,.0f} candidates each"
+    )
+    print(
+        f"p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, "
+        f"max {ms.max():.2f} ms (target p99 <= 15 ms)"
+    )
+    print(
+        f"offline rank (default feed strategy): {rate:,.0f} users/s "
+        f"over {len(truth_users):,} users (target >= 2,000)"
+    )
+
+
+if __name__ == "__main__":
+    main()
