@@ -30,24 +30,6 @@ import lightgbm as lgb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-FEED = [
-    ("random", "random"),
-    ("chronological", "chronological"),
-    ("popularity", "popularity"),
-    ("logistic regression", "logistic"),
-    ("LightGBM heads (value)", "engagement"),
-    ("LambdaRank", "lambdarank"),
-]
-SUGGESTIONS = [
-    ("random", "random_circles"),
-    ("popularity", "popular_circles"),
-    ("logistic regression", "logistic_circles"),
-    ("LambdaRank", "lambdarank_circles"),
-    ("LightGBM heads (value)", "suggest"),
-]
-TARGET = {"feed": 0.85, "circle_suggestions": 0.93}
-K = {"feed": 10, "circle_suggestions": 5}
-
 
 def ceiling(replayer, surface: str, truth: pd.DataFrame, gain: str, seed: int) -> pd.DataFrame:
     """Rank truth pairs by a model fitted on the true gains of the other half of users."""
@@ -85,6 +67,7 @@ def main() -> None:
 
     from circlerank.memory import peak_rss_mb
     from evaluation.oracle import share_of_oracle
+    from evaluation.quality import K, QualityRow, quality_rows, read_truth, render
     from evaluation.simulator import SimConfig, simulate
     from features.contract import load_contract
     from ranking.replay import Replayer
@@ -105,27 +88,12 @@ def main() -> None:
         train_s = time.perf_counter() - started
         train_mb = peak_rss_mb()
         replayer = Replayer(data, bundle, split, feature_dir=Path(tmp) / "snapshot")
-        truths = {
-            "feed": pd.read_parquet(truth_dir / "feed_truth.parquet").rename(
-                columns={"post_id": "item_id", "p_engage": "gain"}
-            ),
-            "circle_suggestions": pd.read_parquet(truth_dir / "join_truth.parquet").rename(
-                columns={"circle_id": "item_id", "p_join": "gain"}
-            ),
-        }
-        table: dict[str, list[tuple[str, float, float]]] = {}
-        for surface, strategies in (("feed", FEED), ("circle_suggestions", SUGGESTIONS)):
-            truth = truths[surface]
-            users = truth["user_id"].unique()
-            rows = []
-            for label, strategy in strategies:
-                t = time.perf_counter()
-                ranked = replayer.rank(surface, users, K[surface], strategy).ranked
-                rate = len(users) / (time.perf_counter() - t)
-                rows.append((label, share_of_oracle(ranked, truth, K[surface]), rate))
+        truths = read_truth(truth_dir)
+        rows = quality_rows(replayer, truths)
+        for surface, truth in truths.items():
             best = ceiling(replayer, surface, truth, "gain", args.seed)
-            rows.append(("ceiling (fit on truth)", share_of_oracle(best, truth, K[surface]), 0))
-            table[surface] = rows
+            share = share_of_oracle(best, truth, K[surface])
+            rows.append(QualityRow(surface, "ceiling (fit on truth)", "-", share, 0.0))
         replayer.close()
 
     print(
@@ -133,14 +101,10 @@ def main() -> None:
         f"{events:,} events; trained at the split {split:%Y-%m-%d}"
     )
     print(f"training: {train_s:.1f} s, peak RSS {train_mb:,.0f} MB (target <= 180 s)")
-    for surface, rows in table.items():
-        k = K[surface]
-        print(f"\n{surface}: share of oracle@{k}  (target >= {TARGET[surface]})")
-        print(f"{'strategy':<28}{'share':>8}{'users/s':>10}")
-        for label, share, rate in rows:
-            mark = "  <- shipped default" if label.startswith("LightGBM heads") else ""
-            speed = f"{rate:>10.0f}" if rate else f"{'':>10}"
-            print(f"{label:<28}{share:>8.4f}{speed}{mark}")
+    print(render(rows))
+    print("\ncandidate source recall (train's report, positives of the day after the cut):")
+    for surface, recall in bundle.manifest["recall"].items():
+        print(f"  {surface}: " + ", ".join(f"{k} {v:.3f}" for k, v in recall.items()))
 
 
 if __name__ == "__main__":

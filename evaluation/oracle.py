@@ -18,7 +18,9 @@ def share_of_oracle(ranked: pd.DataFrame, truth: pd.DataFrame, k: int, gain: str
     users = pd.Index(truth["user_id"].unique())
     if len(users) == 0:
         return float("nan")
-    top = ranked[(ranked["rank"] < k) & ranked["user_id"].isin(users)]
+    top = ranked.loc[
+        (ranked["rank"] < k) & ranked["user_id"].isin(users), ["user_id", "item_id", "rank"]
+    ]
     got = top.merge(truth, on=["user_id", "item_id"], how="left")
     got["dcg"] = got["gain"].fillna(0.0) / np.log2(got["rank"].to_numpy(np.float64) + 2)
     dcg = got.groupby("user_id")["dcg"].sum().reindex(users, fill_value=0.0)

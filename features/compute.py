@@ -200,26 +200,44 @@ class FeatureBuilder:
         return out
 
 
-def hydrate(data: ContractData, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
-    """Add the key columns of every entity of the surface to (user_id, item_id, as_of):
+class Hydrator:
+    """Adds the key columns of every entity of a surface to (user_id, item_id, as_of):
     the item's post, circle, author and topic, and the user's city. Unknown values
-    become UNKNOWN_KEY, whose features are those of an entity with no history."""
-    if surface not in SURFACE_ENTITIES:
-        raise ValueError(f"unknown surface {surface!r}; valid: {', '.join(SURFACE_ENTITIES)}")
-    out = rows[["user_id", "item_id", AS_OF]].copy()
-    out["city"] = out["user_id"].map(data["users"].set_index("user_id")["city"])
-    if surface == "feed":
+    become UNKNOWN_KEY, whose features are those of an entity with no history. The
+    lookups are indexed once, so a server can hydrate every request cheaply."""
+
+    def __init__(self, data: ContractData) -> None:
+        self.city = data["users"].set_index("user_id")["city"]
         posts = data["posts"].set_index("post_id") if data.has("posts") else None
-        out["post_id"] = out["item_id"]
-        for col in ("circle_id", "author_id"):
-            out[col] = out["item_id"].map(posts[col]) if posts is not None else None
-    else:
-        out["circle_id"] = out["item_id"]
-    out["topic"] = out["circle_id"].map(data["circles"].set_index("circle_id")["topic"])
-    for col in HYDRATED:
-        if col in out.columns:
-            out[col] = out[col].astype("str").fillna(UNKNOWN_KEY)
-    return out
+        self.post_circle = posts["circle_id"] if posts is not None else None
+        self.post_author = posts["author_id"] if posts is not None else None
+        self.topic = data["circles"].set_index("circle_id")["topic"]
+
+    def __call__(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
+        if surface not in SURFACE_ENTITIES:
+            raise ValueError(f"unknown surface {surface!r}; valid: {', '.join(SURFACE_ENTITIES)}")
+        out = rows[["user_id", "item_id", AS_OF]].copy()
+        out["city"] = out["user_id"].map(self.city)
+        if surface == "feed":
+            out["post_id"] = out["item_id"]
+            out["circle_id"] = (
+                out["item_id"].map(self.post_circle) if self.post_circle is not None else None
+            )
+            out["author_id"] = (
+                out["item_id"].map(self.post_author) if self.post_author is not None else None
+            )
+        else:
+            out["circle_id"] = out["item_id"]
+        out["topic"] = out["circle_id"].map(self.topic)
+        for col in HYDRATED:
+            if col in out.columns:
+                out[col] = out[col].astype("str").fillna(UNKNOWN_KEY)
+        return out
+
+
+def hydrate(data: ContractData, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
+    """`Hydrator(data)(rows, surface)`, for a single use."""
+    return Hydrator(data)(rows, surface)
 
 
 def _group_ids(columns: list[pd.Series]) -> np.ndarray:

@@ -26,7 +26,7 @@ SCALAR_INPUTS = ("post_created_day", "cc_members", "circle_members", "ua_is_frie
 
 def _vectors(vocab: Vocabulary, config: FeatureConfig) -> tuple[list[str], list[str]]:
     longest = config.windows_days[-1]
-    user_vec = [f"{VECTOR_PREFIX}spend_{longest}d__{c}" for c in vocab.categories]
+    user_vec = [f"{VECTOR_PREFIX}count_{longest}d__{c}" for c in vocab.categories]
     circle_vec = [f"{VECTOR_PREFIX}profile__{c}" for c in vocab.categories]
     return user_vec, circle_vec
 

@@ -285,12 +285,16 @@ def circle_tie_stream(data: ContractData) -> pd.DataFrame:
 
 
 def member_payment_stream(data: ContractData, payments: pd.DataFrame) -> pd.DataFrame:
-    """Per circle, day and category: the spend of payments members made while members."""
+    """Per circle, day and category: the count and spend of payments members made while
+    members."""
     members = data["memberships"][["user_id", "circle_id", "joined_at", "left_at"]]
-    hit = payments[["user_id", "category", "ts", "spend"]].merge(members, on="user_id")
+    columns = ["user_id", "category", "ts", "payments", "spend"]
+    hit = payments[columns].merge(members, on="user_id")
     hit = hit[_active(hit, hit["ts"])]
     day = hit["ts"].dt.floor("D").rename("day")
-    daily = hit.groupby([hit["circle_id"], hit["category"], day], sort=True)["spend"].sum()
+    daily = hit.groupby([hit["circle_id"], hit["category"], day], sort=True)[
+        ["payments", "spend"]
+    ].sum()
     daily = daily.reset_index()
     # a day's spend becomes known at its last instant, after every payment of the day
     daily["ts"] = daily.pop("day") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)

@@ -31,6 +31,7 @@ class Catalog:
     as_of: pd.Timestamp
     freshness: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=7))
     half_life: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=1))
+    _feed_memo: tuple[tuple[str, ...], pd.DataFrame] | None = field(default=None, repr=False)
 
     @cached_property
     def members(self) -> pd.DataFrame:
@@ -135,10 +136,24 @@ class Catalog:
     def cities(self) -> pd.Series:
         return self.data["users"].set_index("user_id")["city"]
 
+    @cached_property
+    def post_author(self) -> pd.Series:
+        return self.posts.set_index("post_id")["author_id"]
+
+    @cached_property
+    def circle_gate(self) -> pd.Series:
+        return self.circles.set_index("circle_id")["min_credit_score"]
+
     def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
         """(user_id, post rows): fresh posts of the circles each user belongs to, not
-        written by the user (the in-network feed surface)."""
+        written by the user (the in-network feed surface). Several sources of one
+        request ask for the same users: the last answer is kept."""
+        key, memo = tuple(users), self._feed_memo  # one read: safe across threads
+        if memo is not None and memo[0] == key:
+            return memo[1]
         mine = self.members[self.members["user_id"].isin(users)]
         pairs = mine.merge(self.posts, on="circle_id")
         pairs = pairs[pairs["author_id"] != pairs["user_id"]]
-        return pairs.rename(columns={"post_id": "item_id"}).reset_index(drop=True)
+        pairs = pairs.rename(columns={"post_id": "item_id"}).reset_index(drop=True)
+        self._feed_memo = (key, pairs)
+        return pairs

@@ -18,9 +18,7 @@ class CreditGate(Filter):
     surfaces = ("circle_suggestions",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        gate = candidates["item_id"].map(
-            ctx.catalog.circles.set_index("circle_id")["min_credit_score"]
-        )
+        gate = candidates["item_id"].map(ctx.catalog.circle_gate)
         gate = gate.to_numpy(dtype=np.float64, na_value=np.nan)
         score = candidates["user_id"].map(ctx.catalog.credit).to_numpy(np.float64, na_value=np.nan)
         return np.isnan(gate) | (score >= gate)
@@ -58,7 +56,7 @@ class LivePost(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        author = candidates["item_id"].map(ctx.catalog.posts.set_index("post_id")["author_id"])
+        author = candidates["item_id"].map(ctx.catalog.post_author)
         return (author.notna() & (author != candidates["user_id"])).to_numpy(dtype=bool)
 
 

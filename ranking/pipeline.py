@@ -21,7 +21,7 @@ RANKED_COLUMNS = ["user_id", "item_id", "rank", "score", "sources"]
 class RankResult:
     """The ranked page per user plus what happened on the way (for metrics and logs)."""
 
-    ranked: pd.DataFrame  # RANKED_COLUMNS, sorted by user then rank
+    ranked: pd.DataFrame  # RANKED_COLUMNS, sorted by user then rank; sources is a bit mask
     candidates: Counter[str] = field(default_factory=Counter)  # rows per source
     removed: Counter[str] = field(default_factory=Counter)  # rows per filter reason
 
@@ -34,6 +34,12 @@ class Pipeline:
         self.filters: list[Filter] = strategy.build("filters")
         self.scorer: Scorer = strategy.build("scorer")[0]
         self.rerankers: list[ReRanker] = strategy.build("rerankers")
+        names = dict.fromkeys(s.name for s in [*self.sources, *self.fallback])
+        self._bit = {name: 1 << i for i, name in enumerate(names)}
+
+    def source_names(self, mask: int) -> list[str]:
+        """The names of the sources behind a candidate's `sources` bit mask."""
+        return [name for name, bit in self._bit.items() if mask & bit]
 
     def run(self, ctx: RankContext, users: np.ndarray, limit: int) -> RankResult:
         users = np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object)
@@ -65,19 +71,21 @@ class Pipeline:
         sources: list[CandidateSource],
         result: RankResult,
     ) -> pd.DataFrame:
-        """Candidates of the sources, one row per (user, item) naming every source that
-        returned it, then filtered (removals counted per reason)."""
-        found = [pd.DataFrame(columns=["user_id", "item_id", "sources"])]
+        """Candidates of the sources, one row per (user, item) with a bit mask of the
+        sources that returned it, then filtered (removals counted per reason)."""
+        found = [pd.DataFrame({"user_id": [], "item_id": [], "sources": []})]
         for source in sources:
             got = source.fetch(ctx, users)[["user_id", "item_id"]]
             result.candidates[source.name] += len(got)
-            found.append(got.assign(sources=source.name))
+            found.append(got.assign(sources=self._bit[source.name]))
         union = pd.concat(found, ignore_index=True).astype(
-            {"user_id": "str", "item_id": "str", "sources": "str"}
+            {"user_id": "str", "item_id": "str", "sources": np.int64}
         )
-        candidates = (
-            union.groupby(["user_id", "item_id"], sort=False)["sources"].agg(",".join).reset_index()
-        )
+        # one row per (user, item); `sources` ORs the bits of every source that found it
+        union = union.drop_duplicates()
+        candidates = union.groupby(["user_id", "item_id"], sort=False, as_index=False)[
+            "sources"
+        ].sum()
         for step in self.filters:
             keep = step.keep(ctx, candidates)
             result.removed[step.reason] += int((~keep).sum())

@@ -60,7 +60,11 @@ class Strategy(BaseModel):
         for kind in ("sources", "fallback", "filters", "rerankers", "scorer"):
             value = getattr(self, kind)
             for name in (value,) if isinstance(value, str) else value:
-                component_class(kind, name, self.surface)
+                cls = component_class(kind, name, self.surface)
+                try:
+                    cls.Params.model_validate(self.params.get(name, {}))
+                except ValidationError as exc:
+                    raise ValueError(f"params of {name}: {exc}") from None
         used = {*self.sources, *self.fallback, *self.filters, self.scorer, *self.rerankers}
         stray = sorted(set(self.params) - used)
         if stray:

@@ -137,7 +137,8 @@ class HeadsRanker:
         x = inputs(rows, self.features)
         value = np.zeros(len(rows))
         for label, booster in self.boosters.items():
-            value += self.weights[label] * booster.predict(x, num_iteration=booster.best_iteration)
+            p = np.asarray(booster.predict(x, num_iteration=booster.best_iteration))
+            value += self.weights[label] * p
         return value
 
     def save(self, directory: Path) -> None:

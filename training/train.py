@@ -123,7 +123,7 @@ def source_recall(
     """Recall@K of every candidate source at `cut` against the items users engaged with in
     the RECALL_HORIZON after it: ALS is refitted on data before `cut` so nothing leaks."""
     from ranking.catalog import Catalog
-    from ranking.components import RankContext
+    from ranking.components import CandidateSource, RankContext
     from ranking.strategy import REGISTRY
 
     data = builder.data
@@ -151,9 +151,10 @@ def source_recall(
     )
     out = {}
     for name, cls in REGISTRY["sources"].items():
-        if surface not in cls.surfaces:
+        source = cls()
+        if surface not in cls.surfaces or not isinstance(source, CandidateSource):
             continue
-        found = cls().fetch(ctx, users)
+        found = source.fetch(ctx, users)
         ranked = found.assign(rank=found.groupby("user_id").cumcount())
         out[name] = recall_at_k(ranked, positives, RECALL_K[surface])
     return out

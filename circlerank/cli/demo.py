@@ -1,7 +1,7 @@
 """`circlerank demo`: the whole loop on a small simulated world, on the embedded default.
 
-For now: simulate -> validate -> features (snapshot and training features). Later
-issues extend the loop to training, ranking, serving and evaluation.
+simulate -> validate -> features -> train -> rank, then the ranking quality of each
+strategy against the simulator's truth. Later issues add serving and evaluation.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the whole loop on a small simulated world",
         description=(
-            "Simulate a small world, validate it, materialize its features and print "
-            "what each step produced."
+            "Simulate a small world, validate it, materialize its features, train the "
+            "models at the split, rank every strategy for the truth users and print what "
+            "each step produced, ending with share of oracle per strategy."
         ),
     )
     parser.add_argument(
@@ -36,9 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evaluation.quality import quality_rows, read_truth, render
     from features.compute import FeatureBuilder
     from features.materialize import write_snapshot
     from features.training_rows import logged_impressions
+    from ranking.replay import Replayer
+    from training.train import train
 
     with step(f"simulating {args.users:,} users x {args.days} days"):
         result = run_simulation(args)
@@ -56,12 +60,31 @@ def run(args: argparse.Namespace) -> int:
         training = builder.for_requests(impressions, "feed")
     sys.stdout.write("\n== features ==\n")
     sys.stdout.write(f"views on: {len(snapshot.schema.views)}, off: {len(snapshot.schema.off)}\n")
-    for entity, rows in snapshot.rows.items():
+    for entity, count in snapshot.rows.items():
         width = len(snapshot.schema.columns[entity])
-        sys.stdout.write(f"  {entity:<12} {rows:>9,} rows x {width:>3} features\n")
+        sys.stdout.write(f"  {entity:<12} {count:>9,} rows x {width:>3} features\n")
     sys.stdout.write(
         f"feed training rows: {len(training):,} x {training.shape[1] - 3} features "
         f"(each as of its own impression)\nstores: {feature_dir}\n"
     )
     sys.stdout.write(f"truth for evaluation: {result.truth_dir}\n")
+
+    models = Path(args.out).parent / "models"
+    with step("training at the split"):
+        bundle = train(data, until=result.split_time)
+        bundle.save(models)
+    sys.stdout.write(f"\n== models ==\nbundle {bundle.version} in {models}\n")
+    for surface, metrics in bundle.manifest["metrics"].items():
+        heads = metrics["heads"]
+        aucs = ", ".join(f"{k[:-4]} {v:.3f}" for k, v in heads.items() if k.endswith("_auc"))
+        sys.stdout.write(f"  {surface} validation AUC: {aucs}\n")
+    for surface, reason in bundle.manifest["skipped"].items():
+        sys.stdout.write(f"  {surface} not trained: {reason}\n")
+    replayer = Replayer(data, bundle, result.split_time, feature_dir=feature_dir)
+    try:
+        rows = quality_rows(replayer, read_truth(result.truth_dir))
+    finally:
+        replayer.close()
+    sys.stdout.write("\n== ranking quality at the split (share of oracle) ==\n")
+    sys.stdout.write(render(rows) + "\n")
     return 0

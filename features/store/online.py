@@ -79,6 +79,10 @@ class OnlineStoreReader(ABC):
     def found(self, table: str, ids: Ids) -> np.ndarray:
         """A bool array saying which of the requested keys `table` holds."""
 
+    def lookup_found(self, table: str, ids: Ids) -> tuple[np.ndarray, np.ndarray]:
+        """`lookup` and `found` together (stores may do both in one pass)."""
+        return self.lookup(table, ids), self.found(table, ids)
+
     def frame(self, table: str, ids: Ids) -> pd.DataFrame:
         """`lookup` as a DataFrame indexed by the requested keys."""
         values = self.lookup(table, ids)
@@ -220,6 +224,15 @@ class OnlineStore(OnlineStoreReader):
     def found(self, table: str, ids: Ids) -> np.ndarray:
         spec = self._table(table)
         return self._locate(table, spec, ids)[1]
+
+    def lookup_found(self, table: str, ids: Ids) -> tuple[np.ndarray, np.ndarray]:
+        spec = self._table(table)
+        pos, hit = self._locate(table, spec, ids)
+        if len(spec.values) == 0:
+            return np.full((len(pos), len(spec.columns)), np.nan), hit
+        out = np.take(spec.values, pos, axis=0, mode="clip")
+        out[~hit] = np.nan
+        return out, hit
 
     def close(self) -> None:
         # the mappings close when the last array that views them is collected

@@ -17,7 +17,7 @@ from .engagement import (
     USER_ENGAGEMENT,
     USER_TOPIC_ENGAGEMENT,
 )
-from .interest import CIRCLE_CITIES, CIRCLE_PROFILE
+from .interest import CIRCLE_CITIES, CIRCLE_PROFILE, USER_TOPIC_MEMBERSHIPS
 from .payment import USER_PAYMENTS
 from .social import (
     USER_AUTHOR_SOCIAL,
@@ -40,7 +40,7 @@ FAMILIES: dict[str, tuple[FeatureView, ...]] = {
         USER_CIRCLE_FRIENDS,
         USER_CIRCLE_TRANSFERS,
     ),
-    "interest match": (CIRCLE_PROFILE, CIRCLE_CITIES),
+    "interest match": (CIRCLE_PROFILE, USER_TOPIC_MEMBERSHIPS, CIRCLE_CITIES),
     "engagement history": (
         POST_ENGAGEMENT,
         AUTHOR_ENGAGEMENT,

@@ -1,8 +1,10 @@
 """Interest profiles of circles, learned from what their members pay for (not from credit).
 
-A circle's profile is the category spend share of payments its members made while
-members; the interest-match cross feature compares it with the user's own spend shares.
-The profile moves slowly, so it is computed as of the start of each UTC day.
+A circle's profile is the category share of the payments its members made while
+members, by count: how often people pay somewhere says what they are into, while spend
+shares are ruled by a few big-ticket categories (an airline ticket outweighs a year of
+pet food). The interest-match cross feature compares it with the user's own count
+shares. The profile moves slowly, so it is computed as of the start of each UTC day.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ def _member_payments(streams: Streams) -> pd.DataFrame:
 def _profile(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
     cats = p.vocab.categories
     window = pd.Timedelta(days=p.config.profile_days)
-    got = sums_by_level(stream, queries, "circle_id", "category", cats, ("spend",), (window,))
-    spend = got[f"spend_{p.config.profile_days}d"]
-    total = spend.sum(axis=1, keepdims=True)
-    shares = np.divide(spend, total, out=np.zeros_like(spend), where=total > 0)
+    got = sums_by_level(stream, queries, "circle_id", "category", cats, ("payments",), (window,))
+    counts = got[f"payments_{p.config.profile_days}d"]
+    total = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
     return pd.DataFrame(
         shares, columns=[f"{VECTOR_PREFIX}profile__{c}" for c in cats], index=queries.index
     )
@@ -37,6 +39,29 @@ def _profile(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.D
 
 def _members(streams: Streams) -> pd.DataFrame:
     return streams.get("memberships", lambda s: membership_changes(s.data))
+
+
+def _topic_members(streams: Streams) -> pd.DataFrame:
+    def build(s: Streams) -> pd.DataFrame:
+        changes = s.get("memberships", lambda t: membership_changes(t.data))
+        topic = s.data["circles"].set_index("circle_id")["topic"]
+        out = changes[["user_id", "circle_id", "ts", "members"]].copy()
+        out["topic"] = out["circle_id"].map(topic)
+        out["joins"] = (out["members"] > 0).astype(np.float64)
+        return out[out["topic"].notna()]
+
+    return streams.get("topic_memberships", build)
+
+
+def _user_topic_members(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
+    got = point_in_time(stream, queries, ["user_id", "topic"], [Sums(("members", "joins"))])
+    return pd.DataFrame(
+        {
+            "ut_memberships": got["members_all"].to_numpy(),
+            "ut_joins_ever": got["joins_all"].to_numpy(),
+        },
+        index=queries.index,
+    )
 
 
 def _cities(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
@@ -51,12 +76,25 @@ CIRCLE_PROFILE = FeatureView(
     keys=("circle_id",),
     sources=("payments", "merchants", "memberships"),
     description=(
-        "Category spend shares of members' payments while members over the profile "
+        "Category shares (by count) of members' payments while members over the profile "
         "window: the circle's interest profile (a vector for interest match)."
     ),
     stream=_member_payments,
     aggregate=_profile,
     cadence="day",
+)
+
+USER_TOPIC_MEMBERSHIPS = FeatureView(
+    name="user_topic_memberships",
+    entity="user_topic",
+    keys=("user_id", "topic"),
+    sources=("memberships",),
+    description=(
+        "Circles of the topic the user belongs to at t, and has ever joined: interest "
+        "shown by what the user chose to join."
+    ),
+    stream=_topic_members,
+    aggregate=_user_topic_members,
 )
 
 CIRCLE_CITIES = FeatureView(

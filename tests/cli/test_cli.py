@@ -110,10 +110,12 @@ def test_demo_simulates_validates_and_prints_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "world"
-    assert main(["-q", "demo", "--out", str(out), "--users", "120", "--days", "7"]) == 0
+    assert main(["-q", "demo", "--out", str(out), "--users", "500", "--days", "21"]) == 0
     printed = capsys.readouterr().out
     assert "validation report" in printed and "no row quarantined" in printed
     assert "feed training rows" in printed and (tmp_path / "features" / "online").is_dir()
+    assert (tmp_path / "models" / "current" / "manifest.json").is_file()
+    assert "share of oracle@10" in printed and "chronological" in printed
     assert (out / "events.parquet").is_file()
     assert (tmp_path / "world_truth" / "meta.json").is_file()
 

@@ -80,15 +80,25 @@ def test_friends_in_circle_follow_joins_and_leaves(data: ContractData) -> None:
 
 def test_interest_match_from_payments(data: ContractData) -> None:
     f = features(data, "feed", [("u1", "p1", day(10) + pd.Timedelta(hours=5))]).iloc[0]
-    # circle profile as of day 10: members' payments while members: u2 (member from
-    # day 1) pet 80 and grocery 20, u1 (member from day 3) the airline 300 on day 5
-    assert f["vec_profile__pet_store"] == pytest.approx(80 / 400)
-    assert f["vec_profile__grocery"] == pytest.approx(20 / 400)
-    assert f["vec_profile__airline"] == pytest.approx(300 / 400)
-    user = pd.Series({"pet_store": 100 / 400, "airline": 300 / 400, "grocery": 0.0})
-    circle = pd.Series({"pet_store": 0.2, "airline": 0.75, "grocery": 0.05})
+    # circle profile as of day 10, by count: members' payments while members: u2
+    # (member from day 1) pet and grocery, u1 (member from day 3) the airline on day 5
+    assert f["vec_profile__pet_store"] == pytest.approx(1 / 3)
+    assert f["vec_profile__grocery"] == pytest.approx(1 / 3)
+    assert f["vec_profile__airline"] == pytest.approx(1 / 3)
+    # u1's own payments by count: the pet store (day 1) and the airline (day 5)
+    user = pd.Series({"pet_store": 0.5, "airline": 0.5, "grocery": 0.0})
+    circle = pd.Series({"pet_store": 1 / 3, "airline": 1 / 3, "grocery": 1 / 3})
     expected = (user * circle).sum() / ((user**2).sum() ** 0.5 * (circle**2).sum() ** 0.5)
     assert f["interest_match"] == pytest.approx(expected)
+
+
+def test_topic_memberships_count_circles_joined_before_t(data: ContractData) -> None:
+    asks = [("u1", "c_pets", day(3)), ("u1", "c_pets", day(3) + pd.Timedelta(seconds=1))]
+    asks += [("u2", "c_pets", day(20)), ("u2", "c_pets", day(21)), ("u1", "c_air", day(30))]
+    f = features(data, "circle_suggestions", asks)
+    # u1 joins c_pets at day 3 (not yet in force at day 3 itself); u2 leaves at day 20
+    assert f["ut_memberships"].tolist() == [0, 1, 1, 0, 0]
+    assert f["ut_joins_ever"].tolist() == [0, 1, 1, 1, 0]
 
 
 def test_engagement_history(data: ContractData) -> None:

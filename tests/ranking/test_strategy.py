@@ -1,0 +1,66 @@
+"""Strategies as data: the shipped file loads, bad names are errors that list valid ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from circlerank.errors import ConfigError
+from ranking.pipeline import Pipeline
+from ranking.strategy import load_strategies
+
+GOOD = """
+[defaults]
+feed = "mine"
+
+[strategies.mine]
+surface = "feed"
+sources = ["circle_posts", "trending_posts"]
+filters = ["live_post"]
+scorer = "chronological"
+[strategies.mine.params.trending_posts]
+k = 5
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_strategies_load_and_build() -> None:
+    strategies = load_strategies()
+    assert strategies.defaults == {"feed": "engagement", "circle_suggestions": "suggest"}
+    for strategy in strategies.strategies.values():
+        Pipeline(strategy)  # every component resolves and takes its params
+
+
+def test_params_reach_the_component(tmp_path: Path) -> None:
+    strategy = load_strategies(write(tmp_path, GOOD)).get(None, "feed")
+    pipeline = Pipeline(strategy)
+    assert [s.name for s in pipeline.sources] == ["circle_posts", "trending_posts"]
+    assert pipeline.sources[1].params.k == 5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('scorer = "chronological"', 'scorer = "magic"', "unknown scorer 'magic'.*valid: "),
+        ('"trending_posts"]', '"all_circles"]', "unknown source 'all_circles' for feed"),
+        ('filters = ["live_post"]', 'filters = ["credit_gate"]', "unknown filter 'credit_gate'"),
+        ("k = 5", "k = 0", "greater than 0"),
+        ("k = 5", "kk = 5", "Extra inputs"),
+        ('feed = "mine"', 'feed = "theirs"', "'theirs' is not a feed strategy"),
+    ],
+)
+def test_bad_strategies_are_config_errors(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_strategies(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_unknown_strategy_name_lists_the_valid_ones(tmp_path: Path) -> None:
+    strategies = load_strategies(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match="unknown feed strategy 'nope'; valid: mine"):
+        strategies.get("nope", "feed")
