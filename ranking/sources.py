@@ -19,6 +19,13 @@ class TopK(BaseModel):
     k: int = Field(default=100, gt=0)
 
 
+def _for_every_user(users: np.ndarray, items: np.ndarray) -> pd.DataFrame:
+    """The same items as candidates of every user."""
+    return pd.DataFrame(
+        {"user_id": np.repeat(users, len(items)), "item_id": np.tile(items, len(users))}
+    )
+
+
 def _top_per_user(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
     ordered = frame.sort_values(["user_id", by, "item_id"], ascending=[True, False, True])
     return ordered.groupby("user_id", sort=False).head(k)[PAIR]
@@ -106,9 +113,7 @@ class PopularPosts(CandidateSource):
         posts = ctx.catalog.posts
         posts = posts[posts["circle_id"].isin(open_ids)]
         top = posts.nlargest(self.params.k, ["engagement"])["post_id"].to_numpy()
-        return pd.DataFrame(
-            {"user_id": np.repeat(users, len(top)), "item_id": np.tile(top, len(users))}
-        )
+        return _for_every_user(users, top)
 
 
 class ALSPosts(CandidateSource):
@@ -137,9 +142,7 @@ class EligibleCircles(CandidateSource):
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         ids = ctx.catalog.circles["circle_id"].to_numpy()
-        return pd.DataFrame(
-            {"user_id": np.repeat(users, len(ids)), "item_id": np.tile(ids, len(users))}
-        )
+        return _for_every_user(users, ids)
 
 
 class FriendsCircles(CandidateSource):
@@ -168,9 +171,7 @@ class PopularCircles(CandidateSource):
         ids = ctx.catalog.circles["circle_id"]
         joins = ids.map(ctx.catalog.joins).fillna(0.0).to_numpy()
         top = ids.to_numpy()[np.argsort(-joins, kind="stable")[: self.params.k]]
-        return pd.DataFrame(
-            {"user_id": np.repeat(users, len(top)), "item_id": np.tile(top, len(users))}
-        )
+        return _for_every_user(users, top)
 
 
 class ALSCircles(CandidateSource):
