@@ -1,12 +1,12 @@
 """Request-time ranking cost: one feed request with 1,000 candidates, in process.
 
-Builds a world (3,000 users x 30 days by default), trains, opens the snapshot at the
+Builds a world (10,000 users x 30 days by default), trains, opens the snapshot at the
 split, and times Pipeline.run for one user at a time with 1,000 candidates (the
 `popular_posts` source with k = 1000, then the live-post filter, online-store features,
 the LightGBM heads and the page). Prints p50/p99 over --requests requests after a
 warm-up, and offline `rank` throughput (users/s) of the default feed strategy.
 
-    .venv/bin/python benchmarks/rank_latency.py [--users 3000] [--requests 1000]
+    .venv/bin/python benchmarks/rank_latency.py [--users 10000] [--requests 1000]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=3_000)
+    parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--requests", type=int, default=1_000)
     parser.add_argument("--world", help="reuse a simulated world directory")

@@ -28,8 +28,4 @@ class Ranker(Protocol):
 def inputs(rows: pd.DataFrame, features: list[str]) -> np.ndarray:
     """The model matrix in training column order; columns a row set lacks are NaN
     (LightGBM sends missing values down the learned default branch)."""
-    matrix = np.full((len(rows), len(features)), np.nan)
-    for j, column in enumerate(features):
-        if column in rows.columns:
-            matrix[:, j] = rows[column].to_numpy(dtype=np.float64, na_value=np.nan)
-    return matrix
+    return rows.reindex(columns=features).to_numpy(dtype=np.float64, na_value=np.nan)
