@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 from ranking.replay import Replayer
+from ranking.strategy import load_strategies
 
 from .oracle import share_of_oracle
 
 K = {"feed": 10, "circle_suggestions": 5}
 TARGET = {"feed": 0.85, "circle_suggestions": 0.93}
-DEFAULT = {"feed": "engagement", "circle_suggestions": "suggest"}
 COMPARED = {
     "feed": [
         ("random", "random"),
@@ -71,6 +71,7 @@ def quality_rows(replayer: Replayer, truth: dict[str, pd.DataFrame]) -> list[Qua
 
 
 def render(rows: list[QualityRow]) -> str:
+    defaults = load_strategies().defaults
     lines = []
     for surface in COMPARED:
         mine = [r for r in rows if r.surface == surface]
@@ -79,7 +80,7 @@ def render(rows: list[QualityRow]) -> str:
         lines.append(f"{surface}: share of oracle@{K[surface]} (target >= {TARGET[surface]})")
         lines.append(f"  {'strategy':<28}{'share':>8}{'users/s':>10}")
         for r in mine:
-            mark = "  <- default" if r.strategy == DEFAULT[surface] else ""
+            mark = "  <- default" if r.strategy == defaults.get(surface) else ""
             speed = f"{r.users_per_s:>10.0f}" if r.users_per_s else " " * 10
             lines.append(f"  {r.label:<28}{r.share:>8.4f}{speed}{mark}")
     return "\n".join(lines)

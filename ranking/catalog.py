@@ -138,11 +138,38 @@ class Catalog:
 
     @cached_property
     def post_author(self) -> pd.Series:
-        return self.posts.set_index("post_id")["author_id"]
+        return self.items("feed")["author_id"]
 
     @cached_property
     def circle_gate(self) -> pd.Series:
-        return self.circles.set_index("circle_id")["min_credit_score"]
+        return self.items("circle_suggestions")["min_credit_score"]
+
+    @cached_property
+    def member_pairs(self) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(self.members[["user_id", "circle_id"]])
+
+    @cached_property
+    def popular_open_posts(self) -> np.ndarray:
+        """Fresh posts of circles without a credit gate, most engaged first."""
+        open_ids = self.circles.loc[self.circles["min_credit_score"].isna(), "circle_id"]
+        posts = self.posts[self.posts["circle_id"].isin(open_ids)]
+        ranked = posts.sort_values("engagement", ascending=False, kind="stable")
+        return ranked["post_id"].to_numpy()
+
+    def items(self, surface: str) -> pd.DataFrame:
+        """The live items of a surface indexed by id: fresh posts (feed) or circles."""
+        return self._items[surface]
+
+    def item_popularity(self, surface: str) -> pd.Series:
+        """Decayed engagement of posts (feed) or decayed joins of circles, by item id."""
+        return self.items("feed")["engagement"] if surface == "feed" else self.joins
+
+    @cached_property
+    def _items(self) -> dict[str, pd.DataFrame]:
+        return {
+            "feed": self.posts.set_index("post_id"),
+            "circle_suggestions": self.circles.set_index("circle_id"),
+        }
 
     def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
         """(user_id, post rows): fresh posts of the circles each user belongs to, not

@@ -32,9 +32,8 @@ class NotMember(Filter):
     surfaces = ("circle_suggestions",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        members = pd.MultiIndex.from_frame(ctx.catalog.members[["user_id", "circle_id"]])
         asked = pd.MultiIndex.from_frame(candidates[["user_id", "item_id"]])
-        return ~asked.isin(members)
+        return ~asked.isin(ctx.catalog.member_pairs)
 
 
 class LiveCircle(Filter):

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from circlerank.errors import ConfigError
 from circlerank.progress import step, track
 from features.compute import FeatureBuilder
 from features.contract import ContractData
-from features.materialize import write_snapshot
+from features.materialize import read_schema, write_snapshot
 from features.serving import ServingFeatures
 from training.bundle import Bundle
 
@@ -37,7 +38,10 @@ class Replayer:
         at: pd.Timestamp,
         feature_dir: str | Path | None = None,
         strategies: Strategies | None = None,
+        reuse_snapshot: bool = False,
     ) -> None:
+        """`reuse_snapshot`: read the snapshot already in `feature_dir` (it must be as
+        of `at`) instead of materializing one."""
         self.data = data
         self.bundle = bundle
         self.at = at
@@ -46,12 +50,16 @@ class Replayer:
         if feature_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="circlerank-snapshot-")
             feature_dir = self._tmp.name
-        config = bundle.schema.config if bundle is not None else None
-        builder = FeatureBuilder(data, config)
-        with step(f"feature snapshot as of {at}"):
-            snapshot = write_snapshot(builder, feature_dir, at)
+        if reuse_snapshot:
+            written_at, schema = read_schema(feature_dir)
+            if written_at != at:
+                raise ConfigError(f"the snapshot in {feature_dir} is as of {written_at}, not {at}")
+        else:
+            config = bundle.schema.config if bundle is not None else None
+            with step(f"feature snapshot as of {at}"):
+                schema = write_snapshot(FeatureBuilder(data, config), feature_dir, at).schema
         if bundle is not None:
-            bundle.check_schema(snapshot.schema, f"the snapshot in {feature_dir}")
+            bundle.check_schema(schema, f"the snapshot in {feature_dir}")
         self.features = ServingFeatures(feature_dir, data)
         freshness = pd.Timedelta(days=self.strategies.freshness_days)
         self.catalog = Catalog(data, at, freshness=freshness)

@@ -60,12 +60,8 @@ class Chronological(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
-        if ctx.surface == "feed":
-            created = ctx.catalog.posts.set_index("post_id")["created_at"]
-        else:
-            created = ctx.catalog.circles.set_index("circle_id")["created_at"]
-        when = candidates["item_id"].map(created)
-        return (when - ctx.as_of).dt.total_seconds().to_numpy(dtype=np.float64, na_value=-1e18)
+        created = candidates["item_id"].map(ctx.catalog.items(ctx.surface)["created_at"])
+        return (created - ctx.as_of).dt.total_seconds().to_numpy(np.float64, na_value=-1e18)
 
 
 class Popularity(Scorer):
@@ -77,11 +73,8 @@ class Popularity(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
-        if ctx.surface == "feed":
-            counts = ctx.catalog.posts.set_index("post_id")["engagement"]
-        else:
-            counts = ctx.catalog.joins
-        return candidates["item_id"].map(counts).fillna(0.0).to_numpy(dtype=np.float64)
+        popularity = candidates["item_id"].map(ctx.catalog.item_popularity(ctx.surface))
+        return popularity.fillna(0.0).to_numpy(dtype=np.float64)
 
 
 class RandomParams(BaseModel):

@@ -108,11 +108,7 @@ class PopularPosts(CandidateSource):
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         assert isinstance(self.params, TopK)
-        circles = ctx.catalog.circles
-        open_ids = circles.loc[circles["min_credit_score"].isna(), "circle_id"]
-        posts = ctx.catalog.posts
-        posts = posts[posts["circle_id"].isin(open_ids)]
-        top = posts.nlargest(self.params.k, ["engagement"])["post_id"].to_numpy()
+        top = ctx.catalog.popular_open_posts[: self.params.k]
         return _for_every_user(users, top)
 
 

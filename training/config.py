@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from circlerank.errors import ConfigError
 from features.config import FeatureConfig
 
+from .als import DEFAULT_ACTION_WEIGHTS, ALSParams
 from .labels import FEED_LABELS, SUGGESTION_LABELS
 
 RankerName = Literal["heads", "lambdarank", "logistic"]
@@ -35,20 +36,19 @@ class BoosterParams(BaseModel):
 
 
 class ALSConfig(BaseModel):
+    """ALS settings; the defaults are `training.als.ALSParams`' and its action weights."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    factors: int = Field(default=32, gt=0)
-    regularization: float = Field(default=0.05, ge=0)
-    iterations: int = Field(default=15, gt=0)
-    alpha: float = Field(default=10.0, gt=0)
+    factors: int = Field(default=ALSParams.factors, gt=0)
+    regularization: float = Field(default=ALSParams.regularization, ge=0)
+    iterations: int = Field(default=ALSParams.iterations, gt=0)
+    alpha: float = Field(default=ALSParams.alpha, gt=0)
     # confidence per action: how much each kind of engagement says about interest
-    action_weights: dict[str, float] = {
-        "click": 1.0,
-        "like": 2.0,
-        "comment": 3.0,
-        "share": 3.0,
-        "join": 4.0,
-    }
+    action_weights: dict[str, float] = dict(DEFAULT_ACTION_WEIGHTS)
+
+    def params(self, seed: int) -> ALSParams:
+        return ALSParams(self.factors, self.regularization, self.iterations, self.alpha, seed)
 
 
 def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:

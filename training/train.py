@@ -21,7 +21,7 @@ from features.engine import Engine
 from features.materialize import schema_of
 from features.pit import AS_OF, TS
 
-from .als import ALSModel, ALSParams, interactions_from_events
+from .als import ALSModel, interactions_from_events
 from .bundle import FORMAT, Bundle, library_versions
 from .config import TrainConfig
 from .dataset import TrainingSet, build_training_set
@@ -87,10 +87,8 @@ def fit_als(
     if interactions.empty:
         log.warning("no %s interactions before %s: no ALS candidates", surface, until)
         return None
-    a = config.als
-    params = ALSParams(a.factors, a.regularization, a.iterations, a.alpha, config.seed)
     with step(f"ALS {surface}: {len(interactions):,} user-item pairs"):
-        return ALSModel(params).fit(interactions)
+        return ALSModel(config.als.params(config.seed)).fit(interactions)
 
 
 def fit_rankers(train: TrainingSet, valid: TrainingSet, config: TrainConfig) -> dict[str, Ranker]:

@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  {surface} validation AUC: {aucs}\n")
     for surface, reason in bundle.manifest["skipped"].items():
         sys.stdout.write(f"  {surface} not trained: {reason}\n")
-    replayer = Replayer(data, bundle, result.split_time, feature_dir=feature_dir)
+    replayer = Replayer(
+        data, bundle, result.split_time, feature_dir=feature_dir, reuse_snapshot=True
+    )
     try:
         rows = quality_rows(replayer, read_truth(result.truth_dir))
     finally:
