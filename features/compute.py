@@ -73,23 +73,21 @@ class FeatureBuilder:
         return list(view.aggregate(stream, probe, self.params(probe[AS_OF].iloc[0])).columns)
 
     def view(
-        self, view: FeatureView, queries: pd.DataFrame, reference: pd.Timestamp
+        self,
+        view: FeatureView,
+        queries: pd.DataFrame,
+        reference: pd.Timestamp,
+        groups: QueryGroups | None = None,
     ) -> pd.DataFrame:
         """One view's features for query rows (its keys + as_of), aligned with `queries`."""
-        unique, group = self._view_unique(view, queries, reference)
+        unique, group = self._view_unique(view, groups or QueryGroups(queries), reference)
         return unique.iloc[group].set_axis(queries.index)
 
     def _view_unique(
-        self, view: FeatureView, queries: pd.DataFrame, reference: pd.Timestamp
+        self, view: FeatureView, groups: QueryGroups, reference: pd.Timestamp
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """A view's features per distinct (keys, as_of), and each query's row in them."""
-        keys = list(view.keys)
-        asked = queries[[*keys, AS_OF]].astype({AS_OF: TS})
-        if view.cadence == "day":
-            asked[AS_OF] = asked[AS_OF].dt.floor("D")
-        group = _group_ids([*(asked[k] for k in keys), asked[AS_OF]])
-        first = np.flatnonzero(~pd.Series(group).duplicated().to_numpy())
-        unique = asked.iloc[first].reset_index(drop=True)
+        unique, group = groups.distinct(view.keys, view.cadence)
         stream = self.streams.get(view.name + ":stream", view.stream)
         with step(f"view {view.name}: {len(unique):,} queries over {len(stream):,} rows"):
             got = self.engine.run(view, stream, unique, self.params(reference))
@@ -97,7 +95,8 @@ class FeatureBuilder:
 
     def entity(self, entity: str, queries: pd.DataFrame, reference: pd.Timestamp) -> pd.DataFrame:
         """All available views of one entity, side by side."""
-        parts = [self.view(v, queries, reference) for v in self.views if v.entity == entity]
+        groups = QueryGroups(queries)
+        parts = [self.view(v, queries, reference, groups) for v in self.views if v.entity == entity]
         if not parts:
             return pd.DataFrame(index=queries.index)
         return pd.concat(parts, axis=1)
@@ -116,10 +115,11 @@ class FeatureBuilder:
         ref = reference if reference is not None else keyed[AS_OF].max()
         scalars: dict[str, np.ndarray] = {}
         vectors: list[tuple[np.ndarray, list[str], np.ndarray]] = []
+        groups = QueryGroups(keyed)
         for entity in SURFACE_ENTITIES[surface]:
             with step(f"features: {entity}"):
                 for view in (v for v in self.views if v.entity == entity):
-                    unique, group = self._view_unique(view, keyed, ref)
+                    unique, group = self._view_unique(view, groups, ref)
                     vec = [c for c in unique.columns if c.startswith(VECTOR_PREFIX)]
                     for col in unique.columns.difference(vec, sort=False):
                         scalars[col] = unique[col].to_numpy()[group]
@@ -240,13 +240,46 @@ def hydrate(data: ContractData, rows: pd.DataFrame, surface: str) -> pd.DataFram
     return Hydrator(data)(rows, surface)
 
 
-def _group_ids(columns: list[pd.Series]) -> np.ndarray:
-    """A dense id per distinct row of the columns, numbered by first appearance."""
-    codes = [pd.factorize(c)[0].astype(np.int64) for c in columns]
-    combined = np.zeros(len(columns[0]), dtype=np.int64)
-    for code in codes:
-        combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
-    return pd.factorize(combined)[0].astype(np.int64)
+class QueryGroups:
+    """The distinct (keys, as_of) rows of a query frame per key set and cadence, and each
+    query's row among them. Computed once and shared by every view that asks the same
+    keys: factorizing string ids is the costliest bookkeeping of a view, and an entity's
+    views (and the pair entities sharing a key column) would otherwise redo it."""
+
+    def __init__(self, queries: pd.DataFrame) -> None:
+        self.queries = queries
+        self._codes: dict[str, np.ndarray] = {}
+        self._times: dict[str, pd.Series] = {}
+        self._distinct: dict[tuple[tuple[str, ...], str], tuple[pd.DataFrame, np.ndarray]] = {}
+
+    def _code(self, column: str) -> np.ndarray:
+        if column not in self._codes:
+            self._codes[column] = pd.factorize(self.queries[column])[0].astype(np.int64)
+        return self._codes[column]
+
+    def _time(self, cadence: str) -> pd.Series:
+        if cadence not in self._times:
+            times = self.queries[AS_OF].astype(TS)
+            self._times[cadence] = times.dt.floor("D") if cadence == "day" else times
+        return self._times[cadence]
+
+    def distinct(self, keys: tuple[str, ...], cadence: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """(distinct rows of keys + as_of at the cadence, each query's row in them)."""
+        if (keys, cadence) not in self._distinct:
+            times = self._time(cadence)
+            time_code = f"{AS_OF}:{cadence}"
+            if time_code not in self._codes:
+                self._codes[time_code] = pd.factorize(times)[0].astype(np.int64)
+            codes = [self._code(k) for k in keys] + [self._codes[time_code]]
+            combined = np.zeros(len(self.queries), dtype=np.int64)
+            for code in codes:
+                combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
+            group = pd.factorize(combined)[0].astype(np.int64)
+            first = np.flatnonzero(~pd.Series(group).duplicated().to_numpy())
+            unique = self.queries[list(keys)].iloc[first].reset_index(drop=True)
+            unique[AS_OF] = times.iloc[first].reset_index(drop=True)
+            self._distinct[(keys, cadence)] = (unique, group)
+        return self._distinct[(keys, cadence)]
 
 
 def model_columns(frame: pd.DataFrame, builder: FeatureBuilder) -> list[str]:
