@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compute import HYDRATED, UNKNOWN_KEY, Hydrator
+from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
 from .cross import cross_features
 from .materialize import ONLINE, read_schema
@@ -33,15 +33,14 @@ class ServingFeatures:
         self.hydrate = Hydrator(data)
         self._unknown: dict[str, np.ndarray] = {}
 
-    def _entity(self, entity: str, keyed: pd.DataFrame) -> pd.DataFrame:
+    def _values(self, entity: str, keyed: pd.DataFrame) -> np.ndarray:
+        """The entity's feature rows for the keyed requests, (rows, columns)."""
         keys = ENTITY_KEYS[entity]
-        if entity not in self.store.tables:
-            return pd.DataFrame(index=keyed.index)
         ids = tuple(keyed[k].to_numpy(dtype=object) for k in keys)
         values, known = self.store.lookup_found(entity, ids if len(ids) > 1 else ids[0])
         if not known.all():
             values[~known] = self._unknown_row(entity)
-        return pd.DataFrame(values, columns=list(self.store.columns(entity)), index=keyed.index)
+        return values
 
     def _unknown_row(self, entity: str) -> np.ndarray:
         """The features of an entity with no history (the snapshot's UNKNOWN_KEY row)."""
@@ -54,11 +53,19 @@ class ServingFeatures:
     def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         """The same columns, in the same order, as FeatureBuilder.for_requests."""
         keyed = self.hydrate(rows, surface)
-        parts = [self._entity(entity, keyed) for entity in SURFACE_ENTITIES[surface]]
-        frame = pd.concat([keyed, *parts], axis=1)
+        entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
+        names = [c for e in entities for c in self.store.columns(e)]
+        # one float block for every entity column: cheap to slice, no per-column frames
+        block = np.hstack([self._values(e, keyed) for e in entities]) if entities else None
+        frame = pd.DataFrame(block, columns=names, index=keyed.index, copy=False)
+        frame[AS_OF] = keyed[AS_OF]
         cross = cross_features(frame, self.schema.vocab, self.schema.config)
-        out = pd.concat([frame, cross], axis=1)
-        drop = [c for c in out.columns if c in HYDRATED or c.startswith(VECTOR_PREFIX)]
-        out = out.drop(columns=drop)
-        out[AS_OF] = out[AS_OF].astype(TS)
+        scalar = [i for i, c in enumerate(names) if not c.startswith(VECTOR_PREFIX)]
+        values = np.hstack([block[:, scalar], cross.to_numpy(dtype=np.float64)])
+        out = pd.DataFrame(
+            values, columns=[names[i] for i in scalar] + list(cross.columns), index=keyed.index
+        )
+        out.insert(0, "user_id", keyed["user_id"])
+        out.insert(1, "item_id", keyed["item_id"])
+        out.insert(2, AS_OF, keyed[AS_OF].astype(TS))
         return out

@@ -118,8 +118,12 @@ def resolve(models: str | Path) -> Path:
     raise ModelError(f"{path}: no model bundle here (no {MANIFEST} and no '{CURRENT}' link)")
 
 
-def load_bundle(models: str | Path, schema: FeatureSchema | None = None) -> Bundle:
-    """Load a bundle; with `schema`, refuse it unless the feature schemas match."""
+def load_bundle(
+    models: str | Path, schema: FeatureSchema | None = None, compile_trees: bool = True
+) -> Bundle:
+    """Load a bundle; with `schema`, refuse it unless the feature schemas match.
+    `compile_trees`: compile the LightGBM models to machine code for fast serving
+    (training/predictor.py); off, LightGBM predicts (same numbers, slower)."""
     directory = resolve(models)
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
@@ -139,9 +143,9 @@ def load_bundle(models: str | Path, schema: FeatureSchema | None = None) -> Bund
             for name in names:
                 where = directory / surface / name
                 if name == "heads":
-                    loaded[name] = HeadsRanker.load(where, config.booster)
+                    loaded[name] = HeadsRanker.load(where, config.booster, compile_trees)
                 elif name == "lambdarank":
-                    loaded[name] = LambdaRanker.load(where, config.booster)
+                    loaded[name] = LambdaRanker.load(where, config.booster, compile_trees)
                 else:
                     loaded[name] = LogisticRanker.load(where)
             bundle.rankers[surface] = loaded

@@ -21,6 +21,7 @@ from circlerank.progress import step
 from .config import BoosterParams
 from .dataset import TrainingSet
 from .position import inverse_propensity_weights
+from .predictor import BoosterPredictor, Predictor, predictor
 from .ranker import inputs
 
 MIN_POSITIVES = 20
@@ -91,6 +92,9 @@ class HeadsRanker:
                 f"{train.surface}: got {int(train.frame[train.primary].sum())} "
                 f"'{train.primary}' positives; need at least {MIN_POSITIVES} to train"
             )
+        self.predictors: dict[str, Predictor] = {
+            label: BoosterPredictor(b) for label, b in self.boosters.items()
+        }
         return self
 
     def _fit_one(
@@ -126,19 +130,14 @@ class HeadsRanker:
         """P(action) per head for feature rows."""
         x = inputs(rows, self.features)
         return pd.DataFrame(
-            {
-                label: b.predict(x, num_iteration=b.best_iteration)
-                for label, b in self.boosters.items()
-            },
-            index=rows.index,
+            {label: p.predict(x) for label, p in self.predictors.items()}, index=rows.index
         )
 
     def score(self, rows: pd.DataFrame) -> np.ndarray:
         x = inputs(rows, self.features)
         value = np.zeros(len(rows))
-        for label, booster in self.boosters.items():
-            p = np.asarray(booster.predict(x, num_iteration=booster.best_iteration))
-            value += self.weights[label] * p
+        for label, head in self.predictors.items():
+            value += self.weights[label] * head.predict(x)
         return value
 
     def save(self, directory: Path) -> None:
@@ -149,13 +148,16 @@ class HeadsRanker:
         (directory / "heads.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
-    def load(cls, directory: Path, params: BoosterParams) -> HeadsRanker:
+    def load(
+        cls, directory: Path, params: BoosterParams, compile_trees: bool = True
+    ) -> HeadsRanker:
         meta = json.loads((directory / "heads.json").read_text())
         ranker = cls(params, {k: float(v) for k, v in meta["weights"].items()})
         ranker.features = list(meta["features"])
         ranker.metrics = {}
-        ranker.boosters = {
-            label: lgb.Booster(model_file=str(directory / f"{label}.txt"))
-            for label in meta["heads"]
-        }
+        ranker.boosters, ranker.predictors = {}, {}
+        for label in meta["heads"]:
+            path = directory / f"{label}.txt"
+            ranker.boosters[label] = lgb.Booster(model_file=str(path))
+            ranker.predictors[label] = predictor(path, ranker.boosters[label], compile_trees)
         return ranker

@@ -20,6 +20,7 @@ from circlerank.progress import step
 from .config import BoosterParams
 from .dataset import TrainingSet
 from .heads import booster_params
+from .predictor import BoosterPredictor, Predictor, predictor
 from .ranker import inputs
 
 CUTOFF = {"feed": 10, "circle_suggestions": 5}
@@ -68,11 +69,12 @@ class LambdaRanker:
         best = self.booster.best_score.get("valid_0", {})
         self.metrics = {f"ndcg@{cutoff}": float(best.get(f"ndcg@{cutoff}", np.nan))}
         self.metrics["rounds"] = float(self.booster.best_iteration)
+        self.predictor: Predictor = BoosterPredictor(self.booster)
         return self
 
     def score(self, rows: pd.DataFrame) -> np.ndarray:
         x = inputs(rows, self.features)
-        return np.asarray(self.booster.predict(x, num_iteration=self.booster.best_iteration))
+        return self.predictor.predict(x)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -82,9 +84,13 @@ class LambdaRanker:
         (directory / "lambdarank.json").write_text(json.dumps({"features": self.features}))
 
     @classmethod
-    def load(cls, directory: Path, params: BoosterParams) -> LambdaRanker:
+    def load(
+        cls, directory: Path, params: BoosterParams, compile_trees: bool = True
+    ) -> LambdaRanker:
         ranker = cls(params)
         ranker.features = json.loads((directory / "lambdarank.json").read_text())["features"]
-        ranker.booster = lgb.Booster(model_file=str(directory / "lambdarank.txt"))
+        path = directory / "lambdarank.txt"
+        ranker.booster = lgb.Booster(model_file=str(path))
+        ranker.predictor = predictor(path, ranker.booster, compile_trees)
         ranker.metrics = {}
         return ranker

@@ -1,0 +1,100 @@
+"""Fast prediction for trained LightGBM models: compiled to machine code by lleaves.
+
+lleaves turns a LightGBM text model into native code with LLVM and returns the same
+numbers as `Booster.predict` (to float rounding) about five times faster on a request of
+1,000 rows, where LightGBM's per-call and per-row overhead dominates. Compiling takes
+seconds per model, so the object file is cached, keyed by the model text, the host CPU
+and the lleaves version. Where lleaves is not installed, or compiling fails, LightGBM
+predicts: slower, never different.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+import lightgbm as lgb
+import numpy as np
+
+log = logging.getLogger(__name__)
+CACHE_ENV = "CIRCLERANK_CACHE_DIR"
+# below this many rows one thread wins: starting threads costs more than it saves
+_ROWS_PER_THREAD = 20_000
+
+
+class Predictor(Protocol):
+    kind: str
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class BoosterPredictor:
+    """LightGBM's own predict, at the model's best iteration."""
+
+    kind = "lightgbm"
+
+    def __init__(self, booster: lgb.Booster) -> None:
+        self.booster = booster
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(x, num_iteration=self.booster.best_iteration))
+
+
+class CompiledPredictor:
+    """A model compiled by lleaves (the saved model holds its best iteration only)."""
+
+    kind = "lleaves"
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        jobs = max(1, min(os.cpu_count() or 1, len(x) // _ROWS_PER_THREAD))
+        return np.asarray(self.model.predict(x, n_jobs=jobs))  # type: ignore[attr-defined]
+
+
+def cache_dir() -> Path:
+    """Where compiled models are kept: $CIRCLERANK_CACHE_DIR or ~/.cache/circlerank."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "circlerank"
+    return Path(root) / "compiled-models"
+
+
+def _cache_key(model_text: bytes) -> str:
+    import llvmlite.binding as llvm
+
+    host = f"{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}"
+    digest = hashlib.sha256(model_text)
+    digest.update(host.encode())
+    digest.update(metadata.version("lleaves").encode())
+    return digest.hexdigest()[:32]
+
+
+def predictor(model_file: Path, booster: lgb.Booster, compile_trees: bool = True) -> Predictor:
+    """The fastest predictor available for a saved model: compiled if possible."""
+    if not compile_trees:
+        return BoosterPredictor(booster)
+    try:
+        import lleaves
+    except ImportError:
+        return BoosterPredictor(booster)
+    try:
+        cached = cache_dir() / f"{_cache_key(model_file.read_bytes())}.o"
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        model = lleaves.Model(model_file=str(model_file))
+        # lleaves writes the cache file itself; a partly written one from a crash is
+        # avoided by compiling to a temporary name and renaming
+        if cached.exists():
+            model.compile(cache=str(cached))
+        else:
+            temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+            model.compile(cache=str(temporary))
+            os.replace(temporary, cached)
+    except Exception as exc:
+        log.warning("could not compile %s (%s); predicting with LightGBM", model_file, exc)
+        return BoosterPredictor(booster)
+    return CompiledPredictor(model)
