@@ -56,7 +56,8 @@ class ServingFeatures:
         entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
         names = [c for e in entities for c in self.store.columns(e)]
         # one float block for every entity column: cheap to slice, no per-column frames
-        block = np.hstack([self._values(e, keyed) for e in entities]) if entities else None
+        parts = [self._values(e, keyed) for e in entities]
+        block = np.hstack(parts) if parts else np.empty((len(keyed), 0))
         frame = pd.DataFrame(block, columns=names, index=keyed.index, copy=False)
         frame[AS_OF] = keyed[AS_OF]
         cross = cross_features(frame, self.schema.vocab, self.schema.config)
