@@ -73,19 +73,14 @@ class Pipeline:
     ) -> pd.DataFrame:
         """Candidates of the sources, one row per (user, item) with a bit mask of the
         sources that returned it, then filtered (removals counted per reason)."""
-        found = [pd.DataFrame({"user_id": [], "item_id": [], "sources": []})]
+        users_found, items_found, bits_found = [], [], []
         for source in sources:
-            got = source.fetch(ctx, users)[["user_id", "item_id"]]
+            got = source.fetch(ctx, users)
             result.candidates[source.name] += len(got)
-            found.append(got.assign(sources=self._bit[source.name]))
-        union = pd.concat(found, ignore_index=True).astype(
-            {"user_id": "str", "item_id": "str", "sources": np.int64}
-        )
-        # one row per (user, item); `sources` ORs the bits of every source that found it
-        union = union.drop_duplicates()
-        candidates = union.groupby(["user_id", "item_id"], sort=False, as_index=False)[
-            "sources"
-        ].sum()
+            users_found.append(got["user_id"].to_numpy(dtype=object))
+            items_found.append(got["item_id"].to_numpy(dtype=object))
+            bits_found.append(np.full(len(got), self._bit[source.name], dtype=np.int64))
+        candidates = _union(users_found, items_found, bits_found)
         for step in self.filters:
             keep = step.keep(ctx, candidates)
             result.removed[step.reason] += int((~keep).sum())
@@ -93,8 +88,34 @@ class Pipeline:
         return candidates
 
 
+def _union(
+    users: list[np.ndarray], items: list[np.ndarray], bits: list[np.ndarray]
+) -> pd.DataFrame:
+    """One row per (user, item), in first-seen order; `sources` ORs the bits of every
+    source that found it."""
+    if not users:
+        return pd.DataFrame({"user_id": [], "item_id": [], "sources": []})
+    user, item, bit = np.concatenate(users), np.concatenate(items), np.concatenate(bits)
+    user_code = pd.factorize(user)[0].astype(np.int64)
+    item_code, item_ids = pd.factorize(item)
+    key = user_code * len(item_ids) + item_code
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    sources = np.zeros(len(first), dtype=np.int64)
+    np.bitwise_or.at(sources, inverse, bit)
+    order = np.argsort(first, kind="stable")
+    rows, sources = first[order], sources[order]
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series(user[rows], dtype=object),
+            "item_id": pd.Series(item[rows], dtype=object),
+            "sources": sources,
+        }
+    )
+
+
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
     """By user, then score descending; ties broken by item id so pages are stable."""
-    return frame.sort_values(
-        ["user_id", "score", "item_id"], ascending=[True, False, True], kind="stable"
-    )
+    user = pd.factorize(frame["user_id"].to_numpy(dtype=object), sort=True)[0]
+    item = pd.factorize(frame["item_id"].to_numpy(dtype=object), sort=True)[0]
+    order = np.lexsort((item, -frame["score"].to_numpy(dtype=np.float64), user))
+    return frame.iloc[order]
