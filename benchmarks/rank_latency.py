@@ -39,6 +39,7 @@ def main() -> None:
     from ranking.pipeline import Pipeline
     from ranking.replay import Replayer
     from ranking.strategy import Strategy
+    from training.bundle import load_bundle
     from training.train import train
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,7 +49,10 @@ def main() -> None:
         meta = json.loads((world.parent / f"{world.name}_truth" / "meta.json").read_text())
         split = pd.Timestamp(meta["split_time"])
         data = load_contract(world, quarantine_dir=Path(tmp) / "q")
-        bundle = train(data, until=split)
+        # saved and loaded back, as the API does: loading compiles the trees
+        train(data, until=split).save(Path(tmp) / "models")
+        bundle = load_bundle(Path(tmp) / "models")
+        predictors = {p.kind for p in bundle.ranker("feed", "heads").predictors.values()}
         replayer = Replayer(data, bundle, split, feature_dir=Path(tmp) / "snapshot")
         one_request = Strategy(
             name="latency",
@@ -79,7 +83,7 @@ def main() -> None:
         replayer.close()
     print(
         f"rank latency: {len(ms):,} single-user feed requests, "
-        f"{np.median(sizes):,.0f} candidates each"
+        f"{np.median(sizes):,.0f} candidates each; trees predicted by {', '.join(predictors)}"
     )
     print(
         f"p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, "

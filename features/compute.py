@@ -31,10 +31,11 @@ from .views import (
     Streams,
     ViewParams,
 )
+from .views.interest import POPULATION
 
 log = logging.getLogger(__name__)
 UNKNOWN_KEY = "\x00unseen"  # a key no data set uses: its features are the no-history defaults
-HYDRATED = ("city", "post_id", "circle_id", "author_id", "topic")  # keys hydrate() adds
+HYDRATED = ("city", "post_id", "circle_id", "author_id", "topic", "scope")  # keys hydrate() adds
 CHUNK_ROWS = 200_000  # rows per cross-feature chunk: bounds the memory of wide vectors
 
 
@@ -162,6 +163,8 @@ class FeatureBuilder:
             return d["circles"][["circle_id"]]
         if entity == "post":
             return d["posts"][["post_id"]] if d.has("posts") else pd.DataFrame(columns=keys)
+        if entity == "population":
+            return pd.DataFrame({"scope": [POPULATION]})
         if entity == "author":
             if not d.has("posts"):
                 return pd.DataFrame(columns=keys)
@@ -248,6 +251,7 @@ class Hydrator:
         else:
             keys["circle_id"] = items
         keys["topic"] = self.topic(keys["circle_id"])
+        keys["scope"] = np.full(len(rows), POPULATION, dtype=object)
         out = rows[["user_id", "item_id", AS_OF]].copy()
         for col, values in keys.items():
             # object, not str: converting every request's keys to Arrow costs more than

@@ -24,27 +24,44 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 SCALAR_INPUTS = ("post_created_day", "cc_members", "circle_members", "ua_is_friend", "ua_transfer")
 
 
-def _vectors(vocab: Vocabulary, config: FeatureConfig) -> tuple[list[str], list[str]]:
+def _vectors(vocab: Vocabulary, config: FeatureConfig) -> tuple[list[str], list[str], list[str]]:
     longest = config.windows_days[-1]
     user_vec = [f"{VECTOR_PREFIX}count_{longest}d__{c}" for c in vocab.categories]
     circle_vec = [f"{VECTOR_PREFIX}profile__{c}" for c in vocab.categories]
-    return user_vec, circle_vec
+    baseline = [f"{VECTOR_PREFIX}baseline__{c}" for c in vocab.categories]
+    return user_vec, circle_vec, baseline
 
 
 def cross_inputs(vocab: Vocabulary, config: FeatureConfig) -> set[str]:
     """Every column `cross_features` may read besides as_of (callers gather just these)."""
-    user_vec, circle_vec = _vectors(vocab, config)
-    return {*SCALAR_INPUTS, *user_vec, *circle_vec}
+    user_vec, circle_vec, baseline = _vectors(vocab, config)
+    return {*SCALAR_INPUTS, *user_vec, *circle_vec, *baseline}
+
+
+def _lifts(
+    user: np.ndarray, circle: np.ndarray, baseline: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """How the user's and the circle's category shares both depart from the baseline
+    (all circles' members): sum (u - b)(c - b) / b and the same over b squared. Positive
+    when the user pays more than people at large exactly where the circle's members do;
+    categories the baseline never saw carry no weight."""
+    seen = baseline > 0
+    inverse = np.divide(1.0, baseline, out=np.zeros_like(baseline), where=seen)
+    both = (user - baseline) * (circle - baseline) * seen
+    return np.einsum("ij,ij->i", both, inverse), np.einsum("ij,ij->i", both, inverse**2)
 
 
 def cross_features(frame: pd.DataFrame, vocab: Vocabulary, config: FeatureConfig) -> pd.DataFrame:
     """The cross columns for rows holding entity features, `as_of` and key columns."""
     out: dict[str, np.ndarray] = {}
-    user_vec, circle_vec = _vectors(vocab, config)
+    user_vec, circle_vec, baseline = _vectors(vocab, config)
     if vocab.categories and set(user_vec + circle_vec) <= set(frame.columns):
         a = frame[user_vec].to_numpy(dtype=np.float64, na_value=0.0)
         b = frame[circle_vec].to_numpy(dtype=np.float64, na_value=0.0)
         out["interest_match"] = _cosine(a, b)
+        if set(baseline) <= set(frame.columns):
+            base = frame[baseline].to_numpy(dtype=np.float64, na_value=0.0)
+            out["interest_lift"], out["interest_lift_sq"] = _lifts(a, b, base)
     if "post_created_day" in frame.columns:
         age_days = days(frame["as_of"]) - frame["post_created_day"].to_numpy(dtype=np.float64)
         out["post_age_hours"] = 24.0 * age_days

@@ -17,7 +17,7 @@ from .engagement import (
     USER_ENGAGEMENT,
     USER_TOPIC_ENGAGEMENT,
 )
-from .interest import CIRCLE_CITIES, CIRCLE_PROFILE, USER_TOPIC_MEMBERSHIPS
+from .interest import CIRCLE_CITIES, CIRCLE_PROFILE, POPULATION_PROFILE, USER_TOPIC_MEMBERSHIPS
 from .payment import USER_PAYMENTS
 from .social import (
     USER_AUTHOR_SOCIAL,
@@ -40,7 +40,7 @@ FAMILIES: dict[str, tuple[FeatureView, ...]] = {
         USER_CIRCLE_FRIENDS,
         USER_CIRCLE_TRANSFERS,
     ),
-    "interest match": (CIRCLE_PROFILE, USER_TOPIC_MEMBERSHIPS, CIRCLE_CITIES),
+    "interest match": (CIRCLE_PROFILE, POPULATION_PROFILE, USER_TOPIC_MEMBERSHIPS, CIRCLE_CITIES),
     "engagement history": (
         POST_ENGAGEMENT,
         AUTHOR_ENGAGEMENT,
@@ -70,6 +70,7 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "user_author": ("user_id", "author_id"),
     "user_topic": ("user_id", "topic"),
     "circle_city": ("circle_id", "city"),
+    "population": ("scope",),  # one row: everybody, the baseline of interest lift
 }
 
 # which entities describe a candidate on each surface
@@ -83,8 +84,16 @@ SURFACE_ENTITIES: dict[str, tuple[str, ...]] = {
         "user_author",
         "user_topic",
         "circle_city",
+        "population",
     ),
-    "circle_suggestions": ("user", "circle", "user_circle", "user_topic", "circle_city"),
+    "circle_suggestions": (
+        "user",
+        "circle",
+        "user_circle",
+        "user_topic",
+        "circle_city",
+        "population",
+    ),
 }
 
 assert all(v.keys == ENTITY_KEYS[v.entity] for v in VIEWS), "a view's keys must be its entity's"

@@ -52,7 +52,7 @@ Aggregate = Callable[[pd.DataFrame, pd.DataFrame, ViewParams], pd.DataFrame]
 @dataclass(frozen=True)
 class FeatureView:
     name: str
-    entity: str  # user, post, author, circle, user_circle, user_author, user_topic, circle_city
+    entity: str  # a key of ENTITY_KEYS: user, post, ..., circle_city, population
     keys: tuple[str, ...]
     sources: tuple[str, ...]  # contract tables; the view is off when one is absent
     description: str

@@ -25,16 +25,42 @@ def _member_payments(streams: Streams) -> pd.DataFrame:
     return streams.get("member_payments", build)
 
 
-def _profile(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
+POPULATION = "all"  # the one key of the population entity
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    total = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+
+
+def _category_shares(
+    stream: pd.DataFrame, queries: pd.DataFrame, key: str, p: ViewParams
+) -> np.ndarray:
     cats = p.vocab.categories
     window = pd.Timedelta(days=p.config.profile_days)
-    got = sums_by_level(stream, queries, "circle_id", "category", cats, ("payments",), (window,))
-    counts = got[f"payments_{p.config.profile_days}d"]
-    total = counts.sum(axis=1, keepdims=True)
-    shares = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
-    return pd.DataFrame(
-        shares, columns=[f"{VECTOR_PREFIX}profile__{c}" for c in cats], index=queries.index
-    )
+    got = sums_by_level(stream, queries, key, "category", cats, ("payments",), (window,))
+    return _shares(got[f"payments_{p.config.profile_days}d"])
+
+
+def _profile(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
+    shares = _category_shares(stream, queries, "circle_id", p)
+    columns = [f"{VECTOR_PREFIX}profile__{c}" for c in p.vocab.categories]
+    return pd.DataFrame(shares, columns=columns, index=queries.index)
+
+
+def _population_payments(streams: Streams) -> pd.DataFrame:
+    def build(s: Streams) -> pd.DataFrame:
+        daily = _member_payments(s)
+        summed = daily.groupby(["category", "ts"], sort=True)["payments"].sum().reset_index()
+        return summed.assign(scope=POPULATION)
+
+    return streams.get("population_payments", build)
+
+
+def _baseline(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
+    shares = _category_shares(stream, queries, "scope", p)
+    columns = [f"{VECTOR_PREFIX}baseline__{c}" for c in p.vocab.categories]
+    return pd.DataFrame(shares, columns=columns, index=queries.index)
 
 
 def _members(streams: Streams) -> pd.DataFrame:
@@ -81,6 +107,21 @@ CIRCLE_PROFILE = FeatureView(
     ),
     stream=_member_payments,
     aggregate=_profile,
+    cadence="day",
+)
+
+POPULATION_PROFILE = FeatureView(
+    name="population_profile",
+    entity="population",
+    keys=("scope",),
+    sources=("payments", "merchants", "memberships"),
+    description=(
+        "The same category shares over the members of every circle: the baseline a "
+        "circle's profile departs from (a vector for interest lift, which weighs what "
+        "sets a circle apart rather than what everybody buys)."
+    ),
+    stream=_population_payments,
+    aggregate=_baseline,
     cadence="day",
 )
 

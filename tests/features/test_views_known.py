@@ -92,6 +92,31 @@ def test_interest_match_from_payments(data: ContractData) -> None:
     assert f["interest_match"] == pytest.approx(expected)
 
 
+def test_interest_lift_weighs_what_sets_a_circle_apart(data: ContractData) -> None:
+    f = features(data, "feed", [("u1", "p1", day(10) + pd.Timedelta(hours=5))]).iloc[0]
+    # c_pets is the only circle with members: the baseline is its own profile, so the
+    # circle departs from it nowhere and the lift is zero whatever u1 buys
+    for category in ("pet_store", "grocery", "airline"):
+        assert f[f"vec_baseline__{category}"] == f[f"vec_profile__{category}"]
+    assert f["interest_lift"] == 0.0 and f["interest_lift_sq"] == 0.0
+
+
+def test_interest_lift_by_hand() -> None:
+    from features.config import FeatureConfig
+    from features.cross import cross_features
+    from features.streams import Vocabulary
+
+    cats = ["a", "b", "c"]
+    vocab = Vocabulary(categories=tuple(cats), topics=(), cities=())
+    row = {f"vec_count_90d__{c}": v for c, v in zip(cats, (0.8, 0.2, 0.0), strict=True)}
+    row |= {f"vec_profile__{c}": v for c, v in zip(cats, (0.6, 0.2, 0.2), strict=True)}
+    row |= {f"vec_baseline__{c}": v for c, v in zip(cats, (0.4, 0.4, 0.2), strict=True)}
+    got = cross_features(pd.DataFrame([row]), vocab, FeatureConfig()).iloc[0]
+    # (u - b)(c - b) per category: 0.4 * 0.2, -0.2 * -0.2, -0.2 * 0
+    assert got["interest_lift"] == pytest.approx(0.08 / 0.4 + 0.04 / 0.4)
+    assert got["interest_lift_sq"] == pytest.approx(0.08 / 0.16 + 0.04 / 0.16)
+
+
 def test_topic_memberships_count_circles_joined_before_t(data: ContractData) -> None:
     asks = [("u1", "c_pets", day(3)), ("u1", "c_pets", day(3) + pd.Timedelta(seconds=1))]
     asks += [("u2", "c_pets", day(20)), ("u2", "c_pets", day(21)), ("u1", "c_air", day(30))]
