@@ -24,13 +24,15 @@ COMPARED = {
         ("logistic regression", "logistic"),
         ("LambdaRank", "lambdarank"),
         ("LightGBM heads (value)", "engagement"),
+        ("blend: click head + logistic", "blend"),
     ],
     "circle_suggestions": [
         ("random", "random_circles"),
         ("popularity", "popular_circles"),
         ("logistic regression", "logistic_circles"),
         ("LambdaRank", "lambdarank_circles"),
-        ("LightGBM heads (value)", "suggest"),
+        ("LightGBM heads (value)", "heads_circles"),
+        ("blend: join head + logistic", "suggest"),
     ],
 }
 
@@ -78,9 +80,9 @@ def render(rows: list[QualityRow]) -> str:
         if not mine:
             continue
         lines.append(f"{surface}: share of oracle@{K[surface]} (target >= {TARGET[surface]})")
-        lines.append(f"  {'strategy':<28}{'share':>8}{'users/s':>10}")
+        lines.append(f"  {'strategy':<36}{'share':>8}{'users/s':>10}")
         for r in mine:
             mark = "  <- default" if r.strategy == defaults.get(surface) else ""
             speed = f"{r.users_per_s:>10.0f}" if r.users_per_s else " " * 10
-            lines.append(f"  {r.label:<28}{r.share:>8.4f}{speed}{mark}")
+            lines.append(f"  {r.label:<36}{r.share:>8.4f}{speed}{mark}")
     return "\n".join(lines)

@@ -133,6 +133,12 @@ class HeadsRanker:
             {label: p.predict(x) for label, p in self.predictors.items()}, index=rows.index
         )
 
+    def probability(self, rows: pd.DataFrame, label: str) -> np.ndarray:
+        """P(action) of one head."""
+        if label not in self.predictors:
+            raise ModelError(f"no '{label}' head; heads: {', '.join(self.predictors)}")
+        return self.predictors[label].predict(inputs(rows, self.features))
+
     def score(self, rows: pd.DataFrame) -> np.ndarray:
         x = inputs(rows, self.features)
         value = np.zeros(len(rows))

@@ -56,11 +56,14 @@ class LogisticRanker:
             self.metrics[f"{train.primary}_auc"] = float(auc)
         return self
 
-    def score(self, rows: pd.DataFrame) -> np.ndarray:
+    def logit(self, rows: pd.DataFrame) -> np.ndarray:
+        """Log-odds of the primary action."""
         x = _compress(inputs(rows, self.features))
         x = np.where(np.isnan(x), self.median, x)
-        logit = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return np.asarray(1.0 / (1.0 + np.exp(-logit)))
+        return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+
+    def score(self, rows: pd.DataFrame) -> np.ndarray:
+        return np.asarray(1.0 / (1.0 + np.exp(-self.logit(rows))))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -154,3 +154,36 @@ def test_same_data_and_params_give_the_same_version(trained: Path) -> None:
     manifest = json.loads((trained / "current" / "manifest.json").read_text())
     assert manifest["version"].startswith(pd.Timestamp(manifest["until"]).strftime("%Y%m%dT%H%M%S"))
     assert np.isfinite(manifest["seconds"])
+
+
+def test_blend_scores_are_the_weighted_log_odds_of_head_and_logistic(
+    world: SimResult, trained: Path
+) -> None:
+    from ranking.scorers import BlendParams, BlendScorer
+
+    data = load_contract(world.out_dir, quarantine_dir=world.out_dir.parent / "q_blend")
+    bundle = load_bundle(trained)
+    replayer = Replayer(data, bundle, world.split_time)
+    try:
+        ctx = replayer.context("circle_suggestions")
+        users = data["users"]["user_id"].to_numpy(dtype=object)[:20]
+        circles = data["circles"]["circle_id"].to_numpy(dtype=object)
+        rows = pd.DataFrame(
+            {"user_id": np.repeat(users, len(circles)), "item_id": np.tile(circles, len(users))}
+        )
+        features = replayer.features.for_requests(
+            rows.assign(as_of=world.split_time), "circle_suggestions"
+        )
+        at_top = features.assign(position=0.0)  # as every model scorer serves
+        p = bundle.ranker("circle_suggestions", "heads").heads(at_top)
+        head_logit = np.log(p["join"] / (1 - p["join"])).to_numpy()
+        logistic = bundle.ranker("circle_suggestions", "logistic").score(at_top)
+        logistic_logit = np.log(logistic / (1 - logistic))
+        blended = BlendScorer(BlendParams(heads=0.25, logistic=0.75)).score(ctx, rows, features)
+        np.testing.assert_allclose(blended, 0.25 * head_logit + 0.75 * logistic_logit, atol=1e-6)
+        only_head = BlendScorer(BlendParams(heads=1.0, logistic=0.0)).score(ctx, rows, features)
+        np.testing.assert_allclose(only_head, head_logit, atol=1e-6)
+    finally:
+        replayer.close()
+    with pytest.raises(ValueError, match="positive weight"):
+        BlendParams(heads=0.0, logistic=0.0)
