@@ -252,12 +252,12 @@ class Hydrator:
             keys["circle_id"] = items
         keys["topic"] = self.topic(keys["circle_id"])
         keys["scope"] = np.full(len(rows), POPULATION, dtype=object)
-        out = rows[["user_id", "item_id", AS_OF]].copy()
-        for col, values in keys.items():
-            # object, not str: converting every request's keys to Arrow costs more than
-            # the lookups; every consumer reads them back as object arrays anyway
-            out[col] = pd.Series(values, index=out.index, dtype=object)
-        return out
+        columns = {c: rows[c].array for c in ("user_id", "item_id", AS_OF)}
+        # str like the tables' own ids: point-in-time lookups factorize these keys
+        # together with stream keys, and a mix of object and str falls back to slow
+        # Python objects for the whole stream
+        columns.update({c: pd.array(v, dtype="str") for c, v in keys.items()})
+        return pd.DataFrame(columns, index=rows.index, copy=False)
 
 
 def hydrate(data: ContractData, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
