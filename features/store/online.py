@@ -39,6 +39,7 @@ IdSequence: TypeAlias = Sequence[str] | np.ndarray | pd.Series | pd.Index
 Ids: TypeAlias = IdSequence | tuple[IdSequence, ...]
 
 _OPEN_ATTEMPTS = 3
+_REPLACED_PATIENCE_S = 10.0  # how long to keep chasing a store that rebuilds keep replacing
 
 
 def key_file(position: int) -> str:
@@ -126,7 +127,12 @@ class _Table:
 
 
 class _Vanished(Exception):
-    """A store file is missing: the store is broken, or was replaced while opening."""
+    """A store file is missing: the store is broken, or was replaced while opening
+    (`replaced`: the directory at the store's path is no longer the one we opened)."""
+
+    def __init__(self, message: str, replaced: bool = False) -> None:
+        super().__init__(message)
+        self.replaced = replaced
 
 
 class OnlineStore(OnlineStoreReader):
@@ -155,17 +161,22 @@ class OnlineStore(OnlineStoreReader):
         about 150 µs per 1,000 ids.
         """
         path = Path(directory)
-        why = f"no online store at {path}"
-        for attempt in range(_OPEN_ATTEMPTS):
+        deadline = time.monotonic() + _REPLACED_PATIENCE_S
+        broken = 0
+        while True:
             try:
                 return cls._open_once(path, verify_ids)
             except _Vanished as exc:
-                # a rebuild may have removed the old store while we read it (or, where
-                # renames cannot swap, left no store for an instant): look again
-                why = str(exc)
-                if attempt + 1 < _OPEN_ATTEMPTS:
-                    time.sleep(0.02 * (attempt + 1))
-        raise FeatureStoreError(why)
+                # a rebuild replaced the store while we read it: the new one is there,
+                # so look again at once (rebuilds in a tight loop may take a few tries);
+                # a store that loses files without being replaced gets a short grace
+                # (a rename that cannot swap leaves no store for an instant), then fails
+                if exc.replaced and time.monotonic() < deadline:
+                    continue
+                broken += 1
+                if exc.replaced or broken >= _OPEN_ATTEMPTS:
+                    raise FeatureStoreError(str(exc)) from None
+                time.sleep(0.02 * broken)
 
     @classmethod
     def _open_once(cls, path: Path, verify_ids: bool) -> OnlineStore:
@@ -181,6 +192,8 @@ class OnlineStore(OnlineStoreReader):
             manifest = _read_manifest(fd, path)
             as_of, layout = _check_manifest(manifest, path / MANIFEST)
             tables = {name: _open_table(fd, path, name, spec) for name, spec in layout.items()}
+        except _Vanished as exc:
+            raise _Vanished(str(exc), replaced=_replaced(fd, path)) from None
         finally:
             os.close(fd)
         return cls(path, manifest, tables, as_of, verify_ids)
@@ -264,6 +277,16 @@ def _opener(fd: int) -> Any:
         return os.open(name, flags, dir_fd=fd)
 
     return opener
+
+
+def _replaced(fd: int, path: Path) -> bool:
+    """Whether the directory at `path` is no longer the one open as `fd`."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False  # nothing there yet: a swap in progress, covered by the grace retries
+    opened = os.fstat(fd)
+    return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino)
 
 
 def _read_manifest(fd: int, path: Path) -> dict[str, Any]:
