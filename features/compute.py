@@ -13,7 +13,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from pandas.api.extensions import ExtensionArray
 
 from circlerank.progress import step
 
@@ -204,28 +203,20 @@ class FeatureBuilder:
         return out
 
 
-_DICT_ROWS = 20_000  # up to this many ids a dict lookup wins; beyond, an indexed one
-
-
 class _KeyMap:
-    """id -> value as Arrow strings; unknown ids and missing values read UNKNOWN_KEY.
-    A request's thousand ids go through a dict (several times faster than pandas'
-    indexed lookup, which converts and re-indexes the ids on every call); the millions
-    of a training set through the index (a dict costs 1 µs an id there, out of cache)."""
+    """id -> value; unknown ids and missing values read UNKNOWN_KEY. A dict: for the
+    thousand ids of a request it is several times faster than an indexed pandas lookup,
+    which converts and re-indexes the ids on every call."""
 
     def __init__(self, ids: pd.Series, values: pd.Series) -> None:
-        known = values.to_numpy(dtype=object, na_value=UNKNOWN_KEY).astype(str).astype(object)
-        self.mapping = dict(zip(ids.to_numpy(dtype=object), known, strict=True))
-        self.index = pd.Index(ids.astype("str"))
-        # UNKNOWN_KEY in the last slot, where get_indexer's -1 lands
-        self.values = pd.array(np.append(known, UNKNOWN_KEY), dtype="str")
+        known = values.to_numpy(dtype=object, na_value=UNKNOWN_KEY)
+        self.mapping = dict(zip(ids.to_numpy(dtype=object), known.astype(str), strict=True))
 
-    def __call__(self, ids: ExtensionArray) -> ExtensionArray:
-        if len(ids) <= _DICT_ROWS:
-            get = self.mapping.get
-            asked = np.asarray(ids, dtype=object)
-            return pd.array([get(i, UNKNOWN_KEY) for i in asked], dtype="str")
-        return self.values.take(self.index.get_indexer(ids))
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        get = self.mapping.get
+        out = np.empty(len(ids), dtype=object)
+        out[:] = [get(i, UNKNOWN_KEY) for i in ids]
+        return out
 
 
 class Hydrator:
@@ -250,22 +241,22 @@ class Hydrator:
     def __call__(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         if surface not in SURFACE_ENTITIES:
             raise ValueError(f"unknown surface {surface!r}; valid: {', '.join(SURFACE_ENTITIES)}")
-        items = pd.array(rows["item_id"], dtype="str")
-        keys: dict[str, ExtensionArray] = {"city": self.city(rows["user_id"].array)}
+        items = rows["item_id"].to_numpy(dtype=object)
+        keys: dict[str, np.ndarray] = {"city": self.city(rows["user_id"].to_numpy(dtype=object))}
         if surface == "feed":
-            unknown = pd.array(np.full(len(rows), UNKNOWN_KEY, dtype=object), dtype="str")
+            unknown = np.full(len(rows), UNKNOWN_KEY, dtype=object)
             keys["post_id"] = items
             keys["circle_id"] = self.post_circle(items) if self.post_circle else unknown
             keys["author_id"] = self.post_author(items) if self.post_author else unknown
         else:
             keys["circle_id"] = items
         keys["topic"] = self.topic(keys["circle_id"])
-        keys["scope"] = pd.array(np.full(len(rows), POPULATION, dtype=object), dtype="str")
+        keys["scope"] = np.full(len(rows), POPULATION, dtype=object)
+        columns = {c: rows[c].array for c in ("user_id", "item_id", AS_OF)}
         # str like the tables' own ids: point-in-time lookups factorize these keys
         # together with stream keys, and a mix of object and str falls back to slow
         # Python objects for the whole stream
-        columns = {c: rows[c].array for c in ("user_id", "item_id", AS_OF)}
-        columns.update(keys)
+        columns.update({c: pd.array(v, dtype="str") for c, v in keys.items()})
         return pd.DataFrame(columns, index=rows.index, copy=False)
 
 
