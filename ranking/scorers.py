@@ -12,6 +12,7 @@ from circlerank.errors import ModelError
 from training.dataset import POSITION, PRIMARY
 from training.heads import HeadsRanker
 from training.logistic import LogisticRanker
+from training.ranker import Ranker
 
 from .components import RankContext, Scorer
 
@@ -24,16 +25,20 @@ def _model_rows(features: pd.DataFrame | None) -> pd.DataFrame:
     return features.assign(**{POSITION: 0.0})
 
 
+def _ranker(ctx: RankContext, scorer: str, name: str) -> Ranker:
+    """The bundle's ranker `name` for the request's surface."""
+    if ctx.bundle is None:
+        raise ModelError(f"scorer '{scorer}' needs a model bundle; none is loaded")
+    return ctx.bundle.ranker(ctx.surface, name)
+
+
 class _ModelScorer(Scorer):
     ranker: ClassVar[str]
 
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
-        if ctx.bundle is None:
-            raise ModelError(f"scorer '{self.name}' needs a model bundle; none is loaded")
-        model = ctx.bundle.ranker(ctx.surface, self.ranker)
-        return model.score(_model_rows(features))
+        return _ranker(ctx, self.name, self.ranker).score(_model_rows(features))
 
 
 class ValueScorer(_ModelScorer):
@@ -79,17 +84,15 @@ class BlendScorer(Scorer):
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
         assert isinstance(self.params, BlendParams)
-        if ctx.bundle is None:
-            raise ModelError("scorer 'blend' needs a model bundle; none is loaded")
         rows = _model_rows(features)
         out = np.zeros(len(rows))
         if self.params.heads > 0:
-            heads = ctx.bundle.ranker(ctx.surface, "heads")
+            heads = _ranker(ctx, self.name, "heads")
             assert isinstance(heads, HeadsRanker)
             p = np.clip(heads.probability(rows, PRIMARY[ctx.surface]), 1e-9, 1 - 1e-9)
             out += self.params.heads * np.log(p / (1 - p))
         if self.params.logistic > 0:
-            logistic = ctx.bundle.ranker(ctx.surface, "logistic")
+            logistic = _ranker(ctx, self.name, "logistic")
             assert isinstance(logistic, LogisticRanker)
             out += self.params.logistic * logistic.logit(rows)
         return out
