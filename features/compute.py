@@ -63,8 +63,8 @@ class FeatureBuilder:
     def vocab(self) -> Vocabulary:
         return self.streams.vocab
 
-    def params(self, reference: pd.Timestamp) -> ViewParams:
-        return ViewParams(self.config, self.streams.vocab, reference)
+    def params(self, reference: pd.Timestamp, vectors: frozenset[str] | None = None) -> ViewParams:
+        return ViewParams(self.config, self.streams.vocab, reference, vectors)
 
     def columns(self, view: FeatureView) -> list[str]:
         """The columns a view produces (from a query on an empty stream)."""
@@ -81,17 +81,19 @@ class FeatureBuilder:
         groups: QueryGroups | None = None,
     ) -> pd.DataFrame:
         """One view's features for query rows (its keys + as_of), aligned with `queries`."""
-        unique, group = self._view_unique(view, groups or QueryGroups(queries), reference)
+        unique, group = self._view_unique(
+            view, groups or QueryGroups(queries), self.params(reference)
+        )
         return unique.iloc[group].set_axis(queries.index)
 
     def _view_unique(
-        self, view: FeatureView, groups: QueryGroups, reference: pd.Timestamp
+        self, view: FeatureView, groups: QueryGroups, params: ViewParams
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """A view's features per distinct (keys, as_of), and each query's row in them."""
         unique, group = groups.distinct(view.keys, view.cadence)
         stream = self.streams.get(view.name + ":stream", view.stream)
         with step(f"view {view.name}: {len(unique):,} queries over {len(stream):,} rows"):
-            got = self.engine.run(view, stream, unique, self.params(reference))
+            got = self.engine.run(view, stream, unique, params)
         return got.reset_index(drop=True), group
 
     def entity(self, entity: str, queries: pd.DataFrame, reference: pd.Timestamp) -> pd.DataFrame:
@@ -117,17 +119,18 @@ class FeatureBuilder:
         scalars: dict[str, np.ndarray] = {}
         vectors: list[tuple[np.ndarray, list[str], np.ndarray]] = []
         groups = QueryGroups(keyed)
+        wanted = cross_inputs(self.vocab, self.config)
+        params = self.params(ref, None if keep_vectors else frozenset(wanted))
         for entity in SURFACE_ENTITIES[surface]:
             with step(f"features: {entity}"):
                 for view in (v for v in self.views if v.entity == entity):
-                    unique, group = self._view_unique(view, groups, ref)
+                    unique, group = self._view_unique(view, groups, params)
                     vec = [c for c in unique.columns if c.startswith(VECTOR_PREFIX)]
                     for col in unique.columns.difference(vec, sort=False):
                         scalars[col] = unique[col].to_numpy()[group]
                     if vec:
                         vectors.append((unique[vec].to_numpy(), vec, group))
         crossed: dict[str, list[np.ndarray]] = {}
-        wanted = cross_inputs(self.vocab, self.config)
         for start in range(0, len(keyed), CHUNK_ROWS):
             rows_here = slice(start, start + CHUNK_ROWS)
             part: dict[str, object] = {AS_OF: keyed[AS_OF].iloc[rows_here].reset_index(drop=True)}

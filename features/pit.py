@@ -24,6 +24,7 @@ import pandas as pd
 from .contract.coerce import TS_DTYPE
 
 AS_OF = "as_of"
+CHUNK_ROWS = 1 << 19  # stream rows answered together: their working arrays fit in cache
 LN2 = float(np.log(2.0))
 TS = TS_DTYPE
 
@@ -81,12 +82,11 @@ class _Index:
     def __init__(
         self,
         stream: pd.DataFrame,
-        keys: list[str],
         time: str,
         queries: pd.DataFrame,
-        given: tuple[np.ndarray, np.ndarray] | None = None,
+        given: tuple[np.ndarray, np.ndarray],
     ):
-        codes, q_codes = given if given is not None else _factorize(stream, queries, keys)
+        codes, q_codes = given
         times = epoch_us(stream[time])
         order = np.lexsort((times, codes))
         self.order = order
@@ -183,10 +183,26 @@ def point_in_time(
     key of every stream and query row instead of the key columns.
     """
     keys = list(keys)
-    index = _Index(stream, keys, time, queries, codes)
     at = queries[AS_OF].astype(TS)
     if reference is None:
         reference = at.max() if len(at) else pd.Timestamp(0, tz="UTC")
+    codes = codes if codes is not None else _factorize(stream, queries, keys)
+    if len(stream) > CHUNK_ROWS:
+        return _by_key_ranges(stream, queries, aggregations, time, reference, codes)
+    return _answer(stream, queries, aggregations, time, reference, codes)
+
+
+def _answer(
+    stream: pd.DataFrame,
+    queries: pd.DataFrame,
+    aggregations: Sequence[Aggregation],
+    time: str,
+    reference: pd.Timestamp,
+    codes: tuple[np.ndarray, np.ndarray],
+) -> pd.DataFrame:
+    """`point_in_time` over one sorted index of the whole stream."""
+    index = _Index(stream, time, queries, codes)
+    at = queries[AS_OF].astype(TS)
     out: dict[str, np.ndarray] = {}
     for agg in aggregations:
         values = stream[list(agg.values)].to_numpy(dtype=np.float64, na_value=np.nan)[index.order]
@@ -216,6 +232,58 @@ def point_in_time(
     return pd.DataFrame(out, index=queries.index)
 
 
+def _by_key_ranges(
+    stream: pd.DataFrame,
+    queries: pd.DataFrame,
+    aggregations: Sequence[Aggregation],
+    time: str,
+    reference: pd.Timestamp,
+    codes: tuple[np.ndarray, np.ndarray],
+) -> pd.DataFrame:
+    """`point_in_time` over ranges of key codes of at most about CHUNK_ROWS stream rows
+    each. A key's answers only ever read its own rows, so the result is identical; the
+    sorts, gathers and searches of a range stay in the CPU cache, where those of the
+    whole stream would not (cost then grows faster than the data)."""
+    stream_codes, query_codes = codes
+    parts = -(-len(stream) // CHUNK_ROWS)
+    scale = parts / (max(stream_codes.max(initial=0), query_codes.max(initial=0)) + 1.0)
+
+    def part(codes: np.ndarray) -> np.ndarray:
+        # monotone in the code, so each part is a range of keys; uint16 parts sort in
+        # one linear (radix) pass
+        return np.minimum(codes * scale, parts - 1).astype(np.uint16)
+
+    part_of_row, part_of_query = part(stream_codes), part(query_codes)
+    rows = np.argsort(part_of_row, kind="stable")
+    asked = np.argsort(part_of_query, kind="stable")
+    row_ends = np.searchsorted(part_of_row[rows], np.arange(1, parts + 1), side="left")
+    query_ends = np.searchsorted(part_of_query[asked], np.arange(1, parts + 1), side="left")
+    columns = [time, *dict.fromkeys(v for a in aggregations for v in a.values)]
+    numeric = stream[columns]
+    pieces, placed = [], []
+    row_start = query_start = 0
+    for row_end, query_end in zip(row_ends, query_ends, strict=True):
+        here, mine = rows[row_start:row_end], asked[query_start:query_end]
+        row_start, query_start = row_end, query_end
+        if len(mine) == 0:
+            continue
+        got = _answer(
+            numeric.iloc[here],
+            queries[[AS_OF]].iloc[mine],
+            aggregations,
+            time,
+            reference,
+            (stream_codes[here], query_codes[mine]),
+        )
+        pieces.append(got.to_numpy(dtype=np.float64))
+        placed.append(mine)
+    names = [c for a in aggregations for c in a.columns()]
+    values = np.empty((len(queries), len(names)))
+    for piece, mine in zip(pieces, placed, strict=True):
+        values[mine] = piece
+    return pd.DataFrame(values, columns=names, index=queries.index, copy=False)
+
+
 def sums_by_level(
     stream: pd.DataFrame,
     queries: pd.DataFrame,
@@ -231,11 +299,13 @@ def sums_by_level(
     has any row for (the rest are zero), integer-coded, never expanded as strings."""
     n, k = len(queries), len(levels)
     key_codes, q_key = _factorize(stream, queries, [key])
-    level_of = pd.Series(np.arange(k), index=pd.Index(levels, dtype="str"))
-    stream_level = stream[by].astype("str").map(level_of)
-    known = stream_level.notna().to_numpy()
+    # factorize, then place the few distinct values: mapping every row hashes each string
+    by_code, by_values = pd.factorize(stream[by].astype("str"))
+    level_of = pd.Index(levels, dtype="str").get_indexer(by_values)
+    stream_level = np.where(by_code >= 0, level_of[np.maximum(by_code, 0)], -1)
+    known = stream_level >= 0
     stream = stream[known]
-    pair = key_codes[known] * k + stream_level[known].to_numpy(dtype=np.int64)
+    pair = key_codes[known] * k + stream_level[known]
     # the (key, level) pairs that occur, grouped by key: each query asks for its key's
     seen = np.zeros(int(pair.max(initial=-1)) + 1, dtype=bool)
     seen[pair] = True

@@ -42,9 +42,28 @@ class Vocabulary:
 
 
 def _indicators(frame: pd.DataFrame, column: str, values: tuple[str, ...]) -> pd.DataFrame:
+    # one factorization, then integer compares: comparing strings once per value costs
+    # a pass over every row's bytes each time
+    codes, seen = pd.factorize(frame[column])
+    code_of = pd.Index(seen).get_indexer(list(values))
     return pd.DataFrame(
-        {v: (frame[column] == v).to_numpy(dtype=np.float64) for v in values}, index=frame.index
+        {
+            v: (codes == c).astype(np.float64) if c >= 0 else np.zeros(len(frame))
+            for v, c in zip(values, code_of, strict=True)
+        },
+        index=frame.index,
     )
+
+
+def positions(ids: pd.Series, table_ids: pd.Series) -> np.ndarray:
+    """The row of each id in a table's id column (-1 where absent): hash the ids once and
+    take every looked-up column by position, instead of one `Series.map` per column."""
+    return pd.Index(table_ids).get_indexer(ids)
+
+
+def take(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """`column` at `rows` (missing where rows is -1), as a fresh default-indexed Series."""
+    return pd.Series(column.array.take(rows, allow_fill=True), name=column.name)
 
 
 def home_countries(data: ContractData) -> pd.Series:
@@ -65,22 +84,28 @@ def payment_stream(data: ContractData, cfg: FeatureConfig) -> pd.DataFrame:
     """Per payment: its merchant category, amount, overseas and campus amounts, and
     whether it is the user's first payment at that merchant."""
     pay = data["payments"][["user_id", "merchant_id", "amount", "ts", "country"]]
-    merchants = data["merchants"].set_index("merchant_id")
-    category = pay["merchant_id"].map(merchants["category"]).astype("str")
-    paid_in = pay["country"].fillna(pay["merchant_id"].map(merchants["country"]))
-    home = pay["user_id"].map(home_countries(data))
+    merchants = data["merchants"]
+    merchant = positions(pay["merchant_id"], merchants["merchant_id"])
+    category = take(merchants["category"], merchant).astype("str")
+    paid_in = pay["country"].reset_index(drop=True).fillna(take(merchants["country"], merchant))
+    users = data["users"]["user_id"]
+    user = positions(pay["user_id"], users)
+    home = take(home_countries(data).reindex(users).reset_index(drop=True), user)
     amount = pay["amount"].to_numpy(dtype=np.float64)
     overseas = (paid_in.notna() & (paid_in != home)).to_numpy(dtype=bool)
-    campus = category.str.contains(cfg.campus_marker, regex=False).to_numpy(dtype=bool)
-    order = np.lexsort((epoch_us(pay["ts"]), pd.factorize(pay["user_id"])[0]))
-    first_visit = ~pay.iloc[order].duplicated(["user_id", "merchant_id"]).to_numpy()
+    is_campus = merchants["category"].str.contains(cfg.campus_marker, regex=False)
+    campus = is_campus.fillna(False).to_numpy(dtype=bool)[merchant] & (merchant >= 0)
+    # first visit: the first row of each (user, merchant) in time order, on integer pairs
+    order = np.lexsort((epoch_us(pay["ts"]), user))
+    pair = user.astype(np.int64) * (len(merchants) + 1) + merchant
+    first_visit = ~pd.Series(pair[order]).duplicated().to_numpy()
     new_merchant = np.empty(len(pay), dtype=np.float64)
     new_merchant[order] = first_visit
     return pd.DataFrame(
         {
-            "user_id": pay["user_id"],
-            "category": category,
-            "ts": pay["ts"],
+            "user_id": pay["user_id"].array,
+            "category": category.array,
+            "ts": pay["ts"].array,
             "payments": 1.0,
             "spend": amount,
             "overseas_spend": amount * overseas,
@@ -93,23 +118,22 @@ def payment_stream(data: ContractData, cfg: FeatureConfig) -> pd.DataFrame:
 def feed_event_stream(data: ContractData) -> pd.DataFrame:
     """Feed events with the post's circle, author and topic, one indicator per action."""
     events = data["events"]
-    feed = events[events["surface"] == "feed"]
-    posts = data["posts"].set_index("post_id")
-    topics = data["circles"].set_index("circle_id")["topic"]
-    circle = feed["item_id"].map(posts["circle_id"])
+    feed = events[events["surface"] == "feed"].reset_index(drop=True)
+    posts = data["posts"]
+    circles = data["circles"]
+    post_topic = take(circles["topic"], positions(posts["circle_id"], circles["circle_id"]))
+    post = positions(feed["item_id"], posts["post_id"])
     out = pd.DataFrame(
         {
             "user_id": feed["user_id"],
             "post_id": feed["item_id"],
-            "circle_id": circle,
-            "author_id": feed["item_id"].map(posts["author_id"]),
-            "topic": circle.map(topics),
+            "circle_id": take(posts["circle_id"], post),
+            "author_id": take(posts["author_id"], post),
+            "topic": take(post_topic, post),
             "ts": feed["ts"],
         }
     )
-    return pd.concat([out, _indicators(feed, "action", FEED_ACTIONS)], axis=1).reset_index(
-        drop=True
-    )
+    return pd.concat([out, _indicators(feed, "action", FEED_ACTIONS)], axis=1)
 
 
 def suggestion_event_stream(data: ContractData) -> pd.DataFrame:
@@ -287,18 +311,56 @@ def circle_tie_stream(data: ContractData) -> pd.DataFrame:
 def member_payment_stream(data: ContractData, payments: pd.DataFrame) -> pd.DataFrame:
     """Per circle, day and category: the count and spend of payments members made while
     members."""
-    members = data["memberships"][["user_id", "circle_id", "joined_at", "left_at"]]
-    columns = ["user_id", "category", "ts", "payments", "spend"]
-    hit = payments[columns].merge(members, on="user_id")
-    hit = hit[_active(hit, hit["ts"])]
-    day = hit["ts"].dt.floor("D").rename("day")
-    daily = hit.groupby([hit["circle_id"], hit["category"], day], sort=True)[
-        ["payments", "spend"]
-    ].sum()
-    daily = daily.reset_index()
+    members = data["memberships"]
+    # every (payment, membership of its payer) pair, found on integer user codes
+    member_user, users = pd.factorize(members["user_id"])
+    by_user = np.argsort(member_user, kind="stable")
+    payer = pd.Index(users).get_indexer(payments["user_id"])
+    memberships_of = np.bincount(member_user, minlength=len(users))
+    first_of = np.cumsum(memberships_of) - memberships_of
+    first = np.where(payer >= 0, first_of[payer], 0)
+    count = np.where(payer >= 0, memberships_of[payer], 0)
+    payment = np.repeat(np.arange(len(payments)), count)
+    offset = np.arange(len(payment)) - np.repeat(np.cumsum(count) - count, count)
+    membership = by_user[np.repeat(first, count) + offset]
+    paid = epoch_us(payments["ts"])[payment]
+    joined = epoch_us(members["joined_at"])[membership]
+    left_at = members["left_at"]
+    left = np.where(
+        left_at.isna(), np.iinfo(np.int64).max, epoch_us(left_at.fillna(pd.Timestamp(0, tz="UTC")))
+    )[membership]
+    category_code, category_ids = pd.factorize(payments["category"], sort=True)
+    live = (joined < paid) & (paid < left) & (category_code[payment] >= 0)
+    payment, membership, paid = payment[live], membership[live], paid[live]
+    # group by (circle, category, day), ordered like the sorted strings
+    circle_code, circle_ids = pd.factorize(members["circle_id"], sort=True)
+    day = paid // 86_400_000_000
+    first_day = int(day.min(initial=0))
+    span = int(day.max(initial=0)) - first_day + 1
+    key = (
+        circle_code[membership].astype(np.int64) * len(category_ids) + category_code[payment]
+    ) * span + (day - first_day)
+    # hash the keys (linear), then sort only the distinct groups
+    group, groups = pd.factorize(key)
+    rank = np.argsort(np.argsort(groups))
+    group, groups = rank[group], np.sort(groups)
+    sums = {
+        v: np.bincount(group, payments[v].to_numpy(dtype=np.float64)[payment], len(groups))
+        for v in ("payments", "spend")
+    }
+    day_of_group = groups % span + first_day
+    pair = groups // span
     # a day's spend becomes known at its last instant, after every payment of the day
-    daily["ts"] = daily.pop("day") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-    return daily
+    ends = (day_of_group + 1) * 86_400_000_000 - 1
+    return pd.DataFrame(
+        {
+            "circle_id": pd.array(np.asarray(circle_ids)[pair // len(category_ids)], dtype="str"),
+            "category": pd.array(np.asarray(category_ids)[pair % len(category_ids)], dtype="str"),
+            "payments": sums["payments"],
+            "spend": sums["spend"],
+            "ts": pd.to_datetime(ends, unit="us", utc=True).astype(TS),
+        }
+    )
 
 
 def post_stream(data: ContractData) -> pd.DataFrame:

@@ -29,6 +29,16 @@ class ViewParams:
     config: FeatureConfig
     vocab: Vocabulary
     reference: pd.Timestamp  # anchors decay arithmetic so every engine rounds alike
+    # the vector columns a caller reads (None: all). Training rows need only those the
+    # cross features use; the user's 246 category shares would otherwise dominate the
+    # cost and memory of every training set
+    vectors: frozenset[str] | None = None
+
+    def wants(self, column: str) -> bool:
+        """Whether to compute a column: every scalar, and the vectors asked for."""
+        if self.vectors is None or not column.startswith(VECTOR_PREFIX):
+            return True
+        return column in self.vectors
 
 
 class Streams:

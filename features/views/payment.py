@@ -35,9 +35,6 @@ def _aggregate(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd
         [Sums(base, windows), Sums(("new_merchant",)), Latest(("last_ts",))],
         reference=p.reference,
     )
-    per_cat = sums_by_level(
-        stream, queries, "user_id", "category", cats, ("payments", "spend"), windows
-    )
     out: dict[str, np.ndarray] = {}
     for w in windows:
         n = window_name(w)
@@ -55,15 +52,30 @@ def _aggregate(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd
     month = pd.Timedelta(days=30)
     if month in windows:
         out["pay_per_day_30d"] = out["pay_count_30d"] / 30.0
-    for w in windows:
+    # category shares per window, of spend and of count: only the ones asked for
+    shares = [
+        (kind, value, w)
+        for w in windows
+        for kind, value in (("spend", "spend"), ("count", "payments"))
+        if any(p.wants(f"{VECTOR_PREFIX}{kind}_{window_name(w)}__{c}") for c in cats)
+    ]
+    if shares:
+        per_cat = sums_by_level(
+            stream,
+            queries,
+            "user_id",
+            "category",
+            cats,
+            tuple(v for v in ("payments", "spend") if any(v == s[1] for s in shares)),
+            tuple(w for w in windows if any(w == s[2] for s in shares)),
+        )
+    for kind, value, w in shares:
         n = window_name(w)
-        total_spend = sums[f"spend_{n}"].to_numpy()[:, None]
-        total_count = sums[f"payments_{n}"].to_numpy()[:, None]
-        spend_share = _share(per_cat[f"spend_{n}"], total_spend)
-        count_share = _share(per_cat[f"payments_{n}"], total_count)
+        share = _share(per_cat[f"{value}_{n}"], sums[f"{value}_{n}"].to_numpy()[:, None])
         for i, cat in enumerate(cats):
-            out[f"{VECTOR_PREFIX}spend_{n}__{cat}"] = spend_share[:, i]
-            out[f"{VECTOR_PREFIX}count_{n}__{cat}"] = count_share[:, i]
+            column = f"{VECTOR_PREFIX}{kind}_{n}__{cat}"
+            if p.wants(column):
+                out[column] = share[:, i]
     return pd.DataFrame(out, index=queries.index)
 
 

@@ -39,6 +39,19 @@ def test_payment_behaviour(data: ContractData) -> None:
     assert at_payment["pay_spend_90d"] == 450.0  # the payment at exactly t is not before t
 
 
+def test_training_rows_compute_only_the_vectors_cross_features_read(data: ContractData) -> None:
+    asks = [("u1", "p1", day(41)), ("u2", "p2", day(35)), ("u1", "p3", day(20))]
+    rows = pd.DataFrame(asks, columns=["user_id", "item_id", "as_of"])
+    builder = FeatureBuilder(data)
+    full = builder.for_requests(rows, "feed", keep_vectors=True)
+    lean = builder.for_requests(rows, "feed")
+    assert not any(c.startswith("vec_") for c in lean.columns)
+    assert "vec_spend_7d__pet_store" in full.columns
+    # the selection changes no value: every scalar and cross feature is the same
+    pd.testing.assert_frame_equal(lean, full[lean.columns])
+    assert (lean["interest_match"] > 0).any()
+
+
 @pytest.mark.parametrize(
     ("when", "score", "band"),
     [(day(10), 600.0, 1.0), (day(10) + pd.Timedelta(seconds=1), 700.0, 2.0), (day(31), 750.0, 3.0)],
