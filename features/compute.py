@@ -277,12 +277,15 @@ class QueryGroups:
     def __init__(self, queries: pd.DataFrame) -> None:
         self.queries = queries
         self._codes: dict[str, np.ndarray] = {}
+        self._values: dict[str, pd.Index] = {}
         self._times: dict[str, pd.Series] = {}
         self._distinct: dict[tuple[tuple[str, ...], str], tuple[pd.DataFrame, np.ndarray]] = {}
 
     def _code(self, column: str) -> np.ndarray:
         if column not in self._codes:
-            self._codes[column] = pd.factorize(self.queries[column])[0].astype(np.int64)
+            codes, uniques = pd.factorize(self.queries[column])
+            self._codes[column] = codes.astype(np.int64)
+            self._values[column] = pd.Index(uniques)
         return self._codes[column]
 
     def _time(self, cadence: str) -> pd.Series:
@@ -304,7 +307,14 @@ class QueryGroups:
                 combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
             group = pd.factorize(combined)[0].astype(np.int64)
             first = np.flatnonzero(~pd.Series(group).duplicated().to_numpy())
-            unique = self.queries[list(keys)].iloc[first].reset_index(drop=True)
+            # keys as categoricals over the column's distinct values: point-in-time
+            # lookups then take their codes instead of hashing the ids again
+            unique = pd.DataFrame(
+                {
+                    k: pd.Categorical.from_codes(self._codes[k][first], categories=self._values[k])
+                    for k in keys
+                }
+            )
             unique[AS_OF] = times.iloc[first].reset_index(drop=True)
             self._distinct[(keys, cadence)] = (unique, group)
         return self._distinct[(keys, cadence)]

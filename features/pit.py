@@ -128,15 +128,35 @@ class _Index:
 def _factorize(
     stream: pd.DataFrame, queries: pd.DataFrame, keys: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One int64 code per distinct key tuple, shared by stream and queries."""
+    """One int64 code per distinct key tuple, shared by stream and queries.
+
+    Query keys that arrive categorical (as `QueryGroups` hands them to views) keep their
+    codes: only the stream is hashed against their categories, whose hash table pandas
+    builds once and every view asking the same keys reuses."""
     n = len(stream)
     codes = np.zeros(n + len(queries), dtype=np.int64)
     for key in keys:
-        both = pd.concat([stream[key], queries[key]], ignore_index=True).astype("str")
-        column, uniques = pd.factorize(both, use_na_sentinel=False)
-        if len(uniques) and codes.max(initial=0) > np.iinfo(np.int64).max // (len(uniques) + 1):
+        asked = queries[key]
+        if isinstance(asked.dtype, pd.CategoricalDtype):
+            known = len(asked.cat.categories)
+            # stream keys no query asks share one code; a query's missing key matches none
+            # (factorizing the stream first hashes its ids natively, in Arrow; only its
+            # distinct ids go through the slower Index lookup)
+            local, distinct = pd.factorize(stream[key])
+            placed = asked.cat.categories.get_indexer(distinct)
+            mine = np.where(local >= 0, placed[np.maximum(local, 0)] if len(placed) else -1, -1)
+            theirs = asked.cat.codes.to_numpy(dtype=np.int64)
+            column = np.concatenate(
+                [np.where(mine < 0, known, mine), np.where(theirs < 0, known + 1, theirs)]
+            )
+            cardinality = known + 2
+        else:
+            both = pd.concat([stream[key], asked], ignore_index=True).astype("str")
+            column, uniques = pd.factorize(both, use_na_sentinel=False)
+            cardinality = len(uniques) + 1
+        if cardinality and codes.max(initial=0) > np.iinfo(np.int64).max // cardinality:
             raise OverflowError(f"too many distinct keys to combine in {keys}")
-        codes = codes * np.int64(len(uniques) + 1) + column
+        codes = codes * np.int64(cardinality) + column
     return codes[:n], codes[n:]
 
 

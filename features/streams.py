@@ -308,56 +308,64 @@ def circle_tie_stream(data: ContractData) -> pd.DataFrame:
     return out
 
 
+DAY_US = 86_400_000_000
+PAIR_CHUNK = 1 << 18  # payments joined to their payers' memberships at a time (in cache)
+
+
 def member_payment_stream(data: ContractData, payments: pd.DataFrame) -> pd.DataFrame:
     """Per circle, day and category: the count and spend of payments members made while
     members."""
     members = data["memberships"]
-    # every (payment, membership of its payer) pair, found on integer user codes
     member_user, users = pd.factorize(members["user_id"])
     by_user = np.argsort(member_user, kind="stable")
-    payer = pd.Index(users).get_indexer(payments["user_id"])
     memberships_of = np.bincount(member_user, minlength=len(users))
     first_of = np.cumsum(memberships_of) - memberships_of
-    first = np.where(payer >= 0, first_of[payer], 0)
-    count = np.where(payer >= 0, memberships_of[payer], 0)
-    payment = np.repeat(np.arange(len(payments)), count)
-    offset = np.arange(len(payment)) - np.repeat(np.cumsum(count) - count, count)
-    membership = by_user[np.repeat(first, count) + offset]
-    paid = epoch_us(payments["ts"])[payment]
-    joined = epoch_us(members["joined_at"])[membership]
+    joined = epoch_us(members["joined_at"])
     left_at = members["left_at"]
-    left = np.where(
-        left_at.isna(), np.iinfo(np.int64).max, epoch_us(left_at.fillna(pd.Timestamp(0, tz="UTC")))
-    )[membership]
-    category_code, category_ids = pd.factorize(payments["category"], sort=True)
-    live = (joined < paid) & (paid < left) & (category_code[payment] >= 0)
-    payment, membership, paid = payment[live], membership[live], paid[live]
-    # group by (circle, category, day), ordered like the sorted strings
+    never = np.iinfo(np.int64).max
+    left = np.where(left_at.isna(), never, epoch_us(left_at.fillna(pd.Timestamp(0, tz="UTC"))))
     circle_code, circle_ids = pd.factorize(members["circle_id"], sort=True)
-    day = paid // 86_400_000_000
+    payer = pd.Index(users).get_indexer(payments["user_id"])
+    category_code, category_ids = pd.factorize(payments["category"], sort=True)
+    paid = epoch_us(payments["ts"])
+    day = paid // DAY_US
     first_day = int(day.min(initial=0))
     span = int(day.max(initial=0)) - first_day + 1
-    key = (
-        circle_code[membership].astype(np.int64) * len(category_ids) + category_code[payment]
-    ) * span + (day - first_day)
-    # hash the keys (linear), then sort only the distinct groups
-    group, groups = pd.factorize(key)
-    rank = np.argsort(np.argsort(groups))
-    group, groups = rank[group], np.sort(groups)
-    sums = {
-        v: np.bincount(group, payments[v].to_numpy(dtype=np.float64)[payment], len(groups))
-        for v in ("payments", "spend")
-    }
-    day_of_group = groups % span + first_day
-    pair = groups // span
+    values = payments[["payments", "spend"]].to_numpy(dtype=np.float64)
+    # group key: (circle, category, day), ordered like the sorted strings
+    cell = (day - first_day) + category_code.astype(np.int64) * span
+    keys, sums = [np.empty(0, dtype=np.int64)], [np.empty((0, 2))]
+    for start in range(0, len(payments), PAIR_CHUNK):
+        # every (payment, membership of its payer) pair of a chunk, on integer codes
+        who = payer[start : start + PAIR_CHUNK]
+        count = np.where(who >= 0, memberships_of[who], 0)
+        payment = start + np.repeat(np.arange(len(who)), count)
+        offset = np.arange(len(payment)) - np.repeat(np.cumsum(count) - count, count)
+        membership = by_user[np.repeat(first_of[who], count) + offset]
+        at = paid[payment]
+        live = (joined[membership] < at) & (at < left[membership]) & (category_code[payment] >= 0)
+        payment, membership = payment[live], membership[live]
+        key = circle_code[membership].astype(np.int64) * (len(category_ids) * span) + cell[payment]
+        group, distinct = pd.factorize(key)
+        keys.append(distinct)
+        sums.append(
+            np.stack([np.bincount(group, values[payment, j], len(distinct)) for j in (0, 1)], 1)
+        )
+    group, groups = pd.factorize(np.concatenate(keys))
+    partial = np.concatenate(sums)
+    total = np.stack([np.bincount(group, partial[:, j], len(groups)) for j in (0, 1)], 1)
+    order = np.argsort(groups)
+    groups, total = groups[order], total[order]
+    circle, rest = np.divmod(groups, len(category_ids) * span)
+    category, day_of_group = np.divmod(rest, span)
     # a day's spend becomes known at its last instant, after every payment of the day
-    ends = (day_of_group + 1) * 86_400_000_000 - 1
+    ends = (day_of_group + first_day + 1) * DAY_US - 1
     return pd.DataFrame(
         {
-            "circle_id": pd.array(np.asarray(circle_ids)[pair // len(category_ids)], dtype="str"),
-            "category": pd.array(np.asarray(category_ids)[pair % len(category_ids)], dtype="str"),
-            "payments": sums["payments"],
-            "spend": sums["spend"],
+            "circle_id": pd.array(np.asarray(circle_ids)[circle], dtype="str"),
+            "category": pd.array(np.asarray(category_ids)[category], dtype="str"),
+            "payments": total[:, 0],
+            "spend": total[:, 1],
             "ts": pd.to_datetime(ends, unit="us", utc=True).astype(TS),
         }
     )
