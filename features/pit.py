@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .codes import positions
 from .contract.coerce import TS_DTYPE
 
 AS_OF = "as_of"
@@ -140,11 +141,7 @@ def _factorize(
         if isinstance(asked.dtype, pd.CategoricalDtype):
             known = len(asked.cat.categories)
             # stream keys no query asks share one code; a query's missing key matches none
-            # (factorizing the stream first hashes its ids natively, in Arrow; only its
-            # distinct ids go through the slower Index lookup)
-            local, distinct = pd.factorize(stream[key])
-            placed = asked.cat.categories.get_indexer(distinct)
-            mine = np.where(local >= 0, placed[np.maximum(local, 0)] if len(placed) else -1, -1)
+            mine = positions(stream[key], asked.cat.categories)
             theirs = asked.cat.codes.to_numpy(dtype=np.int64)
             column = np.concatenate(
                 [np.where(mine < 0, known, mine), np.where(theirs < 0, known + 1, theirs)]

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .codes import positions, take
 from .config import FeatureConfig
 from .contract import ContractData
 from .pit import TS, epoch_us
 
 FEED_ACTIONS = ("impression", "click", "like", "comment", "share", "hide", "report")
 SUGGESTION_ACTIONS = ("impression", "join", "dismiss")
+DAY_US = 86_400_000_000
+PAIR_CHUNK = 1 << 18  # rows of a pair join or dedup handled at a time: they stay in cache
 
 
 @dataclass(frozen=True)
@@ -55,17 +58,6 @@ def _indicators(frame: pd.DataFrame, column: str, values: tuple[str, ...]) -> pd
     )
 
 
-def positions(ids: pd.Series, table_ids: pd.Series) -> np.ndarray:
-    """The row of each id in a table's id column (-1 where absent): hash the ids once and
-    take every looked-up column by position, instead of one `Series.map` per column."""
-    return pd.Index(table_ids).get_indexer(ids)
-
-
-def take(column: pd.Series, rows: np.ndarray) -> pd.Series:
-    """`column` at `rows` (missing where rows is -1), as a fresh default-indexed Series."""
-    return pd.Series(column.array.take(rows, allow_fill=True), name=column.name)
-
-
 def home_countries(data: ContractData) -> pd.Series:
     """user_id -> home country: the commonest merchant country of the user's city.
 
@@ -85,20 +77,25 @@ def payment_stream(data: ContractData, cfg: FeatureConfig) -> pd.DataFrame:
     whether it is the user's first payment at that merchant."""
     pay = data["payments"][["user_id", "merchant_id", "amount", "ts", "country"]]
     merchants = data["merchants"]
-    merchant = positions(pay["merchant_id"], merchants["merchant_id"])
+    merchant = positions(pay["merchant_id"], pd.Index(merchants["merchant_id"]))
     category = take(merchants["category"], merchant).astype("str")
     paid_in = pay["country"].reset_index(drop=True).fillna(take(merchants["country"], merchant))
     users = data["users"]["user_id"]
-    user = positions(pay["user_id"], users)
+    user = positions(pay["user_id"], pd.Index(users))
     home = take(home_countries(data).reindex(users).reset_index(drop=True), user)
     amount = pay["amount"].to_numpy(dtype=np.float64)
     overseas = (paid_in.notna() & (paid_in != home)).to_numpy(dtype=bool)
     is_campus = merchants["category"].str.contains(cfg.campus_marker, regex=False)
     campus = is_campus.fillna(False).to_numpy(dtype=bool)[merchant] & (merchant >= 0)
-    # first visit: the first row of each (user, merchant) in time order, on integer pairs
+    # first visit: the first row of each (user, merchant) in time order, on integer pairs,
+    # deduplicated in runs of whole users small enough for the hash table to stay in cache
     order = np.lexsort((epoch_us(pay["ts"]), user))
-    pair = user.astype(np.int64) * (len(merchants) + 1) + merchant
-    first_visit = ~pd.Series(pair[order]).duplicated().to_numpy()
+    pair = (user.astype(np.int64) * (len(merchants) + 1) + merchant)[order]
+    by_user = user[order]
+    cuts = np.searchsorted(by_user, by_user[np.arange(PAIR_CHUNK, len(pay), PAIR_CHUNK)])
+    first_visit = np.concatenate(
+        [~pd.Series(run).duplicated().to_numpy() for run in np.split(pair, cuts)]
+    )
     new_merchant = np.empty(len(pay), dtype=np.float64)
     new_merchant[order] = first_visit
     return pd.DataFrame(
@@ -115,14 +112,23 @@ def payment_stream(data: ContractData, cfg: FeatureConfig) -> pd.DataFrame:
     )
 
 
+def _surface_events(data: ContractData, surface: str) -> pd.DataFrame:
+    """The events of one surface, with just the columns streams read (filtering every
+    column would copy ids no feature uses)."""
+    events = data["events"]
+    wanted = events["surface"] == surface
+    return events[["user_id", "item_id", "ts", "action"]][wanted].reset_index(drop=True)
+
+
 def feed_event_stream(data: ContractData) -> pd.DataFrame:
     """Feed events with the post's circle, author and topic, one indicator per action."""
-    events = data["events"]
-    feed = events[events["surface"] == "feed"].reset_index(drop=True)
+    feed = _surface_events(data, "feed")
     posts = data["posts"]
     circles = data["circles"]
-    post_topic = take(circles["topic"], positions(posts["circle_id"], circles["circle_id"]))
-    post = positions(feed["item_id"], posts["post_id"])
+    post_topic = take(
+        circles["topic"], positions(posts["circle_id"], pd.Index(circles["circle_id"]))
+    )
+    post = positions(feed["item_id"], pd.Index(posts["post_id"]))
     out = pd.DataFrame(
         {
             "user_id": feed["user_id"],
@@ -137,8 +143,7 @@ def feed_event_stream(data: ContractData) -> pd.DataFrame:
 
 
 def suggestion_event_stream(data: ContractData) -> pd.DataFrame:
-    events = data["events"]
-    sugg = events[events["surface"] == "circle_suggestions"]
+    sugg = _surface_events(data, "circle_suggestions")
     out = pd.DataFrame({"user_id": sugg["user_id"], "circle_id": sugg["item_id"], "ts": sugg["ts"]})
     indicators = _indicators(sugg, "action", SUGGESTION_ACTIONS).add_prefix("sugg_")
     return pd.concat([out, indicators], axis=1).reset_index(drop=True)
@@ -236,66 +241,86 @@ def tie_stream(data: ContractData) -> pd.DataFrame:
     return out
 
 
-def _active(members: pd.DataFrame, at: pd.Series) -> np.ndarray:
-    return (
-        (members["joined_at"] < at) & (members["left_at"].isna() | (members["left_at"] >= at))
-    ).to_numpy(dtype=bool)
+class _Memberships:
+    """Memberships grouped by user, to join rows to their user's memberships on integer
+    codes (a string merge would hash every row's id again, out of cache)."""
+
+    def __init__(self, members: pd.DataFrame) -> None:
+        user, users = pd.factorize(members["user_id"])
+        self.users = pd.Index(users)
+        self.by_user = np.argsort(user, kind="stable")
+        self.count = np.bincount(user, minlength=len(users))
+        self.first = np.cumsum(self.count) - self.count
+        self.circle_id = members["circle_id"]
+        self.joined = epoch_us(members["joined_at"])
+        left = members["left_at"]
+        never = np.iinfo(np.int64).max
+        self.left = np.where(left.isna(), never, epoch_us(left.fillna(pd.Timestamp(0, tz="UTC"))))
+        self.ended = left.notna().to_numpy()
+
+    def code(self, ids: pd.Series) -> np.ndarray:
+        """Each id's user code, -1 for users without memberships."""
+        return positions(ids, self.users)
+
+    def of(self, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, membership) for every membership of each row's user."""
+        count = np.where(who >= 0, self.count[who], 0)
+        row = np.repeat(np.arange(len(who)), count)
+        offset = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+        return row, self.by_user[np.repeat(self.first[who], count) + offset]
+
+    def active(self, membership: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Whether each membership holds at `at` (int64 us): joined before, left at or after."""
+        return (self.joined[membership] < at) & (at <= self.left[membership])
+
+
+def _ts(us: np.ndarray) -> pd.Series:
+    return pd.Series(pd.to_datetime(us, unit="us", utc=True)).astype(TS)
 
 
 def circle_tie_stream(data: ContractData) -> pd.DataFrame:
     """(user, circle) facts: a friend is a member (+1 from when both hold, -1 when the
     membership ends), and a transfer with someone who was a member at that moment."""
-    members = data["memberships"][["user_id", "circle_id", "joined_at", "left_at"]]
+    members = _Memberships(data["memberships"])
     parts = []
     if data.has("social_edges"):
-        pairs = _friend_pairs(data).merge(
-            members, left_on="other_id", right_on="user_id", suffixes=("", "_m")
-        )
-        start = pairs[["ts", "joined_at"]].max(axis=1)
-        live = pairs["left_at"].isna() | (start < pairs["left_at"])
-        pairs, start = pairs[live], start[live]
+        friends = _friend_pairs(data).reset_index(drop=True)
+        row, membership = members.of(members.code(friends["other_id"]))
+        start = np.maximum(epoch_us(friends["ts"])[row], members.joined[membership])
+        live = start < members.left[membership]
+        row, membership, start = row[live], membership[live], start[live]
+        user = take(friends["user_id"], row)
+        circle = take(members.circle_id, membership)
         parts.append(
             pd.DataFrame(
-                {
-                    "user_id": pairs["user_id"],
-                    "circle_id": pairs["circle_id"],
-                    "ts": start,
-                    "friend_members": 1.0,
-                }
+                {"user_id": user, "circle_id": circle, "ts": _ts(start), "friend_members": 1.0}
             )
         )
-        ended = pairs[pairs["left_at"].notna()]
+        ended = members.ended[membership]
         parts.append(
             pd.DataFrame(
                 {
-                    "user_id": ended["user_id"],
-                    "circle_id": ended["circle_id"],
-                    "ts": ended["left_at"],
+                    "user_id": user[ended].reset_index(drop=True),
+                    "circle_id": circle[ended].reset_index(drop=True),
+                    "ts": _ts(members.left[membership][ended]),
                     "friend_members": -1.0,
                 }
             )
         )
     if data.has("transfers"):
         t = data["transfers"]
-        both = pd.concat(
-            [
-                pd.DataFrame(
-                    {"user_id": t["sender_id"], "other_id": t["receiver_id"], "ts": t["ts"]}
-                ),
-                pd.DataFrame(
-                    {"user_id": t["receiver_id"], "other_id": t["sender_id"], "ts": t["ts"]}
-                ),
-            ],
-            ignore_index=True,
-        )
-        hit = both.merge(members, left_on="other_id", right_on="user_id", suffixes=("", "_m"))
-        hit = hit[_active(hit, hit["ts"])]
+        me = pd.concat([t["sender_id"], t["receiver_id"]], ignore_index=True)
+        other = pd.concat([t["receiver_id"], t["sender_id"]], ignore_index=True)
+        when = np.concatenate([epoch_us(t["ts"])] * 2)
+        row, membership = members.of(members.code(other))
+        live = members.active(membership, when[row])
+        row, membership = row[live], membership[live]
         parts.append(
             pd.DataFrame(
                 {
-                    "user_id": hit["user_id"],
-                    "circle_id": hit["circle_id"],
-                    "ts": hit["ts"],
+                    "user_id": take(me, row),
+                    "circle_id": take(members.circle_id, membership),
+                    "ts": _ts(when[row]),
                     "member_transfers": 1.0,
                 }
             )
@@ -308,24 +333,12 @@ def circle_tie_stream(data: ContractData) -> pd.DataFrame:
     return out
 
 
-DAY_US = 86_400_000_000
-PAIR_CHUNK = 1 << 18  # payments joined to their payers' memberships at a time (in cache)
-
-
 def member_payment_stream(data: ContractData, payments: pd.DataFrame) -> pd.DataFrame:
     """Per circle, day and category: the count and spend of payments members made while
     members."""
-    members = data["memberships"]
-    member_user, users = pd.factorize(members["user_id"])
-    by_user = np.argsort(member_user, kind="stable")
-    memberships_of = np.bincount(member_user, minlength=len(users))
-    first_of = np.cumsum(memberships_of) - memberships_of
-    joined = epoch_us(members["joined_at"])
-    left_at = members["left_at"]
-    never = np.iinfo(np.int64).max
-    left = np.where(left_at.isna(), never, epoch_us(left_at.fillna(pd.Timestamp(0, tz="UTC"))))
-    circle_code, circle_ids = pd.factorize(members["circle_id"], sort=True)
-    payer = pd.Index(users).get_indexer(payments["user_id"])
+    members = _Memberships(data["memberships"])
+    circle_code, circle_ids = pd.factorize(members.circle_id, sort=True)
+    payer = members.code(payments["user_id"])
     category_code, category_ids = pd.factorize(payments["category"], sort=True)
     paid = epoch_us(payments["ts"])
     day = paid // DAY_US
@@ -336,14 +349,10 @@ def member_payment_stream(data: ContractData, payments: pd.DataFrame) -> pd.Data
     cell = (day - first_day) + category_code.astype(np.int64) * span
     keys, sums = [np.empty(0, dtype=np.int64)], [np.empty((0, 2))]
     for start in range(0, len(payments), PAIR_CHUNK):
-        # every (payment, membership of its payer) pair of a chunk, on integer codes
-        who = payer[start : start + PAIR_CHUNK]
-        count = np.where(who >= 0, memberships_of[who], 0)
-        payment = start + np.repeat(np.arange(len(who)), count)
-        offset = np.arange(len(payment)) - np.repeat(np.cumsum(count) - count, count)
-        membership = by_user[np.repeat(first_of[who], count) + offset]
-        at = paid[payment]
-        live = (joined[membership] < at) & (at < left[membership]) & (category_code[payment] >= 0)
+        # every (payment, membership of its payer) pair of a chunk
+        row, membership = members.of(payer[start : start + PAIR_CHUNK])
+        payment = start + row
+        live = members.active(membership, paid[payment]) & (category_code[payment] >= 0)
         payment, membership = payment[live], membership[live]
         key = circle_code[membership].astype(np.int64) * (len(category_ids) * span) + cell[payment]
         group, distinct = pd.factorize(key)
