@@ -204,6 +204,9 @@ def point_in_time(
     if reference is None:
         reference = at.max() if len(at) else pd.Timestamp(0, tz="UTC")
     codes = codes if codes is not None else _factorize(stream, queries, keys)
+    q_times = epoch_us(at)
+    if len(q_times) and q_times.min() == q_times.max():
+        return _answer_at_one_time(stream, queries, aggregations, time, reference, codes)
     if len(stream) > CHUNK_ROWS:
         return _by_key_ranges(stream, queries, aggregations, time, reference, codes)
     return _answer(stream, queries, aggregations, time, reference, codes)
@@ -247,6 +250,66 @@ def _answer(
             q_age = ((at - reference) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
             out.update(zip(agg.columns(), (upto * np.exp(-rate * q_age)[:, None]).T, strict=True))
     return pd.DataFrame(out, index=queries.index)
+
+
+def _answer_at_one_time(
+    stream: pd.DataFrame,
+    queries: pd.DataFrame,
+    aggregations: Sequence[Aggregation],
+    time: str,
+    reference: pd.Timestamp,
+    codes: tuple[np.ndarray, np.ndarray],
+) -> pd.DataFrame:
+    """`point_in_time` when every query asks as of one time t (a snapshot, a request):
+    sums over the rows before t per key, in one linear pass, no sort. The same rows and
+    weights as the sorted path, added in another order (equal to rounding)."""
+    at = queries[AS_OF].iloc[0]
+    t = epoch_us(queries[AS_OF].iloc[:1])[0]
+    stream_codes, query_codes = codes
+    n = len(stream)
+    both = np.concatenate([stream_codes, query_codes])
+    groups = int(both.max(initial=-1)) + 1
+    if groups > 2 * len(both) + 1024:  # sparse codes (key pairs): make them dense
+        both, distinct = pd.factorize(both)
+        groups = len(distinct)
+    row_key, query_key = both[:n], both[n:]
+    times = epoch_us(stream[time])
+    before = times < t
+    out: dict[str, np.ndarray] = {}
+    for agg in aggregations:
+        values = stream[list(agg.values)].to_numpy(dtype=np.float64, na_value=np.nan)
+        if isinstance(agg, Latest):
+            rows = np.flatnonzero(before)
+            newest = np.full(groups, np.iinfo(np.int64).min)
+            np.maximum.at(newest, row_key[rows], times[rows])
+            rows = rows[times[rows] == newest[row_key[rows]]]
+            last = np.full(groups, -1)
+            np.maximum.at(last, row_key[rows], rows)  # among rows tied at that time: the last
+            found = _take(values, last[query_key], np.nan)
+            out.update(zip(agg.columns(), found.T, strict=True))
+            continue
+        if isinstance(agg, Sums):
+            spans = [(w, t - _us(w) if w is not None else None) for w in agg.windows]
+            names = [[f"{v}_{window_name(w)}" for v in agg.values] for w in agg.windows]
+            weighted, scale = np.nan_to_num(values), np.ones(len(queries))
+        else:
+            rate = LN2 / (agg.half_life / pd.Timedelta(seconds=1))
+            age = (times - epoch_us(pd.Series([reference]))[0]) / 1e6
+            weight = np.exp(np.minimum(rate * age, 700.0))
+            weighted = np.nan_to_num(values) * weight[:, None]
+            q_age = (at - reference) / pd.Timedelta(seconds=1)
+            spans, names = [(None, None)], [agg.columns()]
+            scale = np.full(len(queries), np.exp(-rate * q_age))
+        for (_, since), columns in zip(spans, names, strict=True):
+            mask = before if since is None else before & (times >= since)
+            for j, column in enumerate(columns):
+                totals = np.bincount(row_key[mask], weighted[mask, j], minlength=groups)
+                out[column] = totals[query_key] * scale
+    return pd.DataFrame(out, index=queries.index)
+
+
+def _us(window: pd.Timedelta) -> int:
+    return int(window / pd.Timedelta(microseconds=1))
 
 
 def _by_key_ranges(

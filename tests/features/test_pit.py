@@ -39,7 +39,7 @@ def oracle(stream: pd.DataFrame, queries: pd.DataFrame, reference: pd.Timestamp)
     return pd.DataFrame(rows, index=queries.index)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     rows=st.lists(
         st.tuples(st.sampled_from("abc"), st.integers(0, 30 * 1440), st.integers(-3, 9)),
@@ -47,9 +47,13 @@ def oracle(stream: pd.DataFrame, queries: pd.DataFrame, reference: pd.Timestamp)
     ),
     asks=st.lists(st.tuples(st.sampled_from("abcd"), st.integers(0, 31 * 1440)), min_size=1),
     exact_hits=st.booleans(),
+    one_time=st.booleans(),
 )
 def test_point_in_time_matches_brute_force(
-    rows: list[tuple[str, int, int]], asks: list[tuple[str, int]], exact_hits: bool
+    rows: list[tuple[str, int, int]],
+    asks: list[tuple[str, int]],
+    exact_hits: bool,
+    one_time: bool,
 ) -> None:
     stream = pd.DataFrame(rows, columns=["k", "m", "x"])
     stream["ts"] = minutes(stream.m.tolist())
@@ -58,6 +62,8 @@ def test_point_in_time_matches_brute_force(
     if exact_hits and rows:  # ask exactly at stream times: those rows must not count
         asks = asks + [(k, m) for k, m, _ in rows[:5]]
     queries = pd.DataFrame(asks, columns=["k", "m"])
+    if one_time:  # a snapshot: answered by one pass over the stream, without sorting
+        queries["m"] = queries.m.iloc[-1]
     queries[AS_OF] = minutes(queries.m.tolist())
     queries.index = pd.Index(np.arange(len(queries))[::-1] * 10)  # any index is kept
     reference = T0 + pd.Timedelta(days=40)
