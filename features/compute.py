@@ -117,7 +117,9 @@ class FeatureBuilder:
         are dropped unless `keep_vectors` (they are wide: one column per category)."""
         keyed = hydrate(self.data, rows, surface)
         ref = reference if reference is not None else keyed[AS_OF].max()
-        scalars: dict[str, np.ndarray] = {}
+        # each scalar as its values per distinct query and each row's distinct query:
+        # rows are gathered once, straight into the final block
+        scalars: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         vectors: list[tuple[np.ndarray, list[str], np.ndarray]] = []
         groups = QueryGroups(keyed)
         wanted = cross_inputs(self.vocab, self.config)
@@ -128,14 +130,14 @@ class FeatureBuilder:
                     unique, group = self._view_unique(view, groups, params)
                     vec = [c for c in unique.columns if c.startswith(VECTOR_PREFIX)]
                     for col in unique.columns.difference(vec, sort=False):
-                        scalars[col] = unique[col].to_numpy()[group]
+                        scalars[col] = (unique[col].to_numpy(dtype=np.float64), group)
                     if vec:
                         vectors.append((unique[vec].to_numpy(), vec, group))
         crossed: dict[str, list[np.ndarray]] = {}
         for start in range(0, len(keyed), CHUNK_ROWS):
             rows_here = slice(start, start + CHUNK_ROWS)
             part: dict[str, object] = {AS_OF: keyed[AS_OF].iloc[rows_here].reset_index(drop=True)}
-            part.update({c: v[rows_here] for c, v in scalars.items() if c in wanted})
+            part.update({c: v[g[rows_here]] for c, (v, g) in scalars.items() if c in wanted})
             for matrix, cols, group in vectors:
                 if keep_vectors:
                     keep = list(range(len(cols)))
@@ -150,9 +152,16 @@ class FeatureBuilder:
                 got = pd.concat([chunk[[c for _, cols, _ in vectors for c in cols]], got], axis=1)
             for col in got.columns:
                 crossed.setdefault(col, []).append(got[col].to_numpy())
-        scalars.update({c: np.concatenate(parts) for c, parts in crossed.items()})
-        features = pd.DataFrame(scalars, index=keyed.index)  # one consolidated block
-        del scalars
+        names = list(scalars) + [c for c in crossed if c not in scalars]
+        # one float block, filled column by column: no per-column arrays to stack later
+        block = np.empty((len(names), len(keyed)))
+        for row, name in zip(block, names, strict=True):
+            if name in crossed:
+                np.concatenate(crossed[name], out=row)
+            else:
+                values, group = scalars[name]
+                np.take(values, group, out=row)
+        features = pd.DataFrame(block.T, columns=names, index=keyed.index, copy=False)
         for position, col in enumerate(("user_id", "item_id", AS_OF)):
             features.insert(position, col, keyed[col])
         return features
