@@ -16,7 +16,7 @@ t (one `np.searchsorted`), so training (t = each impression's time) and serving
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -183,6 +183,19 @@ def _segment_cumsum(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return pd.DataFrame(values).groupby(codes, sort=False).cumsum().to_numpy(np.float64)
 
 
+@dataclass(frozen=True)
+class _Question:
+    """One point-in-time question, resolved: the stream, its queries, what to aggregate,
+    the stream's time column, the decay anchor and every row's integer key."""
+
+    stream: pd.DataFrame
+    queries: pd.DataFrame
+    aggregations: Sequence[Aggregation]
+    time: str
+    reference: pd.Timestamp
+    codes: tuple[np.ndarray, np.ndarray]
+
+
 def point_in_time(
     stream: pd.DataFrame,
     queries: pd.DataFrame,
@@ -205,22 +218,18 @@ def point_in_time(
         reference = at.max() if len(at) else pd.Timestamp(0, tz="UTC")
     codes = codes if codes is not None else _factorize(stream, queries, keys)
     q_times = epoch_us(at)
+    question = _Question(stream, queries, aggregations, time, reference, codes)
     if len(q_times) and q_times.min() == q_times.max():
-        return _answer_at_one_time(stream, queries, aggregations, time, reference, codes)
+        return _answer_at_one_time(question)
     if len(stream) > CHUNK_ROWS:
-        return _by_key_ranges(stream, queries, aggregations, time, reference, codes)
-    return _answer(stream, queries, aggregations, time, reference, codes)
+        return _by_key_ranges(question)
+    return _answer(question)
 
 
-def _answer(
-    stream: pd.DataFrame,
-    queries: pd.DataFrame,
-    aggregations: Sequence[Aggregation],
-    time: str,
-    reference: pd.Timestamp,
-    codes: tuple[np.ndarray, np.ndarray],
-) -> pd.DataFrame:
+def _answer(q: _Question) -> pd.DataFrame:
     """`point_in_time` over one sorted index of the whole stream."""
+    stream, queries, aggregations, time = q.stream, q.queries, q.aggregations, q.time
+    reference, codes = q.reference, q.codes
     index = _Index(stream, time, queries, codes)
     at = queries[AS_OF].astype(TS)
     out: dict[str, np.ndarray] = {}
@@ -239,32 +248,21 @@ def _answer(
                 names = [f"{v}_{window_name(window)}" for v in agg.values]
                 out.update(zip(names, total.T, strict=True))
         else:
-            rate = LN2 / (agg.half_life / pd.Timedelta(seconds=1))
-            ref_us = epoch_us(pd.Series([reference]))[0]
-            age = (epoch_us(stream[time])[index.order] - ref_us) / 1e6
-            # anchored at the reference so the exponent stays small; rows far after it
-            # are never looked up, the clip only keeps their (unused) sums finite
-            weight = np.exp(np.minimum(rate * age.astype(np.float64), 700.0))
+            weight, scale = _decay(agg, epoch_us(stream[time])[index.order], reference, at)
             cum = _segment_cumsum(np.nan_to_num(values) * weight[:, None], index.codes)
             upto = _take(cum, index.last_before(at), 0.0)
-            q_age = ((at - reference) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
-            out.update(zip(agg.columns(), (upto * np.exp(-rate * q_age)[:, None]).T, strict=True))
+            out.update(zip(agg.columns(), (upto * scale[:, None]).T, strict=True))
     return pd.DataFrame(out, index=queries.index)
 
 
-def _answer_at_one_time(
-    stream: pd.DataFrame,
-    queries: pd.DataFrame,
-    aggregations: Sequence[Aggregation],
-    time: str,
-    reference: pd.Timestamp,
-    codes: tuple[np.ndarray, np.ndarray],
-) -> pd.DataFrame:
+def _answer_at_one_time(q: _Question) -> pd.DataFrame:
     """`point_in_time` when every query asks as of one time t (a snapshot, a request):
     sums over the rows before t per key, in one linear pass, no sort. The same rows and
     weights as the sorted path, added in another order (equal to rounding)."""
-    at = queries[AS_OF].iloc[0]
-    t = epoch_us(queries[AS_OF].iloc[:1])[0]
+    stream, queries, aggregations, time = q.stream, q.queries, q.aggregations, q.time
+    reference, codes = q.reference, q.codes
+    at = queries[AS_OF].astype(TS)
+    t = epoch_us(at.iloc[:1])[0]
     stream_codes, query_codes = codes
     n = len(stream)
     both = np.concatenate([stream_codes, query_codes])
@@ -293,13 +291,9 @@ def _answer_at_one_time(
             names = [[f"{v}_{window_name(w)}" for v in agg.values] for w in agg.windows]
             weighted, scale = np.nan_to_num(values), np.ones(len(queries))
         else:
-            rate = LN2 / (agg.half_life / pd.Timedelta(seconds=1))
-            age = (times - epoch_us(pd.Series([reference]))[0]) / 1e6
-            weight = np.exp(np.minimum(rate * age, 700.0))
+            weight, scale = _decay(agg, times, reference, at)
             weighted = np.nan_to_num(values) * weight[:, None]
-            q_age = (at - reference) / pd.Timedelta(seconds=1)
             spans, names = [(None, None)], [agg.columns()]
-            scale = np.full(len(queries), np.exp(-rate * q_age))
         for (_, since), columns in zip(spans, names, strict=True):
             mask = before if since is None else before & (times >= since)
             for j, column in enumerate(columns):
@@ -308,23 +302,32 @@ def _answer_at_one_time(
     return pd.DataFrame(out, index=queries.index)
 
 
+def _decay(
+    agg: DecayedSums, times: np.ndarray, reference: pd.Timestamp, at: pd.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row weights 2^((time - reference) / half_life) for stream times (int64 us), and
+    per query the factor 2^-((as_of - reference) / half_life) that turns their sums into
+    sums weighted by 2^-(age / half_life). Anchored at the reference so the exponents
+    stay small; rows far after it are never looked up, the clip only keeps their
+    (unused) sums finite."""
+    rate = LN2 / (agg.half_life / pd.Timedelta(seconds=1))
+    age = (times - epoch_us(pd.Series([reference]))[0]) / 1e6
+    weight = np.exp(np.minimum(rate * age.astype(np.float64), 700.0))
+    q_age = ((at - reference) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
+    return weight, np.exp(-rate * q_age)
+
+
 def _us(window: pd.Timedelta) -> int:
     return int(window / pd.Timedelta(microseconds=1))
 
 
-def _by_key_ranges(
-    stream: pd.DataFrame,
-    queries: pd.DataFrame,
-    aggregations: Sequence[Aggregation],
-    time: str,
-    reference: pd.Timestamp,
-    codes: tuple[np.ndarray, np.ndarray],
-) -> pd.DataFrame:
+def _by_key_ranges(q: _Question) -> pd.DataFrame:
     """`point_in_time` over ranges of key codes of at most about CHUNK_ROWS stream rows
     each. A key's answers only ever read its own rows, so the result is identical; the
     sorts, gathers and searches of a range stay in the CPU cache, where those of the
     whole stream would not (cost then grows faster than the data)."""
-    stream_codes, query_codes = codes
+    stream, queries, aggregations, time = q.stream, q.queries, q.aggregations, q.time
+    stream_codes, query_codes = q.codes
     parts = -(-len(stream) // CHUNK_ROWS)
     scale = parts / (max(stream_codes.max(initial=0), query_codes.max(initial=0)) + 1.0)
 
@@ -348,12 +351,12 @@ def _by_key_ranges(
         if len(mine) == 0:
             continue
         got = _answer(
-            numeric.iloc[here],
-            queries[[AS_OF]].iloc[mine],
-            aggregations,
-            time,
-            reference,
-            (stream_codes[here], query_codes[mine]),
+            replace(
+                q,
+                stream=numeric.iloc[here],
+                queries=queries[[AS_OF]].iloc[mine],
+                codes=(stream_codes[here], query_codes[mine]),
+            )
         )
         pieces.append(got.to_numpy(dtype=np.float64))
         placed.append(mine)
