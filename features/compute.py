@@ -260,8 +260,8 @@ class Hydrator:
         n = len(rows)
         items = rows["item_id"]
         keys: dict[str, object] = {"city": self.city(rows["user_id"])}
-        unknown = pd.array(np.full(n, UNKNOWN_KEY, dtype=object), dtype="str")
         if surface == "feed":
+            unknown = pd.array(np.full(n, UNKNOWN_KEY, dtype=object), dtype="str")
             keys["post_id"] = items.astype("str").array
             keys["circle_id"] = self.post_circle(items) if self.post_circle else unknown
             keys["author_id"] = self.post_author(items) if self.post_author else unknown

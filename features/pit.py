@@ -10,7 +10,9 @@ The answer only ever uses stream rows with time strictly before t:
 
 Sums are per-key cumulative sums; a query reads the last row of its key strictly before
 t (one `np.searchsorted`), so training (t = each impression's time) and serving
-(t = now) run the same code.
+(t = now) run the same code. Streams over CHUNK_ROWS rows are answered one range of
+keys at a time (the same result, with working arrays that fit in cache), and queries
+that all ask as of one time (a snapshot) are answered by one pass with no sort.
 """
 
 from __future__ import annotations
@@ -287,14 +289,14 @@ def _answer_at_one_time(q: _Question) -> pd.DataFrame:
             out.update(zip(agg.columns(), found.T, strict=True))
             continue
         if isinstance(agg, Sums):
-            spans = [(w, t - _us(w) if w is not None else None) for w in agg.windows]
+            starts = [t - _us(w) if w is not None else None for w in agg.windows]
             names = [[f"{v}_{window_name(w)}" for v in agg.values] for w in agg.windows]
             weighted, scale = np.nan_to_num(values), np.ones(len(queries))
         else:
             weight, scale = _decay(agg, times, reference, at)
             weighted = np.nan_to_num(values) * weight[:, None]
-            spans, names = [(None, None)], [agg.columns()]
-        for (_, since), columns in zip(spans, names, strict=True):
+            starts, names = [None], [agg.columns()]
+        for since, columns in zip(starts, names, strict=True):
             mask = before if since is None else before & (times >= since)
             for j, column in enumerate(columns):
                 totals = np.bincount(row_key[mask], weighted[mask, j], minlength=groups)
@@ -382,10 +384,7 @@ def sums_by_level(
     has any row for (the rest are zero), integer-coded, never expanded as strings."""
     n, k = len(queries), len(levels)
     key_codes, q_key = _factorize(stream, queries, [key])
-    # factorize, then place the few distinct values: mapping every row hashes each string
-    by_code, by_values = pd.factorize(stream[by].astype("str"))
-    level_of = pd.Index(levels, dtype="str").get_indexer(by_values)
-    stream_level = np.where(by_code >= 0, level_of[np.maximum(by_code, 0)], -1)
+    stream_level = positions(stream[by].astype("str"), pd.Index(levels, dtype="str"))
     known = stream_level >= 0
     stream = stream[known]
     pair = key_codes[known] * k + stream_level[known]

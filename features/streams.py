@@ -375,7 +375,7 @@ def member_payment_stream(data: ContractData, payments: pd.DataFrame) -> pd.Data
             "category": pd.array(np.asarray(category_ids)[category], dtype="str"),
             "payments": total[:, 0],
             "spend": total[:, 1],
-            "ts": pd.to_datetime(ends, unit="us", utc=True).astype(TS),
+            "ts": _ts(ends),
         }
     )
 
