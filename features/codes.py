@@ -14,6 +14,10 @@ def positions(ids: pd.Series | pd.Index, index: pd.Index) -> np.ndarray:
     ids go through `Index.get_indexer`, which converts a large string array to Python
     objects before hashing it."""
     local, distinct = pd.factorize(ids)
+    if isinstance(index.dtype, pd.StringDtype) and distinct.dtype != index.dtype:
+        # object ids meet a str index by converting the whole index on every call;
+        # converting the (fewer) distinct ids is cheaper (5x for 1,000 of 13,000)
+        distinct = distinct.astype(index.dtype)
     placed = index.get_indexer(distinct)
     if len(placed) == 0:
         return np.full(len(local), -1, dtype=np.int64)

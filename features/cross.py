@@ -6,11 +6,13 @@ serving rows (entity features from the online store), so the two cannot drift ap
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import pandas as pd
 
 from .config import FeatureConfig
-from .pit import days
+from .pit import AS_OF, days
 from .streams import Vocabulary
 from .views.base import VECTOR_PREFIX
 
@@ -51,30 +53,57 @@ def _lifts(
     return np.einsum("ij,ij->i", both, inverse), np.einsum("ij,ij->i", both, inverse**2)
 
 
+# (rows, len(names)) floats of the named columns, or None when any of them is absent
+Columns = Callable[[Sequence[str]], np.ndarray | None]
+
+
 def cross_features(frame: pd.DataFrame, vocab: Vocabulary, config: FeatureConfig) -> pd.DataFrame:
     """The cross columns for rows holding entity features, `as_of` and key columns."""
+    present = set(frame.columns)
+
+    def columns(names: Sequence[str]) -> np.ndarray | None:
+        if not set(names) <= present:
+            return None
+        return frame[list(names)].to_numpy(dtype=np.float64)
+
+    as_of = days(frame[AS_OF]) if AS_OF in present else np.full(len(frame), np.nan)
+    values = cross_values(columns, as_of, vocab, config)
+    return pd.DataFrame(values, index=frame.index)
+
+
+def cross_values(
+    columns: Columns, as_of_days: np.ndarray, vocab: Vocabulary, config: FeatureConfig
+) -> dict[str, np.ndarray]:
+    """`cross_features` over any column source (a frame in training, the online store's
+    block at serving time), with each row's as_of in days since the epoch."""
     out: dict[str, np.ndarray] = {}
     user_vec, circle_vec, baseline = _vectors(vocab, config)
-    if vocab.categories and set(user_vec + circle_vec) <= set(frame.columns):
-        a = frame[user_vec].to_numpy(dtype=np.float64, na_value=0.0)
-        b = frame[circle_vec].to_numpy(dtype=np.float64, na_value=0.0)
+    a = columns(user_vec) if vocab.categories else None
+    b = columns(circle_vec) if a is not None else None
+    if a is not None and b is not None:
+        a, b = _zero_nan(a), _zero_nan(b)
         out["interest_match"] = _cosine(a, b)
-        if set(baseline) <= set(frame.columns):
-            base = frame[baseline].to_numpy(dtype=np.float64, na_value=0.0)
-            out["interest_lift"], out["interest_lift_sq"] = _lifts(a, b, base)
-    if "post_created_day" in frame.columns:
-        age_days = days(frame["as_of"]) - frame["post_created_day"].to_numpy(dtype=np.float64)
-        out["post_age_hours"] = 24.0 * age_days
-    if {"cc_members", "circle_members"} <= set(frame.columns):
-        size = frame["circle_members"].to_numpy(dtype=np.float64)
-        local = frame["cc_members"].to_numpy(dtype=np.float64)
+        base = columns(baseline)
+        if base is not None:
+            out["interest_lift"], out["interest_lift_sq"] = _lifts(a, b, _zero_nan(base))
+    created = columns(["post_created_day"])
+    if created is not None:
+        out["post_age_hours"] = 24.0 * (as_of_days - created[:, 0])
+    sizes = columns(["cc_members", "circle_members"])
+    if sizes is not None:
+        local, size = sizes[:, 0], sizes[:, 1]
         out["circle_city_share"] = np.divide(local, size, out=np.zeros_like(local), where=size > 0)
-    if "ua_is_friend" in frame.columns or "ua_transfer" in frame.columns:
-        friend = frame.get("ua_is_friend", pd.Series(0.0, index=frame.index)).to_numpy(
-            dtype=np.float64
+    friend, sent = columns(["ua_is_friend"]), columns(["ua_transfer"])
+    if friend is not None or sent is not None:
+        out["ua_tie_strength"] = _column_or_zero(friend, len(as_of_days)) + np.log1p(
+            _column_or_zero(sent, len(as_of_days))
         )
-        sent = frame.get("ua_transfer", pd.Series(0.0, index=frame.index)).to_numpy(
-            dtype=np.float64
-        )
-        out["ua_tie_strength"] = np.nan_to_num(friend) + np.log1p(np.nan_to_num(sent))
-    return pd.DataFrame(out, index=frame.index)
+    return out
+
+
+def _zero_nan(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 0.0, values)
+
+
+def _column_or_zero(values: np.ndarray | None, rows: int) -> np.ndarray:
+    return np.zeros(rows) if values is None else np.nan_to_num(values[:, 0])

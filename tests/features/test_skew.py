@@ -57,3 +57,29 @@ def test_serving_equals_training(
 
     assert list(serving.columns) == list(training.columns)
     pd.testing.assert_frame_equal(serving, training, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("surface", ["feed", "circle_suggestions"])
+def test_serving_reads_object_and_str_ids_alike(
+    world: ContractData, small_world: SimResult, tmp_path: Path, surface: str
+) -> None:
+    """The API hands ids over as Python strings, training as Arrow strings: serving
+    hydrates and looks up both the same way, missing ids included."""
+    t = small_world.split_time
+    write_snapshot(FeatureBuilder(world), tmp_path / "features", t)
+    rows = requests(world, t, surface)
+    as_str = rows.astype({"user_id": "str", "item_id": "str"})
+    as_objects = rows.astype({"user_id": object, "item_id": object})
+    as_objects.loc[3, "user_id"] = None  # a request without a user id reads the defaults
+    as_str.loc[3, "user_id"] = "\x00no-such-user"
+    serving = ServingFeatures(tmp_path / "features", world)
+
+    from_str = serving.for_requests(as_str, surface).drop(columns=["user_id", "item_id"])
+    from_objects = serving.for_requests(as_objects, surface).drop(columns=["user_id", "item_id"])
+
+    pd.testing.assert_frame_equal(from_objects, from_str, check_exact=True)
+    hydrated = serving.hydrate(as_str, surface)
+    keys = serving.hydrate.object_keys(as_str, surface)
+    for column, values in keys.items():
+        assert values.dtype == object
+        assert values.tolist() == hydrated[column].tolist(), column
