@@ -10,8 +10,16 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
+
+
+def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
+    """`ids.map(values)` for a uniquely indexed `values`, by position: a map of object
+    ids onto a str index converts the whole index on every call."""
+    rows = positions(ids, values.index)
+    return pd.Series(values.array.take(rows, allow_fill=True), index=ids.index)
 
 
 def _before(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
@@ -137,10 +145,6 @@ class Catalog:
         return self.data["users"].set_index("user_id")["city"]
 
     @cached_property
-    def post_author(self) -> pd.Series:
-        return self.items("feed")["author_id"]
-
-    @cached_property
     def circle_gate(self) -> pd.Series:
         return self.items("circle_suggestions")["min_credit_score"]
 
@@ -155,6 +159,26 @@ class Catalog:
         posts = self.posts[self.posts["circle_id"].isin(open_ids)]
         ranked = posts.sort_values("engagement", ascending=False, kind="stable")
         return ranked["post_id"].to_numpy()
+
+    def rows(self, surface: str, ids: pd.Series) -> np.ndarray:
+        """Each id's row in `items(surface)`, -1 where it is not a live item. A dict
+        lookup of the request's Python strings: no pandas dtype inference per call."""
+        get = self._row_of[surface].get
+        return np.fromiter((get(i, -1) for i in ids.tolist()), np.int64, len(ids))
+
+    @cached_property
+    def _row_of(self) -> dict[str, dict[str, int]]:
+        return {
+            surface: {key: row for row, key in enumerate(items.index.tolist())}
+            for surface, items in self._items.items()
+        }
+
+    @cached_property
+    def post_authors(self) -> np.ndarray:
+        """The author of each live post (rows of `items("feed")`), then None for ids
+        that are not live posts (row -1)."""
+        authors = self.items("feed")["author_id"].to_numpy(dtype=object)
+        return np.concatenate([authors, np.array([None], dtype=object)])
 
     def items(self, surface: str) -> pd.DataFrame:
         """The live items of a surface indexed by id: fresh posts (feed) or circles."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .catalog import lookup
 from .components import Filter, RankContext
 
 
@@ -18,9 +19,10 @@ class CreditGate(Filter):
     surfaces = ("circle_suggestions",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        gate = candidates["item_id"].map(ctx.catalog.circle_gate)
+        gate = lookup(ctx.catalog.circle_gate, candidates["item_id"])
         gate = gate.to_numpy(dtype=np.float64, na_value=np.nan)
-        score = candidates["user_id"].map(ctx.catalog.credit).to_numpy(np.float64, na_value=np.nan)
+        score = lookup(ctx.catalog.credit, candidates["user_id"])
+        score = score.to_numpy(np.float64, na_value=np.nan)
         return np.isnan(gate) | (score >= gate)
 
 
@@ -55,8 +57,9 @@ class LivePost(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        author = candidates["item_id"].map(ctx.catalog.post_author)
-        return (author.notna() & (author != candidates["user_id"])).to_numpy(dtype=bool)
+        rows = ctx.catalog.rows("feed", candidates["item_id"])
+        author = ctx.catalog.post_authors[rows]
+        return (rows >= 0) & (author != candidates["user_id"].to_numpy(dtype=object))
 
 
 FILTERS: tuple[type[Filter], ...] = (CreditGate, NotMember, LiveCircle, LivePost)

@@ -59,9 +59,7 @@ class Pipeline:
         scored = candidates.assign(score=self.scorer.score(ctx, candidates, features))
         for reranker in self.rerankers:
             scored = reranker.rerank(ctx, _ordered(scored))
-        page = _ordered(scored).groupby("user_id", sort=False).head(limit)
-        page = page.assign(rank=page.groupby("user_id", sort=False).cumcount())
-        result.ranked = page[RANKED_COLUMNS].reset_index(drop=True)
+        result.ranked = _top(scored, limit)
         return result
 
     def _gather(
@@ -113,9 +111,32 @@ def _union(
     )
 
 
-def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
-    """By user, then score descending; ties broken by item id so pages are stable."""
+def _order(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row order by user, then score descending, ties broken by item id so pages are
+    stable; and each row's user code (codes ascend with the order)."""
     user = pd.factorize(frame["user_id"].to_numpy(dtype=object), sort=True)[0]
-    item = pd.factorize(frame["item_id"].to_numpy(dtype=object), sort=True)[0]
-    order = np.lexsort((item, -frame["score"].to_numpy(dtype=np.float64), user))
-    return frame.iloc[order]
+    score = -frame["score"].to_numpy(dtype=np.float64)
+    order = np.lexsort((score, user))
+    tied = (user[order][1:] == user[order][:-1]) & (score[order][1:] == score[order][:-1])
+    if tied.any():  # sorting ids is the costly part: only when some scores tie
+        item = pd.factorize(frame["item_id"].to_numpy(dtype=object), sort=True)[0]
+        order = np.lexsort((item, score, user))
+    return order, user
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[_order(frame)[0]]
+
+
+def _top(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The first `limit` rows of each user in `_order`, with their rank from 0."""
+    order, user = _order(frame)
+    user = user[order]
+    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
+    rank = np.arange(len(user)) - np.repeat(starts, np.diff(np.r_[starts, len(user)]))
+    shown = rank < limit
+    rows = order[shown]
+    column = {c: frame[c].to_numpy() for c in RANKED_COLUMNS if c != "rank"}
+    page = {c: pd.Series(v[rows], dtype=v.dtype) for c, v in column.items()}
+    page["rank"] = pd.Series(rank[shown])
+    return pd.DataFrame({c: page[c] for c in RANKED_COLUMNS})

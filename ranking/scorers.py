@@ -14,6 +14,7 @@ from training.heads import HeadsRanker
 from training.logistic import LogisticRanker
 from training.ranker import Ranker
 
+from .catalog import lookup
 from .components import RankContext, Scorer
 
 
@@ -107,7 +108,7 @@ class Chronological(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
-        created = candidates["item_id"].map(ctx.catalog.items(ctx.surface)["created_at"])
+        created = lookup(ctx.catalog.items(ctx.surface)["created_at"], candidates["item_id"])
         return (created - ctx.as_of).dt.total_seconds().to_numpy(np.float64, na_value=-1e18)
 
 
@@ -120,7 +121,7 @@ class Popularity(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
-        popularity = candidates["item_id"].map(ctx.catalog.item_popularity(ctx.surface))
+        popularity = lookup(ctx.catalog.item_popularity(ctx.surface), candidates["item_id"])
         return popularity.fillna(0.0).to_numpy(dtype=np.float64)
 
 
