@@ -13,6 +13,7 @@ from typing import Self
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -63,7 +64,7 @@ class LogisticRanker:
         return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
     def score(self, rows: pd.DataFrame) -> np.ndarray:
-        return np.asarray(1.0 / (1.0 + np.exp(-self.logit(rows))))
+        return np.asarray(expit(self.logit(rows)))  # no overflow for very negative logits
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

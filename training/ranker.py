@@ -27,5 +27,8 @@ class Ranker(Protocol):
 
 def inputs(rows: pd.DataFrame, features: list[str]) -> np.ndarray:
     """The model matrix in training column order; columns a row set lacks are NaN
-    (LightGBM sends missing values down the learned default branch)."""
-    return rows.reindex(columns=features).to_numpy(dtype=np.float64, na_value=np.nan)
+    (LightGBM sends missing values down the learned default branch). Row-major, as
+    predictors read it: a frame's own layout is column-major, and each head of a ranker
+    would otherwise copy it again."""
+    matrix = rows.reindex(columns=features).to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.ascontiguousarray(matrix)
