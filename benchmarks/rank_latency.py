@@ -4,9 +4,7 @@ Builds a world (10,000 users x 30 days by default), trains, opens the snapshot a
 split, and times Pipeline.run for one user at a time with 1,000 candidates (the
 `popular_posts` source with k = 1000, then the live-post filter, online-store features,
 the LightGBM heads and the page). Prints p50/p99 over --requests requests after a
-warm-up, before and after the loaded state is frozen out of the garbage collector's
-sight (as a serving process does), and offline `rank` throughput (users/s) of the
-default feed strategy.
+warm-up, and offline `rank` throughput (users/s) of the default feed strategy.
 
     .venv/bin/python benchmarks/rank_latency.py [--users 10000] [--requests 1000]
 """
@@ -36,7 +34,6 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from circlerank.memory import settle_after_loading
     from evaluation.simulator import SimConfig, simulate
     from features.contract import load_contract
     from ranking.pipeline import Pipeline
@@ -70,21 +67,15 @@ def main() -> None:
         users = data["users"]["user_id"].to_numpy(dtype=object)
         rng = np.random.default_rng(0)
         asked = rng.choice(users, args.requests + 50)
-
-        def timed() -> tuple[np.ndarray, list[int]]:
-            sizes, times = [], []
-            for i, user in enumerate(asked):
-                started = time.perf_counter()
-                result = pipeline.run(ctx, np.array([user], dtype=object), limit=20)
-                elapsed = time.perf_counter() - started
-                if i >= 50:  # warm-up: first calls fill caches and page in the store
-                    times.append(elapsed * 1000)
-                    sizes.append(sum(result.candidates.values()))
-            return np.array(times), sizes
-
-        unsettled, sizes = timed()
-        settle_after_loading()  # as a serving process does once it has loaded
-        ms, _ = timed()
+        sizes, times = [], []
+        for i, user in enumerate(asked):
+            started = time.perf_counter()
+            result = pipeline.run(ctx, np.array([user], dtype=object), limit=20)
+            elapsed = time.perf_counter() - started
+            if i >= 50:  # warm-up: first calls fill caches and page in the store
+                times.append(elapsed * 1000)
+                sizes.append(sum(result.candidates.values()))
+        ms = np.array(times)
         truth_users = users[: min(2000, len(users))]
         started = time.perf_counter()
         replayer.rank("feed", truth_users, 10)
@@ -96,8 +87,7 @@ def main() -> None:
     )
     print(
         f"p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, "
-        f"max {ms.max():.2f} ms (target p99 <= 15 ms); before settle_after_loading(): "
-        f"p50 {np.percentile(unsettled, 50):.2f} ms, p99 {np.percentile(unsettled, 99):.2f} ms"
+        f"max {ms.max():.2f} ms (target p99 <= 15 ms)"
     )
     print(
         f"offline rank (default feed strategy): {rate:,.0f} users/s "
