@@ -14,6 +14,8 @@ from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
 
+from .history import History
+
 
 def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
     """`ids.map(values)` for a uniquely indexed `values`, by position: a map of object
@@ -173,12 +175,50 @@ class Catalog:
             for surface, items in self._items.items()
         }
 
+    def item_values(self, surface: str, column: str, ids: pd.Series) -> np.ndarray:
+        """`items(surface)[column]` of each id: NaN (numbers) or None where the id is not
+        a live item."""
+        key = (surface, column)
+        if key not in self._item_columns:
+            values = self.items(surface)[column]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                array = np.append(values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+            else:
+                array = np.concatenate(
+                    [values.to_numpy(dtype=object), np.array([None], dtype=object)]
+                )
+            self._item_columns[key] = array
+        return self._item_columns[key][self.rows(surface, ids)]
+
     @cached_property
-    def post_authors(self) -> np.ndarray:
-        """The author of each live post (rows of `items("feed")`), then None for ids
-        that are not live posts (row -1)."""
-        authors = self.items("feed")["author_id"].to_numpy(dtype=object)
-        return np.concatenate([authors, np.array([None], dtype=object)])
+    def _item_columns(self) -> dict[tuple[str, str], np.ndarray]:
+        return {}
+
+    @cached_property
+    def history(self) -> History:
+        """What each user saw, hid, dismissed, skipped or left before as_of."""
+        return History(self.data, self.as_of)
+
+    @cached_property
+    def deleted_posts(self) -> frozenset[str]:
+        """Posts deleted before as_of."""
+        if not self.data.has("posts"):
+            return frozenset()
+        p = self.data["posts"]
+        return frozenset(p.loc[_before(p["deleted_at"], self.as_of), "post_id"].tolist())
+
+    def new_creators(self, days: float) -> frozenset[str]:
+        """Authors whose first post (before as_of) is at most `days` old."""
+        first = self._first_posts
+        return frozenset(first.index[first >= self.as_of - pd.Timedelta(days=days)])
+
+    @cached_property
+    def _first_posts(self) -> pd.Series:
+        if not self.data.has("posts"):
+            return pd.Series(dtype="datetime64[us, UTC]")
+        p = self.data["posts"]
+        p = p[_before(p["created_at"], self.as_of)]
+        return p["created_at"].astype(TS).groupby(p["author_id"].to_numpy(dtype=object)).min()
 
     def items(self, surface: str) -> pd.DataFrame:
         """The live items of a surface indexed by id: fresh posts (feed) or circles."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from .catalog import lookup
 from .components import Filter, RankContext
+from .history import contains
 
 
 class CreditGate(Filter):
@@ -57,9 +61,120 @@ class LivePost(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        rows = ctx.catalog.rows("feed", candidates["item_id"])
-        author = ctx.catalog.post_authors[rows]
-        return (rows >= 0) & (author != candidates["user_id"].to_numpy(dtype=object))
+        author = ctx.catalog.item_values("feed", "author_id", candidates["item_id"])
+        live = author != None  # noqa: E711 - elementwise over an object array
+        return live & (author != candidates["user_id"].to_numpy(dtype=object))
 
 
-FILTERS: tuple[type[Filter], ...] = (CreditGate, NotMember, LiveCircle, LivePost)
+class Window(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: float = Field(default=3.0, gt=0)
+
+
+class AlreadySeen(Filter):
+    """Posts the user was shown within the last `days`."""
+
+    name = "already_seen"
+    reason = "seen"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = Window
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        assert isinstance(self.params, Window)
+        seen = ctx.catalog.history.items("feed", ("impression",), self.params.days)
+        return ~contains(seen, candidates["user_id"], candidates["item_id"])
+
+
+class HiddenByUser(Filter):
+    """Posts the user hid or reported, ever."""
+
+    name = "hidden"
+    reason = "hidden_or_reported"
+    surfaces = ("feed",)
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        hidden = ctx.catalog.history.items("feed", ("hide", "report"))
+        return ~contains(hidden, candidates["user_id"], candidates["item_id"])
+
+
+class HiddenAuthorParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_hides: int = Field(default=2, ge=1)
+
+
+class HiddenAuthor(Filter):
+    """Posts by authors the user hid or reported `min_hides` times or more."""
+
+    name = "hidden_author"
+    reason = "author_hidden"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = HiddenAuthorParams
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        assert isinstance(self.params, HiddenAuthorParams)
+        hidden = ctx.catalog.history.hidden_authors(self.params.min_hides)
+        author = ctx.catalog.item_values("feed", "author_id", candidates["item_id"])
+        return ~contains(hidden, candidates["user_id"], author)
+
+
+class DeletedPost(Filter):
+    """Posts deleted before the request."""
+
+    name = "deleted_post"
+    reason = "deleted"
+    surfaces = ("feed",)
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        deleted = ctx.catalog.deleted_posts
+        return np.fromiter(
+            (i not in deleted for i in candidates["item_id"].tolist()), bool, len(candidates)
+        )
+
+
+class LeftCircle(Filter):
+    """Posts of circles the user left (and did not join again)."""
+
+    name = "left_circle"
+    reason = "left_circle"
+    surfaces = ("feed",)
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        circle = ctx.catalog.item_values("feed", "circle_id", candidates["item_id"])
+        return ~contains(ctx.catalog.history.left_circles(), candidates["user_id"], circle)
+
+
+class DismissedParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: float = Field(default=30.0, gt=0)
+
+
+class DismissedCircle(Filter):
+    """Circles the user dismissed within the last `days`."""
+
+    name = "dismissed_circle"
+    reason = "dismissed"
+    surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = DismissedParams
+
+    def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+        assert isinstance(self.params, DismissedParams)
+        history = ctx.catalog.history
+        dismissed = history.items("circle_suggestions", ("dismiss",), self.params.days)
+        return ~contains(dismissed, candidates["user_id"], candidates["item_id"])
+
+
+FILTERS: tuple[type[Filter], ...] = (
+    CreditGate,
+    NotMember,
+    LiveCircle,
+    LivePost,
+    AlreadySeen,
+    HiddenByUser,
+    HiddenAuthor,
+    DeletedPost,
+    LeftCircle,
+    DismissedCircle,
+)
