@@ -28,6 +28,7 @@ from circlerank.errors import ConfigError
 
 from .components import SURFACES, Component
 from .filters import FILTERS
+from .rerankers import RERANKERS
 from .scorers import SCORERS
 from .sources import SOURCES
 
@@ -36,7 +37,7 @@ REGISTRY: dict[str, dict[str, type[Component]]] = {
     "sources": {c.name: c for c in SOURCES},
     "filters": {c.name: c for c in FILTERS},
     "scorer": {c.name: c for c in SCORERS},
-    "rerankers": {},
+    "rerankers": {c.name: c for c in RERANKERS},
 }
 
 

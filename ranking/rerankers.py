@@ -1,0 +1,190 @@
+"""Re-rankers: ecosystem policy on top of the scorer's order.
+
+Each multiplies scores by a factor (above 1 a boost, below 1 a discount). Scores may be
+negative (log-odds, values with negative weights), so a factor scales a score's
+distance from zero in the direction that helps or hurts it: a discount never lifts a
+negative score. Every parameter is a strategy parameter (ranking/strategies.toml).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from .components import RankContext, ReRanker
+
+
+def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """`score` moved by `factor`: multiplied where it is positive, divided where not."""
+    return np.where(score >= 0, score * factor, score / factor)
+
+
+def _adjusted(ranked: pd.DataFrame, factor: np.ndarray) -> pd.DataFrame:
+    score = ranked["score"].to_numpy(dtype=np.float64)
+    return ranked.assign(score=scaled(score, factor))
+
+
+def occurrence(users: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """For each row, how many earlier rows (in the given order) have the same user and key."""
+    user = pd.factorize(users)[0].astype(np.int64)
+    key, distinct = pd.factorize(keys, use_na_sentinel=False)
+    pair = user * (len(distinct) + 1) + key
+    order = np.argsort(pair, kind="stable")
+    ordered = pair[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(ordered)])
+    count = np.empty(len(pair), dtype=np.int64)
+    count[order] = np.arange(len(pair)) - np.repeat(starts, sizes)
+    return count
+
+
+class DiversityParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decay: float = Field(default=0.5, gt=0, le=1)
+    floor: float = Field(default=0.25, ge=0, le=1)
+
+
+class _Diversity(ReRanker):
+    """The n-th item (from 0) of the same key in a user's list keeps
+    (1 - floor) * decay^n + floor of its score (the-algorithm's author diversity)."""
+
+    Params: ClassVar[type[BaseModel]] = DiversityParams
+    column: ClassVar[str]
+
+    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+        assert isinstance(self.params, DiversityParams)
+        keys = ctx.catalog.item_values("feed", self.column, ranked["item_id"])
+        seen = occurrence(ranked["user_id"].to_numpy(dtype=object), keys)
+        p = self.params
+        return _adjusted(ranked, (1 - p.floor) * p.decay ** seen.astype(np.float64) + p.floor)
+
+
+class AuthorDiversity(_Diversity):
+    """Discounts each further post of an author already higher in the user's list."""
+
+    name = "author_diversity"
+    surfaces = ("feed",)
+    column = "author_id"
+
+
+class CircleDiversity(_Diversity):
+    """Discounts each further post of a circle already higher in the user's list."""
+
+    name = "circle_diversity"
+    surfaces = ("feed",)
+    column = "circle_id"
+
+
+class Boost(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    boost: float = Field(default=1.2, gt=0)
+
+
+class MemberMadeBoost(ReRanker):
+    """Boosts posts written by members rather than by the platform (`is_official`)."""
+
+    name = "member_made_boost"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = Boost
+
+    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+        assert isinstance(self.params, Boost)
+        official = ctx.catalog.item_values("feed", "is_official", ranked["item_id"])
+        member_made = np.array(
+            [isinstance(o, bool | np.bool_) and not o for o in official.tolist()], dtype=bool
+        )
+        return _adjusted(ranked, np.where(member_made, self.params.boost, 1.0))
+
+
+class NewCreatorBoostParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    boost: float = Field(default=1.3, gt=0)
+    days: float = Field(default=14.0, gt=0)
+
+
+class NewCreatorBoost(ReRanker):
+    """Boosts posts by authors whose first post is at most `days` old."""
+
+    name = "new_creator_boost"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = NewCreatorBoostParams
+
+    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+        assert isinstance(self.params, NewCreatorBoostParams)
+        new = ctx.catalog.new_creators(self.params.days)
+        author = ctx.catalog.item_values("feed", "author_id", ranked["item_id"])
+        is_new = np.fromiter((a in new for a in author.tolist()), bool, len(author))
+        return _adjusted(ranked, np.where(is_new, self.params.boost, 1.0))
+
+
+class SmallCircleParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    boost: float = Field(default=1.3, gt=0)
+    max_members: int = Field(default=30, ge=1)
+
+
+class SmallCircleBoost(ReRanker):
+    """Boosts suggested circles with fewer than `max_members` members (new circles with
+    none included), so small communities get the exposure that grows them."""
+
+    name = "small_circle_boost"
+    surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = SmallCircleParams
+
+    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+        assert isinstance(self.params, SmallCircleParams)
+        members = ctx.catalog.item_values("circle_suggestions", "members", ranked["item_id"])
+        small = np.nan_to_num(members, nan=np.inf) < self.params.max_members
+        return _adjusted(ranked, np.where(small, self.params.boost, 1.0))
+
+
+class FatigueParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: float = Field(default=7.0, gt=0)
+    free_skips: int = Field(default=2, ge=0)
+    rate: float = Field(default=0.15, ge=0)
+    floor: float = Field(default=0.3, gt=0, le=1)
+
+
+class FeedbackFatigue(ReRanker):
+    """Down-weights what the user keeps skipping: authors (feed) or circles
+    (suggestions) whose items the user was shown in the last `days` without acting on.
+    Beyond `free_skips`, each skip divides by 1 + rate, down to `floor`."""
+
+    name = "feedback_fatigue"
+    Params: ClassVar[type[BaseModel]] = FatigueParams
+
+    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+        assert isinstance(self.params, FatigueParams)
+        p = self.params
+        skips = ctx.catalog.history.skip_counts(ctx.surface, p.days)
+        if ctx.surface == "feed":
+            keys = ctx.catalog.item_values("feed", "author_id", ranked["item_id"])
+        else:
+            keys = ranked["item_id"].to_numpy(dtype=object)
+        users = ranked["user_id"].tolist()
+        count = np.fromiter(
+            (skips.get((u, k), 0) for u, k in zip(users, keys.tolist(), strict=True)),
+            np.float64,
+            len(users),
+        )
+        factor = np.maximum(p.floor, 1.0 / (1.0 + p.rate * np.maximum(count - p.free_skips, 0)))
+        return _adjusted(ranked, factor)
+
+
+RERANKERS: tuple[type[ReRanker], ...] = (
+    AuthorDiversity,
+    CircleDiversity,
+    MemberMadeBoost,
+    NewCreatorBoost,
+    SmallCircleBoost,
+    FeedbackFatigue,
+)

@@ -1,0 +1,82 @@
+"""Re-rankers on hand-built cases: each factor worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import ContractData
+from ranking.catalog import Catalog
+from ranking.components import RankContext
+from ranking.rerankers import occurrence, scaled
+from ranking.strategy import component_class
+
+from .policy_world import AS_OF_DAY, day, load
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> ContractData:
+    return load(tmp_path_factory.mktemp("policy"))
+
+
+def rerank(
+    data: ContractData, name: str, surface: str, items: list[str], **params: float
+) -> np.ndarray:
+    """The factor each item's score (all 1.0, in the given order) is multiplied by."""
+    cls = component_class("rerankers", name, surface)
+    ctx = RankContext(surface, Catalog(data, day(AS_OF_DAY)), features=None, bundle=None)
+    ranked = pd.DataFrame(
+        {"user_id": pd.Series(["u1"] * len(items), dtype=object), "item_id": items, "score": 1.0}
+    )
+    got = cls(cls.Params(**params)).rerank(ctx, ranked)
+    assert got["item_id"].tolist() == items
+    return got["score"].to_numpy()
+
+
+def test_occurrence_counts_earlier_rows_of_the_same_user_and_key() -> None:
+    users = np.array(["a", "a", "b", "a", "b", "a"], dtype=object)
+    keys = np.array(["x", "y", "x", "x", "x", None], dtype=object)
+    assert occurrence(users, keys).tolist() == [0, 0, 0, 1, 1, 0]
+
+
+def test_a_discount_never_lifts_a_negative_score() -> None:
+    got = scaled(np.array([2.0, -2.0, 0.0]), np.array([0.5, 0.5, 0.5]))
+    assert got.tolist() == [1.0, -4.0, 0.0]
+
+
+def test_author_diversity_decays_to_the_floor(world: ContractData) -> None:
+    # p_h1, p_h2 and p_u4 are all by u4; p_ok by u3
+    factors = rerank(world, "author_diversity", "feed", ["p_h1", "p_ok", "p_h2", "p_u4"])
+    assert factors == pytest.approx([1.0, 1.0, 0.75 * 0.5 + 0.25, 0.75 * 0.25 + 0.25])
+    flat = rerank(world, "author_diversity", "feed", ["p_h1", "p_h2"], decay=1.0, floor=0.0)
+    assert flat.tolist() == [1.0, 1.0]
+
+
+def test_member_made_posts_are_boosted(world: ContractData) -> None:
+    factors = rerank(world, "member_made_boost", "feed", ["p_ok", "p_official"], boost=1.5)
+    assert factors.tolist() == [1.5, 1.0]
+
+
+def test_new_creators_are_boosted(world: ContractData) -> None:
+    # first posts: u2 day 1, u3 and u4 day 4, official day 9; as of day 10
+    items = ["p_seen", "p_ok", "p_u4", "p_official"]
+    factors = rerank(world, "new_creator_boost", "feed", items, boost=2.0, days=5.5)
+    assert factors.tolist() == [1.0, 1.0, 1.0, 2.0]
+
+
+def test_fatigue_discounts_authors_the_user_keeps_skipping(world: ContractData) -> None:
+    # in the last 7 days u1 skipped u2 once (p_seen), u3 twice (p_seen_5d; p_hidden, a
+    # hide is no engagement) and u4 twice (p_h1, p_h2); official never
+    items = ["p_seen", "p_ok", "p_u4", "p_official"]
+    factors = rerank(world, "feedback_fatigue", "feed", items, free_skips=1, rate=1.0, floor=0.1)
+    assert factors.tolist() == [1.0, 0.5, 0.5, 1.0]
+    floored = rerank(world, "feedback_fatigue", "feed", items, free_skips=0, rate=9.0, floor=0.3)
+    assert floored.tolist() == [0.3, 0.3, 0.3, 1.0]
+
+
+def test_small_circles_are_boosted(world: ContractData) -> None:
+    # members as of day 10: c1 four, c2 one (u1 left), c3 and c4 none
+    items = ["c1", "c2", "c3", "c4"]
+    factors = rerank(world, "small_circle_boost", "circle_suggestions", items, max_members=2)
+    assert factors.tolist() == [1.0, 1.3, 1.3, 1.3]
