@@ -3,6 +3,7 @@ re-rankers -> page. The API (one user) and offline replay (many) call the same c
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,6 +25,20 @@ class RankResult:
     ranked: pd.DataFrame  # RANKED_COLUMNS, sorted by user then rank; sources is a bit mask
     candidates: Counter[str] = field(default_factory=Counter)  # rows per source
     removed: Counter[str] = field(default_factory=Counter)  # rows per filter reason
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+
+
+class _Clock:
+    """Adds the time since the last tick to a stage of `seconds`."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self.last = time.perf_counter()
+
+    def tick(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
 
 
 class Pipeline:
@@ -44,11 +59,12 @@ class Pipeline:
     def run(self, ctx: RankContext, users: np.ndarray, limit: int) -> RankResult:
         users = np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object)
         result = RankResult(pd.DataFrame(columns=RANKED_COLUMNS))
-        candidates = self._gather(ctx, users, self.sources, result)
+        clock = _Clock(result.seconds)
+        candidates = self._gather(ctx, users, self.sources, result, clock)
         if self.fallback:
             empty = np.setdiff1d(users, candidates["user_id"].unique())
             if len(empty):
-                more = self._gather(ctx, empty, self.fallback, result)
+                more = self._gather(ctx, empty, self.fallback, result, clock)
                 candidates = pd.concat([candidates, more], ignore_index=True)
         if candidates.empty:
             return result
@@ -56,10 +72,14 @@ class Pipeline:
         if self.scorer.needs_features and ctx.features is not None and len(candidates):
             rows = candidates[["user_id", "item_id"]].assign(**{AS_OF: ctx.as_of})
             features = ctx.features(rows, ctx.surface).set_axis(candidates.index)
+        clock.tick("features")
         scored = candidates.assign(score=self.scorer.score(ctx, candidates, features))
+        clock.tick("score")
         for reranker in self.rerankers:
             scored = reranker.rerank(ctx, _ordered(scored))
+        clock.tick("rerank")
         result.ranked = _top(scored, limit)
+        clock.tick("page")
         return result
 
     def _gather(
@@ -68,6 +88,7 @@ class Pipeline:
         users: np.ndarray,
         sources: list[CandidateSource],
         result: RankResult,
+        clock: _Clock,
     ) -> pd.DataFrame:
         """Candidates of the sources, one row per (user, item) with a bit mask of the
         sources that returned it, then filtered (removals counted per reason)."""
@@ -79,10 +100,12 @@ class Pipeline:
             items_found.append(got["item_id"].to_numpy(dtype=object))
             bits_found.append(np.full(len(got), self._bit[source.name], dtype=np.int64))
         candidates = _union(users_found, items_found, bits_found)
+        clock.tick("sources")
         for step in self.filters:
             keep = step.keep(ctx, candidates)
             result.removed[step.reason] += int((~keep).sum())
             candidates = candidates[keep].reset_index(drop=True)
+        clock.tick("filters")
         return candidates
 
 

@@ -85,6 +85,8 @@ class Replayer:
             pages.append(got.ranked)
             total.candidates.update(got.candidates)
             total.removed.update(got.removed)
+            for stage, seconds in got.seconds.items():
+                total.seconds[stage] = total.seconds.get(stage, 0.0) + seconds
         if pages:
             total.ranked = pd.concat(pages, ignore_index=True)
         return total

@@ -32,7 +32,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_strategies_load_and_build() -> None:
     strategies = load_strategies()
-    assert strategies.defaults == {"feed": "engagement", "circle_suggestions": "suggest"}
+    assert strategies.defaults == {"feed": "community", "circle_suggestions": "suggest"}
     for strategy in strategies.strategies.values():
         Pipeline(strategy)  # every component resolves and takes its params
 
