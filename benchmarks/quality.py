@@ -85,7 +85,14 @@ def main() -> None:
 
     from circlerank.memory import peak_rss_mb
     from evaluation.oracle import share_of_oracle
-    from evaluation.quality import K, QualityRow, quality_rows, read_truth, render
+    from evaluation.quality import (
+        K,
+        QualityRow,
+        ecosystem_summary,
+        quality_rows,
+        read_truth,
+        render,
+    )
     from evaluation.simulator import SimConfig, simulate
     from features.contract import load_contract
     from ranking.replay import Replayer
@@ -121,6 +128,7 @@ def main() -> None:
     )
     print(f"training: {train_s:.1f} s, peak RSS {train_mb:,.0f} MB (target <= 180 s)")
     print(render(rows))
+    print(ecosystem_summary(rows, "engagement", "community"))
     print("\ncandidate source recall (train's report, positives of the day after the cut):")
     for surface, recall in bundle.manifest["recall"].items():
         print(f"  {surface}: " + ", ".join(f"{k} {v:.3f}" for k, v in recall.items()))

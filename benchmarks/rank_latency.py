@@ -1,10 +1,11 @@
 """Request-time ranking cost: one feed request with 1,000 candidates, in process.
 
 Builds a world (10,000 users x 30 days by default), trains, opens the snapshot at the
-split, and times Pipeline.run for one user at a time with 1,000 candidates (the
-`popular_posts` source with k = 1000, then the live-post filter, online-store features,
-the LightGBM heads and the page). Prints p50/p99 over --requests requests after a
-warm-up, and offline `rank` throughput (users/s) of the default feed strategy.
+split, and times Pipeline.run for one user at a time with 1,000 candidates: the default
+feed strategy (community) with the `popular_posts` source at k = 1000 for its sources,
+so its filters, online-store features, LightGBM heads, re-rankers and page. Prints
+p50/p99 over --requests requests after a warm-up, in all and per stage, and offline
+`rank` throughput (users/s) of the default feed strategy.
 
     .venv/bin/python benchmarks/rank_latency.py [--users 10000] [--requests 1000]
 """
@@ -38,7 +39,7 @@ def main() -> None:
     from features.contract import load_contract
     from ranking.pipeline import Pipeline
     from ranking.replay import Replayer
-    from ranking.strategy import Strategy
+    from ranking.strategy import Strategy, load_strategies
     from training.bundle import load_bundle
     from training.train import train
 
@@ -54,20 +55,23 @@ def main() -> None:
         bundle = load_bundle(Path(tmp) / "models")
         predictors = {p.kind for p in bundle.ranker("feed", "heads").predictors.values()}
         replayer = Replayer(data, bundle, split, feature_dir=Path(tmp) / "snapshot")
+        # the shipped default (community) with one source of 1,000 candidates
+        community = load_strategies().get("community", "feed")
         one_request = Strategy(
             name="latency",
             surface="feed",
             sources=("popular_posts",),
-            filters=("live_post",),
-            scorer="value",
-            params={"popular_posts": {"k": 1000}},
+            filters=community.filters,
+            scorer=community.scorer,
+            rerankers=community.rerankers,
+            params={**community.params, "popular_posts": {"k": 1000}},
         )
         pipeline = Pipeline(one_request)
         ctx = replayer.context("feed")
         users = data["users"]["user_id"].to_numpy(dtype=object)
         rng = np.random.default_rng(0)
         asked = rng.choice(users, args.requests + 50)
-        sizes, times = [], []
+        sizes, times, stages = [], [], []
         for i, user in enumerate(asked):
             started = time.perf_counter()
             result = pipeline.run(ctx, np.array([user], dtype=object), limit=20)
@@ -75,7 +79,9 @@ def main() -> None:
             if i >= 50:  # warm-up: first calls fill caches and page in the store
                 times.append(elapsed * 1000)
                 sizes.append(sum(result.candidates.values()))
+                stages.append(result.seconds)
         ms = np.array(times)
+        per_stage = pd.DataFrame(stages).fillna(0.0) * 1000
         truth_users = users[: min(2000, len(users))]
         started = time.perf_counter()
         replayer.rank("feed", truth_users, 10)
@@ -88,6 +94,14 @@ def main() -> None:
     print(
         f"p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, "
         f"max {ms.max():.2f} ms (target p99 <= 15 ms)"
+    )
+    print(
+        "per stage, ms p50/p99: "
+        + ", ".join(
+            f"{stage} {np.percentile(v, 50):.2f}/{np.percentile(v, 99):.2f}"
+            for stage, v in per_stage.items()
+        )
+        + f" (re-ranking: {', '.join(one_request.rerankers)}; target p99 <= 2 ms)"
     )
     print(
         f"offline rank (default feed strategy): {rate:,.0f} users/s "

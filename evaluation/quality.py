@@ -12,10 +12,12 @@ import pandas as pd
 from ranking.replay import Replayer
 from ranking.strategy import load_strategies
 
+from .exposure import Exposure, exposure
 from .oracle import share_of_oracle
 
 K = {"feed": 10, "circle_suggestions": 5}
 TARGET = {"feed": 0.85, "circle_suggestions": 0.93}
+NEW_CREATOR_DAYS = 14.0  # "new creator": first post at most this old
 COMPARED = {
     "feed": [
         ("random", "random"),
@@ -25,6 +27,7 @@ COMPARED = {
         ("LambdaRank", "lambdarank"),
         ("LightGBM heads (value)", "engagement"),
         ("blend: click head + logistic", "blend"),
+        ("community: value + ecosystem re-ranking", "community"),
     ],
     "circle_suggestions": [
         ("random", "random_circles"),
@@ -33,6 +36,7 @@ COMPARED = {
         ("LambdaRank", "lambdarank_circles"),
         ("LightGBM heads (value)", "heads_circles"),
         ("blend: join head + logistic", "suggest"),
+        ("grow: blend + small-circle boost", "grow_circles"),
     ],
 }
 
@@ -44,6 +48,7 @@ class QualityRow:
     strategy: str
     share: float
     users_per_s: float
+    exposure: Exposure | None = None  # feed only
 
 
 def read_truth(truth_dir: Path) -> dict[str, pd.DataFrame]:
@@ -68,7 +73,12 @@ def quality_rows(replayer: Replayer, truth: dict[str, pd.DataFrame]) -> list[Qua
             ranked = replayer.rank(surface, users, K[surface], strategy).ranked
             rate = len(users) / (time.perf_counter() - started)
             share = share_of_oracle(ranked, truth[surface], K[surface])
-            rows.append(QualityRow(surface, label, strategy, share, rate))
+            seen = None
+            if surface == "feed":
+                catalog = replayer.catalog
+                posts = catalog.items("feed")
+                seen = exposure(ranked, posts, catalog.new_creators(NEW_CREATOR_DAYS), K[surface])
+            rows.append(QualityRow(surface, label, strategy, share, rate, seen))
     return rows
 
 
@@ -80,9 +90,45 @@ def render(rows: list[QualityRow]) -> str:
         if not mine:
             continue
         lines.append(f"{surface}: share of oracle@{K[surface]} (target >= {TARGET[surface]})")
-        lines.append(f"  {'strategy':<36}{'share':>8}{'users/s':>10}")
+        head = f"  {'strategy':<42}{'share':>8}{'users/s':>9}"
+        if surface == "feed":
+            head += f"{'member':>8}{'new cr.':>8}{'Gini':>7}{'authors':>8}"
+        lines.append(head)
         for r in mine:
             mark = "  <- default" if r.strategy == defaults.get(surface) else ""
-            speed = f"{r.users_per_s:>10.0f}" if r.users_per_s else " " * 10
-            lines.append(f"  {r.label:<36}{r.share:>8.4f}{speed}{mark}")
+            speed = f"{r.users_per_s:>9.0f}" if r.users_per_s else " " * 9
+            seen = ""
+            if r.exposure is not None:
+                e = r.exposure
+                seen = (
+                    f"{e.member_made:>8.3f}{e.new_creators:>8.3f}"
+                    f"{e.author_gini:>7.3f}{e.authors_per_page:>8.3f}"
+                )
+            lines.append(f"  {r.label:<42}{r.share:>8.4f}{speed}{seen}{mark}")
+        if surface == "feed":
+            lines.append(
+                "  member: share of shown posts made by members; new cr.: by authors whose "
+                f"first post is <= {NEW_CREATOR_DAYS:.0f} days old; Gini: of shown posts "
+                "over authors; authors: distinct authors per page / page length"
+            )
     return "\n".join(lines)
+
+
+def ecosystem_summary(rows: list[QualityRow], base: str, policy: str) -> str:
+    """How `policy` (re-ranked) compares with `base` (pure model score) on the feed:
+    the share of oracle it keeps, and how exposure moves."""
+    found = {r.strategy: r for r in rows if r.surface == "feed"}
+    if base not in found or policy not in found:
+        return ""
+    a, b = found[base], found[policy]
+    if a.exposure is None or b.exposure is None:
+        return ""
+    kept = b.share / a.share if a.share else float("nan")
+    ea, eb = a.exposure, b.exposure
+    return (
+        f"{policy} vs {base}: keeps {kept:.1%} of its share of oracle (target >= 98%); "
+        f"member-made {ea.member_made:.3f} -> {eb.member_made:.3f}, "
+        f"new creators {ea.new_creators:.3f} -> {eb.new_creators:.3f}, "
+        f"author Gini {ea.author_gini:.3f} -> {eb.author_gini:.3f}, "
+        f"authors per page {ea.authors_per_page:.3f} -> {eb.authors_per_page:.3f}"
+    )
