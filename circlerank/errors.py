@@ -72,3 +72,7 @@ class ModelError(CircleRankError):
 
 class BundleMismatchError(ModelError):
     """A model bundle does not fit the features it would be served with."""
+
+
+class CursorError(CircleRankError):
+    """A pagination cursor is malformed, tampered with, expired or for another request."""

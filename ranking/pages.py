@@ -1,0 +1,83 @@
+"""Pages of one user's ranked list, pinned across a session by a signed cursor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from circlerank.errors import CursorError
+
+from .components import RankContext
+from .cursor import Cursor, CursorSigner, digest
+from .pipeline import Pipeline, RankResult
+from .strategy import Strategies
+
+# (surface, as_of) -> the context to rank in, with a catalog as of that instant
+Contexts = Callable[[str, pd.Timestamp], RankContext]
+MAX_SERVED = 1000  # items one session may page through
+
+
+@dataclass
+class Page:
+    ranked: pd.DataFrame  # RANKED_COLUMNS; rank counts from the session's first item
+    next_cursor: str | None  # None when the list is exhausted
+    result: RankResult  # what the ranking of this page did (candidates, removals, timing)
+
+
+class Pager:
+    def __init__(self, contexts: Contexts, strategies: Strategies, signer: CursorSigner) -> None:
+        self.contexts = contexts
+        self.strategies = strategies
+        self.signer = signer
+
+    def page(
+        self,
+        user_id: str,
+        surface: str,
+        limit: int,
+        now: pd.Timestamp,
+        cursor: str | None = None,
+        strategy: str | None = None,
+        clock: float | None = None,
+    ) -> Page:
+        """The first page (no cursor: ranked as of `now`) or the page after `cursor`
+        (ranked as of the instant the cursor pins). `clock` is Unix seconds for the
+        cursor's age (default: the wall clock)."""
+        if limit <= 0:
+            raise ValueError(f"limit must be positive, got {limit}")
+        clock = time.time() if clock is None else clock
+        served: tuple[str, ...]
+        if cursor is None:
+            name = self.strategies.get(strategy, surface).name
+            pinned, served = now, ()
+        else:
+            c = self.signer.decode(cursor, now=clock)
+            if (c.user_id, c.surface) != (user_id, surface):
+                raise CursorError(
+                    f"this cursor pages {c.surface} for another user; ask the first page again"
+                )
+            if strategy is not None and strategy != c.strategy:
+                raise CursorError(f"this cursor pages strategy {c.strategy!r}, not {strategy!r}")
+            name, pinned, served = c.strategy, c.pinned, c.served
+        if len(served) >= MAX_SERVED:
+            raise CursorError(f"a session pages at most {MAX_SERVED} items; start again")
+        pipeline = Pipeline(self.strategies.get(name, surface))
+        ctx = self.contexts(surface, pinned)
+        user = np.array([user_id], dtype=object)
+        result = pipeline.run(ctx, user, limit=len(served) + limit)
+        ranked = result.ranked
+        done: set[str] = set(served)
+        fresh = ~ranked["item_id"].map(lambda i: digest(str(i)) in done).to_numpy(dtype=bool)
+        page = ranked[fresh].head(limit).reset_index(drop=True)
+        page["rank"] = np.arange(len(served), len(served) + len(page))
+        next_cursor = None
+        if len(page) == limit:
+            now_served = served + tuple(digest(str(i)) for i in page["item_id"])
+            next_cursor = self.signer.encode(
+                Cursor(user_id, surface, name, pinned.isoformat(), now_served, clock)
+            )
+        return Page(page, next_cursor, result)

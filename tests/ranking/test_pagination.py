@@ -1,0 +1,132 @@
+"""Pagination: pages of one session have no duplicates and no holes even when posts
+arrive between calls; a tampered, expired or foreign cursor is a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from circlerank.errors import CursorError
+from evaluation.simulator import SimResult
+from features.contract import ContractData, load_contract
+from ranking.catalog import Catalog
+from ranking.components import RankContext
+from ranking.cursor import CursorSigner
+from ranking.pages import Pager
+from ranking.strategy import load_strategies
+
+SECRET = "test-secret-of-enough-bytes"
+LIMIT = 3
+
+
+@pytest.fixture(scope="module")
+def world(small_world: SimResult) -> ContractData:
+    return load_contract(small_world.out_dir, as_of=small_world.split_time)
+
+
+class Server:
+    """Ranks from whatever data it holds now; `data` may grow between calls."""
+
+    def __init__(self, data: ContractData) -> None:
+        self.data = data
+
+    def context(self, surface: str, as_of: pd.Timestamp) -> RankContext:
+        return RankContext(surface, Catalog(self.data, as_of), features=None, bundle=None)
+
+    def pager(self) -> Pager:
+        return Pager(self.context, load_strategies(), CursorSigner(SECRET))
+
+
+def busiest_user(data: ContractData, t: pd.Timestamp) -> str:
+    posts = Catalog(data, t).feed_posts(data["users"]["user_id"].to_numpy(dtype=object))
+    return str(posts["user_id"].value_counts().index[0])
+
+
+def with_new_posts(data: ContractData, user: str, created: pd.Timestamp, n: int) -> ContractData:
+    """`data` plus n posts in the user's circles created at `created`."""
+    circle = data["memberships"].loc[data["memberships"]["user_id"] == user, "circle_id"].iloc[0]
+    posts = data["posts"]
+    extra = posts.iloc[:n].copy()
+    extra["post_id"] = [f"late-{created.value}-{i}" for i in range(n)]
+    extra["circle_id"] = circle
+    extra["author_id"] = posts["author_id"].iloc[0]
+    extra["created_at"] = created
+    extra["deleted_at"] = pd.NaT
+    tables = {**data.tables, "posts": pd.concat([posts, extra], ignore_index=True)}
+    return dataclasses.replace(data, tables=tables)
+
+
+def read_pages(server: Server, user: str, now: pd.Timestamp, grow: bool) -> list[str]:
+    pager, cursor, served = server.pager(), None, []
+    for i in range(5):
+        page = pager.page(user, "feed", LIMIT, now, cursor=cursor, strategy="chronological")
+        assert page.ranked["rank"].tolist() == list(range(i * LIMIT, (i + 1) * LIMIT))
+        served += page.ranked["item_id"].tolist()
+        cursor = page.next_cursor
+        assert cursor is not None
+        if grow:  # new posts arrive, and the server's clock moves on
+            now = now + pd.Timedelta(minutes=30)
+            server.data = with_new_posts(server.data, user, now - pd.Timedelta(minutes=1), 3)
+    return served
+
+
+def test_five_pages_are_the_pinned_list_while_posts_arrive(
+    world: ContractData, small_world: SimResult
+) -> None:
+    t = small_world.split_time
+    user = busiest_user(world, t)
+    steady = read_pages(Server(world), user, t, grow=False)
+    growing = read_pages(Server(world), user, t, grow=True)
+
+    assert len(set(steady)) == len(steady) == 5 * LIMIT
+    assert growing == steady  # no duplicates, no holes: the list pinned at t
+
+
+def test_a_late_post_before_the_pin_is_served_once_and_nothing_is_lost(
+    world: ContractData, small_world: SimResult
+) -> None:
+    t = small_world.split_time
+    user = busiest_user(world, t)
+    pinned = read_pages(Server(world), user, t, grow=False)
+    server = Server(world)
+    pager, cursor, served = server.pager(), None, []
+    for i in range(5):
+        page = pager.page(user, "feed", LIMIT, t, cursor=cursor, strategy="chronological")
+        served += page.ranked["item_id"].tolist()
+        cursor = page.next_cursor
+        if i == 1:  # a post backdated to just before the pin arrives after page 2
+            server.data = with_new_posts(server.data, user, t - pd.Timedelta(seconds=1), 1)
+
+    assert len(set(served)) == len(served)
+    late = [i for i in served if str(i).startswith("late-")]
+    assert len(late) == 1
+    assert set(pinned[: 5 * LIMIT - 1]) <= set(served)  # only the last one pushed out
+
+
+def test_bad_cursors_are_clear_errors(world: ContractData, small_world: SimResult) -> None:
+    t = small_world.split_time
+    user = busiest_user(world, t)
+    pager = Server(world).pager()
+    first = pager.page(user, "feed", LIMIT, t, strategy="chronological", clock=1000.0)
+    cursor = first.next_cursor
+    assert cursor is not None
+    body, signature = cursor.split(".")
+    forged = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + signature
+    cases = {
+        "signature": forged,
+        "malformed": "not-a-cursor",
+    }
+    for message, token in cases.items():
+        with pytest.raises(CursorError, match=message):
+            pager.page(user, "feed", LIMIT, t, cursor=token, clock=1001.0)
+    with pytest.raises(CursorError, match="expired"):
+        pager.page(user, "feed", LIMIT, t, cursor=cursor, clock=1000.0 + 3601)
+    with pytest.raises(CursorError, match="another user"):
+        pager.page("someone-else", "feed", LIMIT, t, cursor=cursor, clock=1001.0)
+    with pytest.raises(CursorError, match="strategy"):
+        pager.page(user, "feed", LIMIT, t, cursor=cursor, strategy="popularity", clock=1001.0)
+    other_secret = Pager(Server(world).context, load_strategies(), CursorSigner("x" * 16))
+    with pytest.raises(CursorError, match="signature"):
+        other_secret.page(user, "feed", LIMIT, t, cursor=cursor, clock=1001.0)
