@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from features.contract import ContractData
 from features.pit import TS
 
 from .history import History
+
+if TYPE_CHECKING:
+    from .explain import Explainer
 
 
 def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
@@ -193,6 +197,13 @@ class Catalog:
     @cached_property
     def _item_columns(self) -> dict[tuple[str, str], np.ndarray]:
         return {}
+
+    @cached_property
+    def explainer(self) -> Explainer:
+        """Explanations of items ranked from this catalog."""
+        from .explain import Explainer
+
+        return Explainer(self)
 
     @cached_property
     def history(self) -> History:

@@ -23,7 +23,7 @@ MAX_SERVED = 1000  # items one session may page through
 
 @dataclass
 class Page:
-    ranked: pd.DataFrame  # RANKED_COLUMNS; rank counts from the session's first item
+    ranked: pd.DataFrame  # RANKED_COLUMNS, reasons, explanation; rank from the session's start
     next_cursor: str | None  # None when the list is exhausted
     result: RankResult  # what the ranking of this page did (candidates, removals, timing)
 
@@ -74,6 +74,9 @@ class Pager:
         fresh = ~ranked["item_id"].map(lambda i: digest(str(i)) in done).to_numpy(dtype=bool)
         page = ranked[fresh].head(limit).reset_index(drop=True)
         page["rank"] = np.arange(len(served), len(served) + len(page))
+        explained = ctx.catalog.explainer.explain(surface, page, pipeline.source_names)
+        page["reasons"] = [e.codes for e in explained]
+        page["explanation"] = [e.text for e in explained]
         next_cursor = None
         if len(page) == limit:
             now_served = served + tuple(digest(str(i)) for i in page["item_id"])
