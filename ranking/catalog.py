@@ -211,6 +211,12 @@ class Catalog:
         return History(self.data, self.as_of)
 
     @cached_property
+    def impression_counts(self) -> pd.Series:
+        """Feed impressions per post before as_of."""
+        shown = self.history.events("feed", ("impression",), None)
+        return shown["item_id"].value_counts()
+
+    @cached_property
     def deleted_posts(self) -> frozenset[str]:
         """Posts deleted before as_of."""
         if not self.data.has("posts"):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from .catalog import lookup
 from .components import RankContext, ReRanker
 
 
@@ -180,6 +181,66 @@ class FeedbackFatigue(ReRanker):
         return _adjusted(ranked, factor)
 
 
+class ExploreParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    every: int = Field(default=10, ge=2)
+    max_age_hours: float = Field(default=12.0, gt=0)
+    max_impressions: int = Field(default=20, ge=0)
+
+
+class ExploreNewPosts(ReRanker):
+    """Exploration for new posts (at most `max_age_hours` old, shown fewer than
+    `max_impressions` times so far), which have no engagement for the model to judge:
+    in each user's list, slot `every` - 1, 2 * `every` - 1, ... goes to the best new
+    post not already above it. So at most one slot in `every` is exploration; new posts
+    the model ranks high anyway keep their place. The list's scores are kept, reassigned
+    in the new order."""
+
+    name = "explore_new_posts"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = ExploreParams
+
+    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+        assert isinstance(self.params, ExploreParams)
+        p, catalog = self.params, ctx.catalog
+        created = pd.to_datetime(catalog.item_values("feed", "created_at", ranked["item_id"]))
+        age_h = ((ctx.as_of - created) / pd.Timedelta(hours=1)).to_numpy(np.float64)
+        shown = lookup(catalog.impression_counts, ranked["item_id"]).fillna(0).to_numpy()
+        new = (age_h <= p.max_age_hours) & (shown < p.max_impressions)
+        if not new.any():
+            return ranked
+        user = pd.factorize(ranked["user_id"].to_numpy(dtype=object))[0]
+        starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
+        order = np.concatenate(
+            [
+                _explored(np.arange(lo, hi), new[lo:hi], p.every)
+                for lo, hi in zip(starts, np.r_[starts[1:], len(user)], strict=True)
+            ]
+        )
+        score = ranked["score"].to_numpy(dtype=np.float64)
+        out = ranked.iloc[order].copy()
+        # each user's scores, highest first, in the new order; a hair apart so ties
+        # cannot undo it
+        position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        out["score"] = score - 1e-9 * np.maximum(1.0, np.abs(score)) * position
+        return out
+
+
+def _explored(rows: np.ndarray, new: np.ndarray, every: int) -> np.ndarray:
+    """`rows` (best first) with the next new row pulled forward into every reserved
+    slot it would not reach on its own."""
+    fresh, rest = list(rows[new]), list(rows[~new])
+    merged = []
+    for slot in range(len(rows)):
+        reserved = slot % every == every - 1
+        if fresh and (not rest or reserved or fresh[0] < rest[0]):
+            merged.append(fresh.pop(0))
+        else:
+            merged.append(rest.pop(0))
+    return np.array(merged, dtype=np.int64)
+
+
 RERANKERS: tuple[type[ReRanker], ...] = (
     AuthorDiversity,
     CircleDiversity,
@@ -187,4 +248,5 @@ RERANKERS: tuple[type[ReRanker], ...] = (
     NewCreatorBoost,
     SmallCircleBoost,
     FeedbackFatigue,
+    ExploreNewPosts,
 )

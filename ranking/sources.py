@@ -170,6 +170,24 @@ class PopularCircles(CandidateSource):
         return _for_every_user(users, top)
 
 
+class CityCircles(CandidateSource):
+    """Circles with the most members from the user's city (cold start: a new user has a
+    city before any history)."""
+
+    name = "city_circles"
+    surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        assert isinstance(self.params, TopK)
+        city = ctx.catalog.cities
+        members = ctx.catalog.members.assign(city=lambda m: m["user_id"].map(city))
+        local = members.groupby(["city", "circle_id"]).size().rename("local").reset_index()
+        asked = pd.DataFrame({"user_id": users, "city": pd.Series(users).map(city).to_numpy()})
+        found = asked.merge(local, on="city").rename(columns={"circle_id": "item_id"})
+        return _top_per_user(found, "local", self.params.k)
+
+
 class ALSCircles(CandidateSource):
     """Circles nearest the user's ALS vector (memberships and joins as implicit data)."""
 
@@ -222,6 +240,7 @@ SOURCES: tuple[type[CandidateSource], ...] = (
     EligibleCircles,
     FriendsCircles,
     PopularCircles,
+    CityCircles,
     ALSCircles,
     InterestCircles,
 )

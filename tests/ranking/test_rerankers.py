@@ -80,3 +80,27 @@ def test_small_circles_are_boosted(world: ContractData) -> None:
     items = ["c1", "c2", "c3", "c4"]
     factors = rerank(world, "small_circle_boost", "circle_suggestions", items, max_members=2)
     assert factors.tolist() == [1.0, 1.3, 1.3, 1.3]
+
+
+def test_new_posts_get_a_bounded_share_of_slots(world: ContractData) -> None:
+    # as of day 10, posts of day 9 are 24 h old and were never shown: new at 30 h
+    old = ["p_seen", "p_seen_5d", "p_hidden", "p_h1", "p_h2", "p_deleted", "p_left"]
+    new = ["p_ok", "p_u4", "p_official"]
+    cls = component_class("rerankers", "explore_new_posts", "feed")
+    ctx = RankContext("feed", Catalog(world, day(AS_OF_DAY)), features=None, bundle=None)
+    items = old + new  # the model ranks every new post last
+    ranked = pd.DataFrame(
+        {
+            "user_id": pd.Series(["u1"] * len(items), dtype=object),
+            "item_id": items,
+            "score": np.linspace(1.0, 0.1, len(items)),
+        }
+    )
+
+    got = cls(cls.Params(every=4, max_age_hours=30)).rerank(ctx, ranked)
+
+    order = got.sort_values("score", ascending=False)["item_id"].tolist()
+    assert order == [*old[:3], "p_ok", *old[3:6], "p_u4", old[6], "p_official"]
+    assert sorted(got["score"], reverse=True) == pytest.approx(ranked["score"].tolist())
+    young = cls(cls.Params(every=4, max_age_hours=20)).rerank(ctx, ranked)
+    assert young["item_id"].tolist() == items  # nothing is new at 20 h

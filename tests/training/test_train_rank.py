@@ -103,8 +103,8 @@ def test_feed_ranks_only_fresh_posts_of_the_users_circles(
     assert (per_user["rank"].max() < 7).all()
     assert all(list(g["rank"]) == list(range(len(g))) for _, g in per_user)
     assert all(g["score"].is_monotonic_decreasing for _, g in per_user)
-    # an unknown user is not an error: the cold-start fallback serves popular posts
-    assert (ranked["user_id"] == "nobody-knows-me").sum() > 0
+    # an unknown user is not an error: the cold-start fallback serves a full page
+    assert (ranked["user_id"] == "nobody-knows-me").sum() == 7
 
 
 def test_suggestions_respect_the_credit_gate_and_skip_joined_circles(
@@ -112,7 +112,14 @@ def test_suggestions_respect_the_credit_gate_and_skip_joined_circles(
 ) -> None:
     at = world.split_time
     users = sorted(pd.read_parquet(world.out_dir / "users.parquet")["user_id"])
-    ranked = rank(world, trained, tmp_path, "circles", users, "--limit", "5")
+    ranked = rank(world, trained, tmp_path, "circles", [*users, "nobody-knows-me"], "--limit", "5")
+    # a user with no history, no score and no friends: a full page of open circles
+    circles = pd.read_parquet(world.out_dir / "circles.parquet")
+    open_circles = circles[circles["min_credit_score"].isna() & (circles["created_at"] < at)]
+    cold = ranked[ranked["user_id"] == "nobody-knows-me"]
+    assert len(cold) == min(5, len(open_circles)) > 0
+    assert set(cold["item_id"]) <= set(open_circles["circle_id"])
+    ranked = ranked[ranked["user_id"] != "nobody-knows-me"]
     credit = pd.read_parquet(world.out_dir / "credit_scores.parquet")
     in_force = credit[credit["ts"] < at].sort_values("ts").groupby("user_id")["score"].last()
     circles = pd.read_parquet(world.out_dir / "circles.parquet").set_index("circle_id")
