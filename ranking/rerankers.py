@@ -187,11 +187,13 @@ class ExploreParams(BaseModel):
     every: int = Field(default=10, ge=2)
     max_age_hours: float = Field(default=12.0, gt=0)
     max_impressions: int = Field(default=20, ge=0)
+    members_only: bool = True  # explore member-made posts only, not the platform's
 
 
 class ExploreNewPosts(ReRanker):
     """Exploration for new posts (at most `max_age_hours` old, shown fewer than
-    `max_impressions` times so far), which have no engagement for the model to judge:
+    `max_impressions` times so far, member-made unless `members_only` is off), which
+    have no engagement for the model to judge:
     in each user's list, slot `every` - 1, 2 * `every` - 1, ... goes to the best new
     post not already above it. So at most one slot in `every` is exploration; new posts
     the model ranks high anyway keep their place. The list's scores are kept, reassigned
@@ -208,6 +210,9 @@ class ExploreNewPosts(ReRanker):
         age_h = ((ctx.as_of - created) / pd.Timedelta(hours=1)).to_numpy(np.float64)
         shown = lookup(catalog.impression_counts, ranked["item_id"]).fillna(0).to_numpy()
         new = (age_h <= p.max_age_hours) & (shown < p.max_impressions)
+        if p.members_only:
+            official = catalog.item_values("feed", "is_official", ranked["item_id"])
+            new &= np.array([o is False or o is np.False_ for o in official.tolist()])
         if not new.any():
             return ranked
         user = pd.factorize(ranked["user_id"].to_numpy(dtype=object))[0]
