@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .explain import Explainer
 
 
+ROW = "row"  # a candidate's row in Catalog.items(surface); -1 when it is not a live item
+
+
 def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
     """`ids.map(values)` for a uniquely indexed `values`, by position: a map of object
     ids onto a str index converts the whole index on every call."""
@@ -65,10 +68,10 @@ class Catalog:
     @cached_property
     def posts(self) -> pd.DataFrame:
         """Posts created in [as_of - freshness, as_of) and not deleted by as_of, with
-        their time-decayed engagement so far."""
+        their time-decayed engagement and their impressions so far."""
         if not self.data.has("posts"):
             columns = ["post_id", "circle_id", "author_id", "created_at", "is_official"]
-            return pd.DataFrame(columns=[*columns, "engagement"])
+            return pd.DataFrame(columns=[*columns, "engagement", "impressions"])
         p = self.data["posts"]
         created = p["created_at"].astype(TS)
         keep = (
@@ -78,7 +81,10 @@ class Catalog:
         )
         cols = ["post_id", "circle_id", "author_id", "created_at", "is_official"]
         fresh = p.loc[keep, cols].reset_index(drop=True)
-        return fresh.assign(engagement=fresh["post_id"].map(self._engagement).fillna(0.0))
+        return fresh.assign(
+            engagement=fresh["post_id"].map(self._engagement).fillna(0.0),
+            impressions=fresh["post_id"].map(self.impression_counts).fillna(0).astype(np.int64),
+        )
 
     @cached_property
     def _engagement(self) -> pd.Series:
@@ -179,20 +185,33 @@ class Catalog:
             for surface, items in self._items.items()
         }
 
-    def item_values(self, surface: str, column: str, ids: pd.Series) -> np.ndarray:
-        """`items(surface)[column]` of each id: NaN (numbers) or None where the id is not
-        a live item."""
+    def item_values(self, surface: str, column: str, candidates: pd.DataFrame) -> np.ndarray:
+        """`items(surface)[column]` of each candidate row: NaN (numbers; times as Unix
+        seconds) or None where the item is not live. Reads the candidates' `row` column
+        (their rows in `items(surface)`, which the pipeline adds once) when present."""
+        if ROW in candidates:
+            rows = candidates[ROW].to_numpy(dtype=np.int64)
+        else:
+            rows = self.rows(surface, candidates["item_id"])
+        return self.item_column(surface, column)[rows]
+
+    def item_column(self, surface: str, column: str) -> np.ndarray:
+        """`items(surface)[column]` by row, then a last slot (row -1) that answers for
+        ids that are not live items: NaN (numbers; times as Unix seconds) or None."""
         key = (surface, column)
         if key not in self._item_columns:
             values = self.items(surface)[column]
-            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            if isinstance(values.dtype, pd.DatetimeTZDtype):
+                seconds = values.astype(TS).astype("int64") / 1e6  # us since the epoch
+                array = np.append(np.where(values.isna(), np.nan, seconds), np.nan)
+            elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
                 array = np.append(values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
             else:
                 array = np.concatenate(
                     [values.to_numpy(dtype=object), np.array([None], dtype=object)]
                 )
             self._item_columns[key] = array
-        return self._item_columns[key][self.rows(surface, ids)]
+        return self._item_columns[key]
 
     @cached_property
     def _item_columns(self) -> dict[tuple[str, str], np.ndarray]:
@@ -226,8 +245,15 @@ class Catalog:
 
     def new_creators(self, days: float) -> frozenset[str]:
         """Authors whose first post (before as_of) is at most `days` old."""
-        first = self._first_posts
-        return frozenset(first.index[first >= self.as_of - pd.Timedelta(days=days)])
+        if days not in self._new_creators:
+            first = self._first_posts
+            young = first.index[first >= self.as_of - pd.Timedelta(days=days)]
+            self._new_creators[days] = frozenset(young)
+        return self._new_creators[days]
+
+    @cached_property
+    def _new_creators(self) -> dict[float, frozenset[str]]:
+        return {}
 
     @cached_property
     def _first_posts(self) -> pd.Series:

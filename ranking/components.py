@@ -77,7 +77,36 @@ class Scorer(Component):
         """Higher is better, one float per candidate row."""
 
 
+@dataclass
+class Slate:
+    """The scored candidates a re-ranker adjusts, as parallel arrays: one entry per
+    (user, item), with the item's row in `catalog.items(surface)` (-1: not a live item)
+    so re-rankers read item facts by position, once per request."""
+
+    user: np.ndarray  # object ids
+    item: np.ndarray  # object ids
+    row: np.ndarray  # int64
+    score: np.ndarray  # float64
+
+    def order(self) -> np.ndarray:
+        """Entry indices by user, then score descending, then item id."""
+        return best_first(self.user, self.item, self.score)
+
+
+def best_first(user: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Indices by user, then score descending; ties broken by item id so pages are
+    stable."""
+    users = pd.factorize(user, sort=True)[0]
+    lower = -np.asarray(score, dtype=np.float64)
+    order = np.lexsort((lower, users))
+    tied = (users[order][1:] == users[order][:-1]) & (lower[order][1:] == lower[order][:-1])
+    if tied.any():  # sorting ids is the costly part: only when some scores tie
+        items = pd.factorize(item, sort=True)[0]
+        order = np.lexsort((items, lower, users))
+    return order
+
+
 class ReRanker(Component):
     @abstractmethod
-    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
-        """Adjust `score` of rows sorted by (user_id, score desc); return any order."""
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
+        """New scores for the slate's entries (same order as the slate)."""

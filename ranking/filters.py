@@ -61,7 +61,7 @@ class LivePost(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        author = ctx.catalog.item_values("feed", "author_id", candidates["item_id"])
+        author = ctx.catalog.item_values("feed", "author_id", candidates)
         live = author != None  # noqa: E711 - elementwise over an object array
         return live & (author != candidates["user_id"].to_numpy(dtype=object))
 
@@ -115,7 +115,7 @@ class HiddenAuthor(Filter):
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         assert isinstance(self.params, HiddenAuthorParams)
         hidden = ctx.catalog.history.hidden_authors(self.params.min_hides)
-        author = ctx.catalog.item_values("feed", "author_id", candidates["item_id"])
+        author = ctx.catalog.item_values("feed", "author_id", candidates)
         return ~contains(hidden, candidates["user_id"], author)
 
 
@@ -141,7 +141,7 @@ class LeftCircle(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        circle = ctx.catalog.item_values("feed", "circle_id", candidates["item_id"])
+        circle = ctx.catalog.item_values("feed", "circle_id", candidates)
         return ~contains(ctx.catalog.history.left_circles(), candidates["user_id"], circle)
 
 

@@ -109,9 +109,8 @@ class History:
         return shown[~acted_after]
 
     @cache  # noqa: B019
-    def skip_counts(self, surface: str, days: float) -> dict[tuple[str, str], int]:
-        """(user, author) on the feed, (user, circle) on suggestions -> skips in the
-        last `days`."""
+    def skip_counts(self, surface: str, days: float) -> dict[str, dict[str, int]]:
+        """user -> {author (feed) or circle (suggestions) -> skips in the last `days`}."""
         skipped = self.skips(surface, days)
         keys = skipped["item_id"]
         if surface == "feed":
@@ -122,4 +121,7 @@ class History:
             {"user_id": skipped["user_id"].to_numpy(dtype=object), "key": keys.to_numpy(object)}
         ).dropna()
         counts = pairs.groupby(["user_id", "key"]).size()
-        return {(u, k): int(n) for (u, k), n in counts.items()}
+        out: dict[str, dict[str, int]] = {}
+        for (user, key), n in counts.items():
+            out.setdefault(user, {})[key] = int(n)
+        return out

@@ -12,7 +12,16 @@ import pandas as pd
 
 from features.pit import AS_OF
 
-from .components import CandidateSource, Filter, RankContext, ReRanker, Scorer
+from .catalog import ROW
+from .components import (
+    CandidateSource,
+    Filter,
+    RankContext,
+    ReRanker,
+    Scorer,
+    Slate,
+    best_first,
+)
 from .strategy import Strategy
 
 RANKED_COLUMNS = ["user_id", "item_id", "rank", "score", "sources"]
@@ -73,10 +82,19 @@ class Pipeline:
             rows = candidates[["user_id", "item_id"]].assign(**{AS_OF: ctx.as_of})
             features = ctx.features(rows, ctx.surface).set_axis(candidates.index)
         clock.tick("features")
-        scored = candidates.assign(score=self.scorer.score(ctx, candidates, features))
+        score = self.scorer.score(ctx, candidates, features)
         clock.tick("score")
-        for reranker in self.rerankers:
-            scored = reranker.rerank(ctx, _ordered(scored))
+        if self.rerankers:
+            slate = Slate(
+                user=candidates["user_id"].to_numpy(dtype=object),
+                item=candidates["item_id"].to_numpy(dtype=object),
+                row=candidates[ROW].to_numpy(dtype=np.int64),
+                score=np.asarray(score, dtype=np.float64),
+            )
+            for reranker in self.rerankers:
+                slate.score = reranker.rerank(ctx, slate)
+            score = slate.score
+        scored = candidates.assign(score=score)
         clock.tick("rerank")
         result.ranked = _top(scored, limit)
         clock.tick("page")
@@ -100,11 +118,14 @@ class Pipeline:
             items_found.append(got["item_id"].to_numpy(dtype=object))
             bits_found.append(np.full(len(got), self._bit[source.name], dtype=np.int64))
         candidates = _union(users_found, items_found, bits_found)
+        candidates[ROW] = ctx.catalog.rows(ctx.surface, candidates["item_id"])
         clock.tick("sources")
         for step in self.filters:
             keep = step.keep(ctx, candidates)
-            result.removed[step.reason] += int((~keep).sum())
-            candidates = candidates[keep].reset_index(drop=True)
+            removed = int((~keep).sum())
+            result.removed[step.reason] += removed
+            if removed:
+                candidates = candidates[keep].reset_index(drop=True)
         clock.tick("filters")
         return candidates
 
@@ -134,26 +155,11 @@ def _union(
     )
 
 
-def _order(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Row order by user, then score descending, ties broken by item id so pages are
-    stable; and each row's user code (codes ascend with the order)."""
-    user = pd.factorize(frame["user_id"].to_numpy(dtype=object), sort=True)[0]
-    score = -frame["score"].to_numpy(dtype=np.float64)
-    order = np.lexsort((score, user))
-    tied = (user[order][1:] == user[order][:-1]) & (score[order][1:] == score[order][:-1])
-    if tied.any():  # sorting ids is the costly part: only when some scores tie
-        item = pd.factorize(frame["item_id"].to_numpy(dtype=object), sort=True)[0]
-        order = np.lexsort((item, score, user))
-    return order, user
-
-
-def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.iloc[_order(frame)[0]]
-
-
 def _top(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
-    """The first `limit` rows of each user in `_order`, with their rank from 0."""
-    order, user = _order(frame)
+    """The first `limit` rows of each user, best first, with their rank from 0."""
+    user = frame["user_id"].to_numpy(dtype=object)
+    item = frame["item_id"].to_numpy(dtype=object)
+    order = best_first(user, item, frame["score"].to_numpy(dtype=np.float64))
     user = user[order]
     starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
     rank = np.arange(len(user)) - np.repeat(starts, np.diff(np.r_[starts, len(user)]))

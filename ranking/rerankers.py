@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from .catalog import lookup
-from .components import RankContext, ReRanker
+from .components import RankContext, ReRanker, Slate
 
 
 def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -23,9 +22,9 @@ def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
     return np.where(score >= 0, score * factor, score / factor)
 
 
-def _adjusted(ranked: pd.DataFrame, factor: np.ndarray) -> pd.DataFrame:
-    score = ranked["score"].to_numpy(dtype=np.float64)
-    return ranked.assign(score=scaled(score, factor))
+def _facts(ctx: RankContext, slate: Slate, column: str) -> np.ndarray:
+    """A column of the slate's items (missing for items that are not live)."""
+    return ctx.catalog.item_column(ctx.surface, column)[slate.row]
 
 
 def occurrence(users: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -56,12 +55,13 @@ class _Diversity(ReRanker):
     Params: ClassVar[type[BaseModel]] = DiversityParams
     column: ClassVar[str]
 
-    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, DiversityParams)
-        keys = ctx.catalog.item_values("feed", self.column, ranked["item_id"])
-        seen = occurrence(ranked["user_id"].to_numpy(dtype=object), keys)
+        order = slate.order()
+        seen = np.empty(len(order), dtype=np.float64)
+        seen[order] = occurrence(slate.user[order], _facts(ctx, slate, self.column)[order])
         p = self.params
-        return _adjusted(ranked, (1 - p.floor) * p.decay ** seen.astype(np.float64) + p.floor)
+        return scaled(slate.score, (1 - p.floor) * p.decay**seen + p.floor)
 
 
 class AuthorDiversity(_Diversity):
@@ -86,6 +86,11 @@ class Boost(BaseModel):
     boost: float = Field(default=1.2, gt=0)
 
 
+def _member_made(official: np.ndarray) -> np.ndarray:
+    """True where `is_official` is False (None, an unknown or missing flag, is not)."""
+    return np.asarray(official == False, dtype=bool)  # noqa: E712 - elementwise
+
+
 class MemberMadeBoost(ReRanker):
     """Boosts posts written by members rather than by the platform (`is_official`)."""
 
@@ -93,13 +98,10 @@ class MemberMadeBoost(ReRanker):
     surfaces = ("feed",)
     Params: ClassVar[type[BaseModel]] = Boost
 
-    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, Boost)
-        official = ctx.catalog.item_values("feed", "is_official", ranked["item_id"])
-        member_made = np.array(
-            [isinstance(o, bool | np.bool_) and not o for o in official.tolist()], dtype=bool
-        )
-        return _adjusted(ranked, np.where(member_made, self.params.boost, 1.0))
+        member_made = _member_made(_facts(ctx, slate, "is_official"))
+        return scaled(slate.score, np.where(member_made, self.params.boost, 1.0))
 
 
 class NewCreatorBoostParams(BaseModel):
@@ -116,12 +118,12 @@ class NewCreatorBoost(ReRanker):
     surfaces = ("feed",)
     Params: ClassVar[type[BaseModel]] = NewCreatorBoostParams
 
-    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, NewCreatorBoostParams)
         new = ctx.catalog.new_creators(self.params.days)
-        author = ctx.catalog.item_values("feed", "author_id", ranked["item_id"])
-        is_new = np.fromiter((a in new for a in author.tolist()), bool, len(author))
-        return _adjusted(ranked, np.where(is_new, self.params.boost, 1.0))
+        author = _facts(ctx, slate, "author_id").tolist()
+        is_new = np.fromiter((a in new for a in author), bool, len(author))
+        return scaled(slate.score, np.where(is_new, self.params.boost, 1.0))
 
 
 class SmallCircleParams(BaseModel):
@@ -139,11 +141,11 @@ class SmallCircleBoost(ReRanker):
     surfaces = ("circle_suggestions",)
     Params: ClassVar[type[BaseModel]] = SmallCircleParams
 
-    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, SmallCircleParams)
-        members = ctx.catalog.item_values("circle_suggestions", "members", ranked["item_id"])
+        members = _facts(ctx, slate, "members")
         small = np.nan_to_num(members, nan=np.inf) < self.params.max_members
-        return _adjusted(ranked, np.where(small, self.params.boost, 1.0))
+        return scaled(slate.score, np.where(small, self.params.boost, 1.0))
 
 
 class FatigueParams(BaseModel):
@@ -163,22 +165,19 @@ class FeedbackFatigue(ReRanker):
     name = "feedback_fatigue"
     Params: ClassVar[type[BaseModel]] = FatigueParams
 
-    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, FatigueParams)
         p = self.params
         skips = ctx.catalog.history.skip_counts(ctx.surface, p.days)
-        if ctx.surface == "feed":
-            keys = ctx.catalog.item_values("feed", "author_id", ranked["item_id"])
-        else:
-            keys = ranked["item_id"].to_numpy(dtype=object)
-        users = ranked["user_id"].tolist()
-        count = np.fromiter(
-            (skips.get((u, k), 0) for u, k in zip(users, keys.tolist(), strict=True)),
-            np.float64,
-            len(users),
-        )
+        keys = _facts(ctx, slate, "author_id") if ctx.surface == "feed" else slate.item
+        count = np.zeros(len(keys))
+        for user in pd.unique(slate.user):
+            mine = skips.get(user)
+            if mine:
+                rows = np.flatnonzero(slate.user == user)
+                count[rows] = [mine.get(k, 0) for k in keys[rows].tolist()]
         factor = np.maximum(p.floor, 1.0 / (1.0 + p.rate * np.maximum(count - p.free_skips, 0)))
-        return _adjusted(ranked, factor)
+        return scaled(slate.score, factor)
 
 
 class ExploreParams(BaseModel):
@@ -203,47 +202,51 @@ class ExploreNewPosts(ReRanker):
     surfaces = ("feed",)
     Params: ClassVar[type[BaseModel]] = ExploreParams
 
-    def rerank(self, ctx: RankContext, ranked: pd.DataFrame) -> pd.DataFrame:
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, ExploreParams)
-        p, catalog = self.params, ctx.catalog
-        created = pd.to_datetime(catalog.item_values("feed", "created_at", ranked["item_id"]))
-        age_h = ((ctx.as_of - created) / pd.Timedelta(hours=1)).to_numpy(np.float64)
-        shown = lookup(catalog.impression_counts, ranked["item_id"]).fillna(0).to_numpy()
+        p = self.params
+        age_h = (ctx.as_of.timestamp() - _facts(ctx, slate, "created_at")) / 3600.0
+        shown = _facts(ctx, slate, "impressions")
         new = (age_h <= p.max_age_hours) & (shown < p.max_impressions)
         if p.members_only:
-            official = catalog.item_values("feed", "is_official", ranked["item_id"])
-            new &= np.array([o is False or o is np.False_ for o in official.tolist()])
+            new &= _member_made(_facts(ctx, slate, "is_official"))
         if not new.any():
-            return ranked
-        user = pd.factorize(ranked["user_id"].to_numpy(dtype=object))[0]
+            return slate.score
+        order = slate.order()
+        user = slate.user[order]
         starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
-        order = np.concatenate(
+        ends = np.r_[starts[1:], len(order)]
+        explored = np.concatenate(
             [
-                _explored(np.arange(lo, hi), new[lo:hi], p.every)
-                for lo, hi in zip(starts, np.r_[starts[1:], len(user)], strict=True)
+                _explored(order[lo:hi], new[order[lo:hi]], p.every)
+                for lo, hi in zip(starts, ends, strict=True)
             ]
         )
-        score = ranked["score"].to_numpy(dtype=np.float64)
-        out = ranked.iloc[order].copy()
-        # each user's scores, highest first, in the new order; a hair apart so ties
-        # cannot undo it
-        position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-        out["score"] = score - 1e-9 * np.maximum(1.0, np.abs(score)) * position
-        return out
+        # each user's scores, highest first, given out in the new order, a hair apart so
+        # that ties cannot undo it
+        best_first = slate.score[order]
+        position = np.arange(len(order)) - np.repeat(starts, ends - starts)
+        score = np.empty(len(order))
+        score[explored] = best_first - 1e-9 * np.maximum(1.0, np.abs(best_first)) * position
+        return score
 
 
 def _explored(rows: np.ndarray, new: np.ndarray, every: int) -> np.ndarray:
     """`rows` (best first) with the next new row pulled forward into every reserved
-    slot it would not reach on its own."""
-    fresh, rest = list(rows[new]), list(rows[~new])
-    merged = []
-    for slot in range(len(rows)):
+    slot it would not reach on its own. Once the new rows are placed, the rest keeps its
+    order: the loop runs over the first few slots only."""
+    fresh, rest = rows[new], rows[~new]
+    merged = np.empty(len(rows), dtype=np.int64)
+    f = r = slot = 0
+    while f < len(fresh) and r < len(rest):
         reserved = slot % every == every - 1
-        if fresh and (not rest or reserved or fresh[0] < rest[0]):
-            merged.append(fresh.pop(0))
+        if reserved or fresh[f] < rest[r]:
+            merged[slot], f = fresh[f], f + 1
         else:
-            merged.append(rest.pop(0))
-    return np.array(merged, dtype=np.int64)
+            merged[slot], r = rest[r], r + 1
+        slot += 1
+    merged[slot:] = np.concatenate([fresh[f:], rest[r:]])  # one of them is empty
+    return merged
 
 
 RERANKERS: tuple[type[ReRanker], ...] = (

@@ -8,7 +8,7 @@ import pytest
 
 from features.contract import ContractData
 from ranking.catalog import Catalog
-from ranking.components import RankContext
+from ranking.components import RankContext, Slate
 from ranking.rerankers import occurrence, scaled
 from ranking.strategy import component_class
 
@@ -20,18 +20,25 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> ContractData:
     return load(tmp_path_factory.mktemp("policy"))
 
 
+def slate(ctx: RankContext, items: list[str], score: np.ndarray | None = None) -> Slate:
+    """u1's items, best first unless `score` says otherwise."""
+    ids = pd.Series(items, dtype=object)
+    return Slate(
+        user=np.array(["u1"] * len(items), dtype=object),
+        item=ids.to_numpy(),
+        row=ctx.catalog.rows(ctx.surface, ids),
+        score=np.linspace(2.0, 1.0, len(items)) if score is None else score,
+    )
+
+
 def rerank(
     data: ContractData, name: str, surface: str, items: list[str], **params: float
 ) -> np.ndarray:
-    """The factor each item's score (all 1.0, in the given order) is multiplied by."""
+    """The factor each item's score (positive, in the given order) is multiplied by."""
     cls = component_class("rerankers", name, surface)
     ctx = RankContext(surface, Catalog(data, day(AS_OF_DAY)), features=None, bundle=None)
-    ranked = pd.DataFrame(
-        {"user_id": pd.Series(["u1"] * len(items), dtype=object), "item_id": items, "score": 1.0}
-    )
-    got = cls(cls.Params(**params)).rerank(ctx, ranked)
-    assert got["item_id"].tolist() == items
-    return got["score"].to_numpy()
+    given = slate(ctx, items)
+    return cls(cls.Params(**params)).rerank(ctx, given) / given.score
 
 
 def test_occurrence_counts_earlier_rows_of_the_same_user_and_key() -> None:
@@ -89,18 +96,12 @@ def test_new_posts_get_a_bounded_share_of_slots(world: ContractData) -> None:
     cls = component_class("rerankers", "explore_new_posts", "feed")
     ctx = RankContext("feed", Catalog(world, day(AS_OF_DAY)), features=None, bundle=None)
     items = old + new  # the model ranks every new post last
-    ranked = pd.DataFrame(
-        {
-            "user_id": pd.Series(["u1"] * len(items), dtype=object),
-            "item_id": items,
-            "score": np.linspace(1.0, 0.1, len(items)),
-        }
-    )
+    given = slate(ctx, items)
 
-    got = cls(cls.Params(every=4, max_age_hours=30)).rerank(ctx, ranked)
+    score = cls(cls.Params(every=4, max_age_hours=30)).rerank(ctx, given)
 
-    order = got.sort_values("score", ascending=False)["item_id"].tolist()
+    order = [items[i] for i in np.argsort(-score, kind="stable")]
     assert order == [*old[:3], "p_ok", *old[3:6], "p_u4", old[6], "p_official"]
-    assert sorted(got["score"], reverse=True) == pytest.approx(ranked["score"].tolist())
-    young = cls(cls.Params(every=4, max_age_hours=20)).rerank(ctx, ranked)
-    assert young["item_id"].tolist() == items  # nothing is new at 20 h
+    assert sorted(score, reverse=True) == pytest.approx(given.score.tolist())
+    young = cls(cls.Params(every=4, max_age_hours=20)).rerank(ctx, given)
+    assert young.tolist() == given.score.tolist()  # nothing is new at 20 h
