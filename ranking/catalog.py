@@ -255,6 +255,17 @@ class Catalog:
     def _new_creators(self) -> dict[float, frozenset[str]]:
         return {}
 
+    def by_new_creator(self, days: float) -> np.ndarray:
+        """Per row of `items("feed")`, then False for the not-live slot: whether the
+        post's author is a new creator (`new_creators(days)`)."""
+        key = ("feed", f"by_new_creator:{days}")
+        if key not in self._item_columns:
+            new = self.new_creators(days)
+            authors = self.items("feed")["author_id"].tolist()
+            flags = np.fromiter((a in new for a in authors), bool, len(authors))
+            self._item_columns[key] = np.append(flags, False)
+        return self._item_columns[key]
+
     @cached_property
     def _first_posts(self) -> pd.Series:
         if not self.data.has("posts"):

@@ -94,9 +94,8 @@ class Pipeline:
             for reranker in self.rerankers:
                 slate.score = reranker.rerank(ctx, slate)
             score = slate.score
-        scored = candidates.assign(score=score)
         clock.tick("rerank")
-        result.ranked = _top(scored, limit)
+        result.ranked = _top(candidates.assign(score=score), limit)
         clock.tick("page")
         return result
 

@@ -120,9 +120,7 @@ class NewCreatorBoost(ReRanker):
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, NewCreatorBoostParams)
-        new = ctx.catalog.new_creators(self.params.days)
-        author = _facts(ctx, slate, "author_id").tolist()
-        is_new = np.fromiter((a in new for a in author), bool, len(author))
+        is_new = ctx.catalog.by_new_creator(self.params.days)[slate.row]
         return scaled(slate.score, np.where(is_new, self.params.boost, 1.0))
 
 
