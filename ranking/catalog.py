@@ -255,6 +255,15 @@ class Catalog:
     def _new_creators(self) -> dict[float, frozenset[str]]:
         return {}
 
+    def item_codes(self, surface: str, column: str) -> np.ndarray:
+        """Integer codes of `items(surface)[column]` by row, then -1 for the not-live
+        slot (missing values are -1 too)."""
+        key = (surface, f"{column}:codes")
+        if key not in self._item_columns:
+            codes = pd.factorize(self.items(surface)[column])[0].astype(np.int64)
+            self._item_columns[key] = np.append(codes, -1)
+        return self._item_columns[key]
+
     def by_new_creator(self, days: float) -> np.ndarray:
         """Per row of `items("feed")`, then False for the not-live slot: whether the
         post's author is a new creator (`new_creators(days)`)."""

@@ -93,10 +93,18 @@ class Slate:
         return best_first(self.user, self.item, self.score)
 
 
+def user_codes(user: np.ndarray, sort: bool = False) -> np.ndarray:
+    """Integer codes of user ids (in id order with `sort`); a one-user request, the
+    API's case, skips the hashing."""
+    if len(user) and (user == user[0]).all():
+        return np.zeros(len(user), dtype=np.int64)
+    return pd.factorize(user, sort=sort)[0].astype(np.int64)
+
+
 def best_first(user: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Indices by user, then score descending; ties broken by item id so pages are
     stable."""
-    users = pd.factorize(user, sort=True)[0]
+    users = user_codes(user, sort=True)
     lower = -np.asarray(score, dtype=np.float64)
     order = np.lexsort((lower, users))
     tied = (users[order][1:] == users[order][:-1]) & (lower[order][1:] == lower[order][:-1])

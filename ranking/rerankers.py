@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from .components import RankContext, ReRanker, Slate
+from .components import RankContext, ReRanker, Slate, user_codes
 
 
 def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -28,10 +28,11 @@ def _facts(ctx: RankContext, slate: Slate, column: str) -> np.ndarray:
 
 
 def occurrence(users: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """For each row, how many earlier rows (in the given order) have the same user and key."""
-    user = pd.factorize(users)[0].astype(np.int64)
-    key, distinct = pd.factorize(keys, use_na_sentinel=False)
-    pair = user * (len(distinct) + 1) + key
+    """For each row, how many earlier rows (in the given order) have the same user and
+    key; `keys` are integer codes (any value, -1 included, is a key of its own)."""
+    user = user_codes(users)
+    key = np.asarray(keys, dtype=np.int64)
+    pair = user * (int(key.max(initial=0)) + 2) + (key + 1)
     order = np.argsort(pair, kind="stable")
     ordered = pair[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
@@ -58,8 +59,9 @@ class _Diversity(ReRanker):
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         assert isinstance(self.params, DiversityParams)
         order = slate.order()
+        keys = ctx.catalog.item_codes(ctx.surface, self.column)[slate.row[order]]
         seen = np.empty(len(order), dtype=np.float64)
-        seen[order] = occurrence(slate.user[order], _facts(ctx, slate, self.column)[order])
+        seen[order] = occurrence(slate.user[order], keys)
         p = self.params
         return scaled(slate.score, (1 - p.floor) * p.decay**seen + p.floor)
 
