@@ -68,6 +68,14 @@ class Explainer:
         return {c: frozenset(g) for c, g in m.groupby("circle_id")["user_id"]}
 
     @cached_property
+    def members_by_city(self) -> dict[tuple[str, str], int]:
+        """(circle, city) -> members of the circle from that city."""
+        m = self.catalog.members
+        city = m["user_id"].map(self.cities)
+        counts = pd.DataFrame({"circle": m["circle_id"], "city": city}).dropna().value_counts()
+        return {(c, t): int(n) for (c, t), n in counts.items()}
+
+    @cached_property
     def cities(self) -> dict[str, str]:
         users = self.data["users"]
         if "city" not in users:
@@ -168,7 +176,7 @@ class Explainer:
             texts.append(f"{friends} friend{'s are members' if friends > 1 else ' is a member'}")
         city = self.cities.get(user)
         if city is not None:
-            local = sum(self.cities.get(m) == city for m in members)
+            local = self.members_by_city.get((circle, city), 0)
             if local >= MIN_CITY_MEMBERS:
                 codes.append("popular_in_city")
                 texts.append(f"Popular in {city}")

@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rank users' feeds or circle suggestions as of a past time",
         description=(
             "Rank with the pipeline the API uses, with features as of --at (rows strictly "
-            "before it). Writes user_id, item_id, rank (0-based), score. Unknown users get "
-            "the cold-start result."
+            "before it). Writes user_id, item_id, rank (0-based), score, reasons (codes) and "
+            "explanation (a short text from coarse signals only). Unknown users get the "
+            "cold-start result."
         ),
     )
     parser.add_argument("--data", metavar="DIR", required=True)
@@ -48,6 +49,7 @@ def read_users(path: str) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from features.contract import load_contract, parse_as_of
+    from ranking.pipeline import Pipeline
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
     from training.bundle import load_bundle
@@ -66,7 +68,11 @@ def run(args: argparse.Namespace) -> int:
         result = replayer.rank(surface, users, args.limit, args.strategy)
     finally:
         replayer.close()
-    out = result.ranked[["user_id", "item_id", "rank", "score"]]
+    pipeline = Pipeline(strategies.get(args.strategy, surface))
+    explained = replayer.catalog.explainer.explain(surface, result.ranked, pipeline.source_names)
+    out = result.ranked[["user_id", "item_id", "rank", "score"]].assign(
+        reasons=[e.codes for e in explained], explanation=[e.text for e in explained]
+    )
     try:
         out.to_parquet(args.out, index=False)
     except OSError as exc:

@@ -94,7 +94,8 @@ def test_feed_ranks_only_fresh_posts_of_the_users_circles(
     truth = pd.read_parquet(world.truth_dir / "feed_truth.parquet")
     users = sorted(truth["user_id"].unique())
     ranked = rank(world, trained, tmp_path, "feed", [*users, "nobody-knows-me"], "--limit", "7")
-    assert list(ranked.columns) == ["user_id", "item_id", "rank", "score"]
+    assert list(ranked.columns) == ["user_id", "item_id", "rank", "score", "reasons", "explanation"]
+    assert ranked["explanation"].str.len().gt(0).all()
     known = ranked[ranked["user_id"] != "nobody-knows-me"]
     # the simulator's truth lists exactly the feed candidates of its users at the split
     allowed = set(zip(truth["user_id"], truth["post_id"], strict=True))
