@@ -4,6 +4,7 @@ arrive between calls; a tampered, expired or foreign cursor is a clear error."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pandas as pd
 import pytest
@@ -58,7 +59,14 @@ def with_new_posts(data: ContractData, user: str, created: pd.Timestamp, n: int)
     return dataclasses.replace(data, tables=tables)
 
 
-def read_pages(server: Server, user: str, now: pd.Timestamp, grow: bool) -> list[str]:
+def read_pages(
+    server: Server,
+    user: str,
+    now: pd.Timestamp,
+    between: Callable[[int, pd.Timestamp], pd.Timestamp] | None = None,
+) -> list[str]:
+    """Five pages of the user's chronological feed; `between(page, now)` runs after each
+    page (data may change) and returns the server's clock for the next call."""
     pager, cursor, served = server.pager(), None, []
     for i in range(5):
         page = pager.page(user, "feed", LIMIT, now, cursor=cursor, strategy="chronological")
@@ -66,9 +74,8 @@ def read_pages(server: Server, user: str, now: pd.Timestamp, grow: bool) -> list
         served += page.ranked["item_id"].tolist()
         cursor = page.next_cursor
         assert cursor is not None
-        if grow:  # new posts arrive, and the server's clock moves on
-            now = now + pd.Timedelta(minutes=30)
-            server.data = with_new_posts(server.data, user, now - pd.Timedelta(minutes=1), 3)
+        if between is not None:
+            now = between(i, now)
     return served
 
 
@@ -77,11 +84,18 @@ def test_five_pages_are_the_pinned_list_while_posts_arrive(
 ) -> None:
     t = small_world.split_time
     user = busiest_user(world, t)
-    steady = read_pages(Server(world), user, t, grow=False)
-    growing = read_pages(Server(world), user, t, grow=True)
+    growing = Server(world)
+
+    def posts_arrive(page: int, now: pd.Timestamp) -> pd.Timestamp:
+        later = now + pd.Timedelta(minutes=30)
+        growing.data = with_new_posts(growing.data, user, later - pd.Timedelta(minutes=1), 3)
+        return later
+
+    steady = read_pages(Server(world), user, t)
+    grown = read_pages(growing, user, t, posts_arrive)
 
     assert len(set(steady)) == len(steady) == 5 * LIMIT
-    assert growing == steady  # no duplicates, no holes: the list pinned at t
+    assert grown == steady  # no duplicates, no holes: the list pinned at t
 
 
 def test_a_late_post_before_the_pin_is_served_once_and_nothing_is_lost(
@@ -89,15 +103,15 @@ def test_a_late_post_before_the_pin_is_served_once_and_nothing_is_lost(
 ) -> None:
     t = small_world.split_time
     user = busiest_user(world, t)
-    pinned = read_pages(Server(world), user, t, grow=False)
     server = Server(world)
-    pager, cursor, served = server.pager(), None, []
-    for i in range(5):
-        page = pager.page(user, "feed", LIMIT, t, cursor=cursor, strategy="chronological")
-        served += page.ranked["item_id"].tolist()
-        cursor = page.next_cursor
-        if i == 1:  # a post backdated to just before the pin arrives after page 2
+
+    def backdated_post(page: int, now: pd.Timestamp) -> pd.Timestamp:
+        if page == 1:  # a post dated just before the pin arrives after page 2
             server.data = with_new_posts(server.data, user, t - pd.Timedelta(seconds=1), 1)
+        return now
+
+    pinned = read_pages(Server(world), user, t)
+    served = read_pages(server, user, t, backdated_post)
 
     assert len(set(served)) == len(served)
     late = [i for i in served if str(i).startswith("late-")]
