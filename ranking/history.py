@@ -46,13 +46,10 @@ class History:
         self.data = data
         self.as_of = as_of
 
+    @cache  # noqa: B019 - one History per catalog, which lives as long as its snapshot
     def events(self, surface: str, actions: tuple[str, ...], days: float | None) -> pd.DataFrame:
         """user_id, item_id, ts of a surface's events with these actions before as_of,
         within the last `days` (None: all time)."""
-        return self._events(surface, actions, days)
-
-    @cache  # noqa: B019 - one History per catalog, which lives as long as its snapshot
-    def _events(self, surface: str, actions: tuple[str, ...], days: float | None) -> pd.DataFrame:
         if not self.data.has("events"):
             return pd.DataFrame(columns=["user_id", "item_id", "ts"])
         e = self.data["events"]

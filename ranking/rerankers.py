@@ -216,12 +216,10 @@ class ExploreNewPosts(ReRanker):
         user = slate.user[order]
         starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
         ends = np.r_[starts[1:], len(order)]
-        explored = np.concatenate(
-            [
-                _explored(order[lo:hi], new[order[lo:hi]], p.every)
-                for lo, hi in zip(starts, ends, strict=True)
-            ]
-        )
+        # positions in `order`, each user's block rearranged, then the entries there
+        fresh = new[order]
+        blocks = [np.arange(lo, hi) for lo, hi in zip(starts, ends, strict=True)]
+        explored = order[np.concatenate([_explored(b, fresh[b], p.every) for b in blocks])]
         # each user's scores, highest first, given out in the new order, a hair apart so
         # that ties cannot undo it
         best_first = slate.score[order]

@@ -98,12 +98,23 @@ def test_new_posts_get_a_bounded_share_of_slots(world: ContractData) -> None:
     cls = component_class("rerankers", "explore_new_posts", "feed")
     ctx = RankContext("feed", Catalog(world, day(AS_OF_DAY)), features=None, bundle=None)
     items = old + new  # the model ranks every new post last
-    given = slate(ctx, items)
+    best = np.linspace(2.0, 1.0, len(items))
+    # two users' lists, entries shuffled: a slate's order is not its ranking
+    shuffle = np.random.default_rng(0).permutation(2 * len(items))
+    ids = pd.Series((items + items), dtype=object).iloc[shuffle]
+    given = Slate(
+        user=np.array(["u1"] * len(items) + ["u2"] * len(items), dtype=object)[shuffle],
+        item=ids.to_numpy(),
+        row=ctx.catalog.rows("feed", ids),
+        score=np.r_[best, best + 5.0][shuffle],
+    )
 
     score = cls(cls.Params(every=4, max_age_hours=30)).rerank(ctx, given)
 
-    order = [items[i] for i in np.argsort(-score, kind="stable")]
-    assert order == [*old[:3], "p_ok", *old[3:6], "p_u4", old[6], "p_official"]
-    assert sorted(score, reverse=True) == pytest.approx(given.score.tolist())
+    for user in ("u1", "u2"):
+        mine = np.flatnonzero(given.user == user)
+        order = given.item[mine[np.argsort(-score[mine], kind="stable")]].tolist()
+        assert order == [*old[:3], "p_ok", *old[3:6], "p_u4", old[6], "p_official"]
+        assert sorted(score[mine]) == pytest.approx(sorted(given.score[mine]))
     young = cls(cls.Params(every=4, max_age_hours=20)).rerank(ctx, given)
     assert young.tolist() == given.score.tolist()  # nothing is new at 20 h
