@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -88,26 +89,34 @@ class Slate:
     row: np.ndarray  # int64
     score: np.ndarray  # float64
 
+    @cached_property
+    def user_codes(self) -> np.ndarray:
+        """Integer codes of the users, in id order (the users never change)."""
+        return user_codes(self.user)
+
     def order(self) -> np.ndarray:
         """Entry indices by user, then score descending, then item id."""
-        return best_first(self.user, self.item, self.score)
+        return best_first(self.user_codes, self.item, self.score)
 
 
-def user_codes(user: np.ndarray, sort: bool = False) -> np.ndarray:
-    """Integer codes of user ids (in id order with `sort`); a one-user request, the
-    API's case, skips the hashing."""
+def user_codes(user: np.ndarray) -> np.ndarray:
+    """Integer codes of user ids, in id order; a one-user request, the API's case,
+    skips the hashing."""
     if len(user) and (user == user[0]).all():
         return np.zeros(len(user), dtype=np.int64)
-    return pd.factorize(user, sort=sort)[0].astype(np.int64)
+    return pd.factorize(user, sort=True)[0].astype(np.int64)
 
 
-def best_first(user: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Indices by user, then score descending; ties broken by item id so pages are
-    stable."""
-    users = user_codes(user, sort=True)
+def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Indices by user (integer codes in id order), then score descending; ties broken
+    by item id so pages are stable."""
     lower = -np.asarray(score, dtype=np.float64)
-    order = np.lexsort((lower, users))
-    tied = (users[order][1:] == users[order][:-1]) & (lower[order][1:] == lower[order][:-1])
+    if not users.any():  # one user (codes all 0)
+        order = np.argsort(lower, kind="stable")
+        tied = lower[order][1:] == lower[order][:-1]
+    else:
+        order = np.lexsort((lower, users))
+        tied = (users[order][1:] == users[order][:-1]) & (lower[order][1:] == lower[order][:-1])
     if tied.any():  # sorting ids is the costly part: only when some scores tie
         items = pd.factorize(item, sort=True)[0]
         order = np.lexsort((items, lower, users))

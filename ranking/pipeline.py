@@ -21,6 +21,7 @@ from .components import (
     Scorer,
     Slate,
     best_first,
+    user_codes,
 )
 from .strategy import Strategy
 
@@ -158,7 +159,7 @@ def _top(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
     """The first `limit` rows of each user, best first, with their rank from 0."""
     user = frame["user_id"].to_numpy(dtype=object)
     item = frame["item_id"].to_numpy(dtype=object)
-    order = best_first(user, item, frame["score"].to_numpy(dtype=np.float64))
+    order = best_first(user_codes(user), item, frame["score"].to_numpy(dtype=np.float64))
     user = user[order]
     starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
     rank = np.arange(len(user)) - np.repeat(starts, np.diff(np.r_[starts, len(user)]))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from .components import RankContext, ReRanker, Slate, user_codes
+from .components import RankContext, ReRanker, Slate
 
 
 def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -27,10 +27,10 @@ def _facts(ctx: RankContext, slate: Slate, column: str) -> np.ndarray:
     return ctx.catalog.item_column(ctx.surface, column)[slate.row]
 
 
-def occurrence(users: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def occurrence(user: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """For each row, how many earlier rows (in the given order) have the same user and
-    key; `keys` are integer codes (any value, -1 included, is a key of its own)."""
-    user = user_codes(users)
+    key; users and keys are integer codes (any value, -1 included, is a key of its
+    own)."""
     key = np.asarray(keys, dtype=np.int64)
     pair = user * (int(key.max(initial=0)) + 2) + (key + 1)
     order = np.argsort(pair, kind="stable")
@@ -61,7 +61,7 @@ class _Diversity(ReRanker):
         order = slate.order()
         keys = ctx.catalog.item_codes(ctx.surface, self.column)[slate.row[order]]
         seen = np.empty(len(order), dtype=np.float64)
-        seen[order] = occurrence(slate.user[order], keys)
+        seen[order] = occurrence(slate.user_codes[order], keys)
         p = self.params
         return scaled(slate.score, (1 - p.floor) * p.decay**seen + p.floor)
 
@@ -213,7 +213,7 @@ class ExploreNewPosts(ReRanker):
         if not new.any():
             return slate.score
         order = slate.order()
-        user = slate.user[order]
+        user = slate.user_codes[order]
         starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
         ends = np.r_[starts[1:], len(order)]
         # positions in `order`, each user's block rearranged, then the entries there

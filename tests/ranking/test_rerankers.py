@@ -42,11 +42,10 @@ def rerank(
 
 
 def test_occurrence_counts_earlier_rows_of_the_same_user_and_key() -> None:
-    users = np.array(["a", "a", "b", "a", "b", "a", "a"], dtype=object)
+    users = np.array([0, 0, 1, 0, 1, 0, 0])
     keys = np.array([7, 3, 7, 7, 7, -1, -1])
     assert occurrence(users, keys).tolist() == [0, 0, 0, 1, 1, 0, 1]
-    one_user = np.array(["a"] * 4, dtype=object)
-    assert occurrence(one_user, np.array([2, 2, 0, 2])).tolist() == [0, 1, 0, 2]
+    assert occurrence(np.zeros(4, np.int64), np.array([2, 2, 0, 2])).tolist() == [0, 1, 0, 2]
 
 
 def test_a_discount_never_lifts_a_negative_score() -> None:
