@@ -178,6 +178,10 @@ class Catalog:
         get = self._row_of[surface].get
         return np.fromiter((get(i, -1) for i in ids.tolist()), np.int64, len(ids))
 
+    def row_of(self, surface: str) -> dict[str, int]:
+        """item id -> its row in `items(surface)`."""
+        return self._row_of[surface]
+
     @cached_property
     def _row_of(self) -> dict[str, dict[str, int]]:
         return {
@@ -257,12 +261,22 @@ class Catalog:
 
     def item_codes(self, surface: str, column: str) -> np.ndarray:
         """Integer codes of `items(surface)[column]` by row, then -1 for the not-live
-        slot (missing values are -1 too)."""
+        slot (missing values are -1 too); `code_of` maps values to them."""
         key = (surface, f"{column}:codes")
         if key not in self._item_columns:
-            codes = pd.factorize(self.items(surface)[column])[0].astype(np.int64)
-            self._item_columns[key] = np.append(codes, -1)
+            codes, values = pd.factorize(self.items(surface)[column])
+            self._item_columns[key] = np.append(codes.astype(np.int64), -1)
+            self._code_of[key] = {v: c for c, v in enumerate(values.tolist())}
         return self._item_columns[key]
+
+    def code_of(self, surface: str, column: str) -> dict[str, int]:
+        """value -> its code in `item_codes(surface, column)`."""
+        self.item_codes(surface, column)
+        return self._code_of[(surface, f"{column}:codes")]
+
+    @cached_property
+    def _code_of(self) -> dict[tuple[str, str], dict[str, int]]:
+        return {}
 
     def by_new_creator(self, days: float) -> np.ndarray:
         """Per row of `items("feed")`, then False for the not-live slot: whether the

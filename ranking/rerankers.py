@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from .components import RankContext, ReRanker, Slate
@@ -169,13 +168,25 @@ class FeedbackFatigue(ReRanker):
         assert isinstance(self.params, FatigueParams)
         p = self.params
         skips = ctx.catalog.history.skip_counts(ctx.surface, p.days)
-        keys = _facts(ctx, slate, "author_id") if ctx.surface == "feed" else slate.item
-        count = np.zeros(len(keys))
-        for user in pd.unique(slate.user):
-            mine = skips.get(user)
-            if mine:
-                rows = np.flatnonzero(slate.user == user)
-                count[rows] = [mine.get(k, 0) for k in keys[rows].tolist()]
+        # skipped authors (feed) or circles (suggestions) as integer codes: a user's few
+        # skip counts go into a small table read by every entry
+        if ctx.surface == "feed":
+            key = ctx.catalog.item_codes("feed", "author_id")[slate.row]
+            code_of = ctx.catalog.code_of("feed", "author_id")
+        else:
+            key, code_of = slate.row, ctx.catalog.row_of(ctx.surface)
+        count = np.zeros(len(key))
+        codes = slate.user_codes
+        for code in np.unique(codes):
+            mine = skips.get(slate.user[np.argmax(codes == code)])
+            if not mine:
+                continue
+            table = np.zeros(len(code_of) + 1)  # the last slot (-1): items not live
+            for skipped, n in mine.items():
+                if skipped in code_of:
+                    table[code_of[skipped]] = n
+            at = codes == code
+            count[at] = table[key[at]]
         factor = np.maximum(p.floor, 1.0 / (1.0 + p.rate * np.maximum(count - p.free_skips, 0)))
         return scaled(slate.score, factor)
 

@@ -117,3 +117,10 @@ def test_new_posts_get_a_bounded_share_of_slots(world: ContractData) -> None:
         assert sorted(score[mine]) == pytest.approx(sorted(given.score[mine]))
     young = cls(cls.Params(every=4, max_age_hours=20)).rerank(ctx, given)
     assert young.tolist() == given.score.tolist()  # nothing is new at 20 h
+
+
+def test_fatigue_on_suggestions_counts_circles_shown_without_a_join(world: ContractData) -> None:
+    # u1 was shown c3 on day 8 and dismissed it (no join); c4 was shown 50 days ago
+    items = ["c1", "c3", "c4"]
+    factors = rerank(world, "feedback_fatigue", "circle_suggestions", items, free_skips=0, rate=1.0)
+    assert factors.tolist() == [1.0, 0.5, 1.0]
