@@ -24,12 +24,21 @@ NOTHING: frozenset[str] = frozenset()
 
 
 def contains(per_user: PerUser, users: Iterable[Any], ids: Iterable[Any]) -> np.ndarray:
-    """For each (user, id) row: whether the id is in the user's set."""
-    users, ids = list(users), list(ids)
-    get = per_user.get
-    return np.fromiter(
-        (i in get(u, NOTHING) for u, i in zip(users, ids, strict=True)), bool, len(users)
-    )
+    """For each (user, id) row: whether the id is in the user's set. Rows of users
+    without a set (most, for most questions) are not looked at."""
+    user = np.asarray(list(users), dtype=object)
+    item = np.asarray(list(ids), dtype=object)
+    found = np.zeros(len(user), dtype=bool)
+    if not per_user or len(user) == 0:
+        return found
+    codes = pd.factorize(user)[0]
+    by_user = np.argsort(codes, kind="stable")
+    sorted_codes = codes[by_user]
+    for rows in np.split(by_user, np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1):
+        mine = per_user.get(user[rows[0]], NOTHING)
+        if mine:
+            found[rows] = np.fromiter((i in mine for i in item[rows].tolist()), bool, len(rows))
+    return found
 
 
 def _per_user(users: pd.Series, ids: pd.Series) -> PerUser:

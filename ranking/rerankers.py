@@ -26,6 +26,14 @@ def _facts(ctx: RankContext, slate: Slate, column: str) -> np.ndarray:
     return ctx.catalog.item_column(ctx.surface, column)[slate.row]
 
 
+def _per_user(slate: Slate) -> list[np.ndarray]:
+    """The slate's entry indices, one array per user."""
+    by_user = np.argsort(slate.user_codes, kind="stable")
+    codes = slate.user_codes[by_user]
+    cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    return np.split(by_user, cuts) if len(by_user) else []
+
+
 def occurrence(user: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """For each row, how many earlier rows (in the given order) have the same user and
     key; users and keys are integer codes (any value, -1 included, is a key of its
@@ -176,17 +184,15 @@ class FeedbackFatigue(ReRanker):
         else:
             key, code_of = slate.row, ctx.catalog.row_of(ctx.surface)
         count = np.zeros(len(key))
-        codes = slate.user_codes
-        for code in np.unique(codes):
-            mine = skips.get(slate.user[np.argmax(codes == code)])
+        for rows in _per_user(slate):
+            mine = skips.get(slate.user[rows[0]])
             if not mine:
                 continue
             table = np.zeros(len(code_of) + 1)  # the last slot (-1): items not live
             for skipped, n in mine.items():
                 if skipped in code_of:
                     table[code_of[skipped]] = n
-            at = codes == code
-            count[at] = table[key[at]]
+            count[rows] = table[key[rows]]
         factor = np.maximum(p.floor, 1.0 / (1.0 + p.rate * np.maximum(count - p.free_skips, 0)))
         return scaled(slate.score, factor)
 
@@ -203,11 +209,10 @@ class ExploreParams(BaseModel):
 class ExploreNewPosts(ReRanker):
     """Exploration for new posts (at most `max_age_hours` old, shown fewer than
     `max_impressions` times so far, member-made unless `members_only` is off), which
-    have no engagement for the model to judge:
-    in each user's list, slot `every` - 1, 2 * `every` - 1, ... goes to the best new
-    post not already above it. So at most one slot in `every` is exploration; new posts
-    the model ranks high anyway keep their place. The list's scores are kept, reassigned
-    in the new order."""
+    have no engagement yet for the model to judge. In each user's list, slots
+    `every` - 1, 2 * `every` - 1, ... go to the best new post not already above: at
+    most one slot in `every` is exploration, and new posts the model ranks high anyway
+    keep their place. The list's scores are kept, given out in the new order."""
 
     name = "explore_new_posts"
     surfaces = ("feed",)
@@ -233,10 +238,10 @@ class ExploreNewPosts(ReRanker):
         explored = order[np.concatenate([_explored(b, fresh[b], p.every) for b in blocks])]
         # each user's scores, highest first, given out in the new order, a hair apart so
         # that ties cannot undo it
-        best_first = slate.score[order]
+        descending = slate.score[order]
         position = np.arange(len(order)) - np.repeat(starts, ends - starts)
         score = np.empty(len(order))
-        score[explored] = best_first - 1e-9 * np.maximum(1.0, np.abs(best_first)) * position
+        score[explored] = descending - 1e-9 * np.maximum(1.0, np.abs(descending)) * position
         return score
 
 

@@ -10,6 +10,7 @@ from features.contract import ContractData
 from ranking.catalog import Catalog
 from ranking.components import RankContext
 from ranking.filters import FILTERS
+from ranking.history import contains
 from ranking.pipeline import Pipeline
 from ranking.strategy import Strategy, component_class
 
@@ -102,3 +103,12 @@ def test_a_window_is_a_strategy_parameter(world: ContractData) -> None:
     candidates = pd.DataFrame({"user_id": ["u1", "u1"], "item_id": ["p_seen", "p_seen_5d"]})
     week = cls(cls.Params(days=7)).keep(context(world, "feed"), candidates)
     assert week.tolist() == [False, False]
+
+
+def test_contains_reads_each_users_own_set() -> None:
+    per_user = {"a": frozenset({"x", "y"}), "b": frozenset({"z"})}
+    users = ["a", "b", "c", "a", "b", "a"]
+    ids = ["x", "x", "x", "z", "z", "y"]
+    assert contains(per_user, users, ids).tolist() == [True, False, False, False, True, True]
+    assert contains({}, users, ids).tolist() == [False] * 6
+    assert contains(per_user, [], []).tolist() == []
