@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -45,22 +45,30 @@ class RankContext:
         return self.catalog.as_of
 
 
-class Component(ABC):
+P = TypeVar("P", bound=BaseModel)
+
+
+class Component(ABC, Generic[P]):
+    """A pipeline component. One with parameters names their model twice: as `Params`
+    (the class a strategy's TOML is validated against) and as the type argument (the
+    type of `self.params`), e.g. `class AlreadySeen(Filter[Window])`."""
+
     name: ClassVar[str]
     surfaces: ClassVar[tuple[str, ...]] = SURFACES
     Params: ClassVar[type[BaseModel]] = NoParams
+    params: P
 
-    def __init__(self, params: BaseModel | None = None) -> None:
-        self.params = params if params is not None else self.Params()
+    def __init__(self, params: P | None = None) -> None:
+        self.params = params if params is not None else cast(P, self.Params())
 
 
-class CandidateSource(Component):
+class CandidateSource(Component[P]):
     @abstractmethod
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         """user_id, item_id rows for the users (any order, may repeat)."""
 
 
-class Filter(Component):
+class Filter(Component[P]):
     reason: ClassVar[str]
 
     @abstractmethod
@@ -68,7 +76,7 @@ class Filter(Component):
         """A bool per candidate row: True to keep it."""
 
 
-class Scorer(Component):
+class Scorer(Component[P]):
     needs_features: ClassVar[bool] = True
 
     @abstractmethod
@@ -123,7 +131,7 @@ def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.nda
     return order
 
 
-class ReRanker(Component):
+class ReRanker(Component[P]):
     @abstractmethod
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         """New scores for the slate's entries (same order as the slate)."""

@@ -72,7 +72,7 @@ class Window(BaseModel):
     days: float = Field(default=3.0, gt=0)
 
 
-class AlreadySeen(Filter):
+class AlreadySeen(Filter[Window]):
     """Posts the user was shown within the last `days`."""
 
     name = "already_seen"
@@ -81,7 +81,6 @@ class AlreadySeen(Filter):
     Params: ClassVar[type[BaseModel]] = Window
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        assert isinstance(self.params, Window)
         seen = ctx.catalog.history.items("feed", ("impression",), self.params.days)
         return ~contains(seen, candidates["user_id"], candidates["item_id"])
 
@@ -104,7 +103,7 @@ class HiddenAuthorParams(BaseModel):
     min_hides: int = Field(default=2, ge=1)
 
 
-class HiddenAuthor(Filter):
+class HiddenAuthor(Filter[HiddenAuthorParams]):
     """Posts by authors the user hid or reported `min_hides` times or more."""
 
     name = "hidden_author"
@@ -113,7 +112,6 @@ class HiddenAuthor(Filter):
     Params: ClassVar[type[BaseModel]] = HiddenAuthorParams
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        assert isinstance(self.params, HiddenAuthorParams)
         hidden = ctx.catalog.history.hidden_authors(self.params.min_hides)
         author = ctx.catalog.item_values("feed", "author_id", candidates)
         return ~contains(hidden, candidates["user_id"], author)
@@ -151,7 +149,7 @@ class DismissedParams(BaseModel):
     days: float = Field(default=30.0, gt=0)
 
 
-class DismissedCircle(Filter):
+class DismissedCircle(Filter[DismissedParams]):
     """Circles the user dismissed within the last `days`."""
 
     name = "dismissed_circle"
@@ -160,7 +158,6 @@ class DismissedCircle(Filter):
     Params: ClassVar[type[BaseModel]] = DismissedParams
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        assert isinstance(self.params, DismissedParams)
         history = ctx.catalog.history
         dismissed = history.items("circle_suggestions", ("dismiss",), self.params.days)
         return ~contains(dismissed, candidates["user_id"], candidates["item_id"])

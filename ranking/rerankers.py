@@ -56,7 +56,7 @@ class DiversityParams(BaseModel):
     floor: float = Field(default=0.25, ge=0, le=1)
 
 
-class _Diversity(ReRanker):
+class _Diversity(ReRanker[DiversityParams]):
     """The n-th item (from 0) of the same key in a user's list keeps
     (1 - floor) * decay^n + floor of its score (the-algorithm's author diversity)."""
 
@@ -64,7 +64,6 @@ class _Diversity(ReRanker):
     column: ClassVar[str]
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
-        assert isinstance(self.params, DiversityParams)
         order = slate.order()
         keys = ctx.catalog.item_codes(ctx.surface, self.column)[slate.row[order]]
         seen = np.empty(len(order), dtype=np.float64)
@@ -100,7 +99,7 @@ def _member_made(official: np.ndarray) -> np.ndarray:
     return np.asarray(official == False, dtype=bool)  # noqa: E712 - elementwise
 
 
-class MemberMadeBoost(ReRanker):
+class MemberMadeBoost(ReRanker[Boost]):
     """Boosts posts written by members rather than by the platform (`is_official`)."""
 
     name = "member_made_boost"
@@ -108,7 +107,6 @@ class MemberMadeBoost(ReRanker):
     Params: ClassVar[type[BaseModel]] = Boost
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
-        assert isinstance(self.params, Boost)
         member_made = _member_made(_facts(ctx, slate, "is_official"))
         return scaled(slate.score, np.where(member_made, self.params.boost, 1.0))
 
@@ -120,7 +118,7 @@ class NewCreatorBoostParams(BaseModel):
     days: float = Field(default=14.0, gt=0)
 
 
-class NewCreatorBoost(ReRanker):
+class NewCreatorBoost(ReRanker[NewCreatorBoostParams]):
     """Boosts posts by authors whose first post is at most `days` old."""
 
     name = "new_creator_boost"
@@ -128,7 +126,6 @@ class NewCreatorBoost(ReRanker):
     Params: ClassVar[type[BaseModel]] = NewCreatorBoostParams
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
-        assert isinstance(self.params, NewCreatorBoostParams)
         is_new = ctx.catalog.by_new_creator(self.params.days)[slate.row]
         return scaled(slate.score, np.where(is_new, self.params.boost, 1.0))
 
@@ -140,7 +137,7 @@ class SmallCircleParams(BaseModel):
     max_members: int = Field(default=30, ge=1)
 
 
-class SmallCircleBoost(ReRanker):
+class SmallCircleBoost(ReRanker[SmallCircleParams]):
     """Boosts suggested circles with fewer than `max_members` members (new circles with
     none included), so small communities get the exposure that grows them."""
 
@@ -149,7 +146,6 @@ class SmallCircleBoost(ReRanker):
     Params: ClassVar[type[BaseModel]] = SmallCircleParams
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
-        assert isinstance(self.params, SmallCircleParams)
         members = _facts(ctx, slate, "members")
         small = np.nan_to_num(members, nan=np.inf) < self.params.max_members
         return scaled(slate.score, np.where(small, self.params.boost, 1.0))
@@ -164,7 +160,7 @@ class FatigueParams(BaseModel):
     floor: float = Field(default=0.3, gt=0, le=1)
 
 
-class FeedbackFatigue(ReRanker):
+class FeedbackFatigue(ReRanker[FatigueParams]):
     """Down-weights what the user keeps skipping: authors (feed) or circles
     (suggestions) whose items the user was shown in the last `days` without acting on.
     Beyond `free_skips`, each skip divides by 1 + rate, down to `floor`."""
@@ -173,7 +169,6 @@ class FeedbackFatigue(ReRanker):
     Params: ClassVar[type[BaseModel]] = FatigueParams
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
-        assert isinstance(self.params, FatigueParams)
         p = self.params
         skips = ctx.catalog.history.skip_counts(ctx.surface, p.days)
         # skipped authors (feed) or circles (suggestions) as integer codes: a user's few
@@ -206,7 +201,7 @@ class ExploreParams(BaseModel):
     members_only: bool = True  # explore member-made posts only, not the platform's
 
 
-class ExploreNewPosts(ReRanker):
+class ExploreNewPosts(ReRanker[ExploreParams]):
     """Exploration for new posts (at most `max_age_hours` old, shown fewer than
     `max_impressions` times so far, member-made unless `members_only` is off), which
     have no engagement yet for the model to judge. In each user's list, slots
@@ -219,7 +214,6 @@ class ExploreNewPosts(ReRanker):
     Params: ClassVar[type[BaseModel]] = ExploreParams
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
-        assert isinstance(self.params, ExploreParams)
         p = self.params
         age_h = (ctx.as_of.timestamp() - _facts(ctx, slate, "created_at")) / 3600.0
         shown = _facts(ctx, slate, "impressions")

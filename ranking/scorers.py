@@ -72,7 +72,7 @@ class BlendParams(BaseModel):
         return self
 
 
-class BlendScorer(Scorer):
+class BlendScorer(Scorer[BlendParams]):
     """Weighted log-odds of the primary action (click, join) from the LightGBM head and
     the logistic regression. They err differently (trees cut signals into steps, the
     linear model extrapolates smooth ones such as interest lift), so the blend beats
@@ -84,7 +84,6 @@ class BlendScorer(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
-        assert isinstance(self.params, BlendParams)
         rows = _model_rows(features)
         out = np.zeros(len(rows))
         if self.params.heads > 0:
@@ -131,7 +130,7 @@ class RandomParams(BaseModel):
     salt: str = "random"
 
 
-class RandomScorer(Scorer):
+class RandomScorer(Scorer[RandomParams]):
     """A stable pseudo-random order per (user, item): the floor any ranker must beat."""
 
     name = "random"
@@ -141,7 +140,6 @@ class RandomScorer(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
     ) -> np.ndarray:
-        assert isinstance(self.params, RandomParams)
         keys = candidates["user_id"].astype("str") + "|" + candidates["item_id"].astype("str")
         hashed = pd.util.hash_array(
             keys.to_numpy(dtype=object), hash_key=self.params.salt[:16].ljust(16, "0")

@@ -41,7 +41,7 @@ class CirclePosts(CandidateSource):
         return ctx.catalog.feed_posts(users)[PAIR]
 
 
-class TrendingPosts(CandidateSource):
+class TrendingPosts(CandidateSource[TopK]):
     """Fresh posts in the user's circles with the most time-decayed engagement."""
 
     name = "trending_posts"
@@ -49,11 +49,10 @@ class TrendingPosts(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         return _top_per_user(ctx.catalog.feed_posts(users), "engagement", self.params.k)
 
 
-class FreshPosts(CandidateSource):
+class FreshPosts(CandidateSource[TopK]):
     """The newest posts in the user's circles."""
 
     name = "fresh_posts"
@@ -61,7 +60,6 @@ class FreshPosts(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         return _top_per_user(ctx.catalog.feed_posts(users), "created_at", self.params.k)
 
 
@@ -71,7 +69,7 @@ class NewCreatorParams(BaseModel):
     days: int = Field(default=14, gt=0)
 
 
-class NewCreatorPosts(CandidateSource):
+class NewCreatorPosts(CandidateSource[NewCreatorParams]):
     """Posts in the user's circles whose author first posted within `days`."""
 
     name = "new_creator_posts"
@@ -79,7 +77,6 @@ class NewCreatorPosts(CandidateSource):
     Params: ClassVar[type[BaseModel]] = NewCreatorParams
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, NewCreatorParams)
         posts = ctx.catalog.data["posts"]
         first = posts.groupby("author_id")["created_at"].min()
         new = first[first >= ctx.as_of - pd.Timedelta(days=self.params.days)].index
@@ -99,7 +96,7 @@ class SocialPosts(CandidateSource):
         return pairs.merge(ties[["user_id", "author_id"]], on=["user_id", "author_id"])[PAIR]
 
 
-class PopularPosts(CandidateSource):
+class PopularPosts(CandidateSource[TopK]):
     """The most engaged fresh posts of open circles, for users with nothing else."""
 
     name = "popular_posts"
@@ -107,12 +104,11 @@ class PopularPosts(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         top = ctx.catalog.popular_open_posts[: self.params.k]
         return _for_every_user(users, top)
 
 
-class ALSPosts(CandidateSource):
+class ALSPosts(CandidateSource[TopK]):
     """Fresh in-network posts nearest the user's ALS vector (faiss inner product)."""
 
     name = "als_posts"
@@ -120,7 +116,6 @@ class ALSPosts(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         if ctx.bundle is None or "feed" not in ctx.bundle.als:
             return pd.DataFrame(columns=PAIR)
         pairs = ctx.catalog.feed_posts(users)
@@ -155,7 +150,7 @@ class FriendsCircles(CandidateSource):
         return found[PAIR].drop_duplicates()
 
 
-class PopularCircles(CandidateSource):
+class PopularCircles(CandidateSource[TopK]):
     """Circles with the most recent joins."""
 
     name = "popular_circles"
@@ -163,14 +158,13 @@ class PopularCircles(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         ids = ctx.catalog.circles["circle_id"]
         joins = ids.map(ctx.catalog.joins).fillna(0.0).to_numpy()
         top = ids.to_numpy()[np.argsort(-joins, kind="stable")[: self.params.k]]
         return _for_every_user(users, top)
 
 
-class CityCircles(CandidateSource):
+class CityCircles(CandidateSource[TopK]):
     """Circles with the most members from the user's city (cold start: a new user has a
     city before any history)."""
 
@@ -179,7 +173,6 @@ class CityCircles(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         city = ctx.catalog.cities
         members = ctx.catalog.members.assign(city=lambda m: m["user_id"].map(city))
         local = members.groupby(["city", "circle_id"]).size().rename("local").reset_index()
@@ -188,7 +181,7 @@ class CityCircles(CandidateSource):
         return _top_per_user(found, "local", self.params.k)
 
 
-class ALSCircles(CandidateSource):
+class ALSCircles(CandidateSource[TopK]):
     """Circles nearest the user's ALS vector (memberships and joins as implicit data)."""
 
     name = "als_circles"
@@ -196,7 +189,6 @@ class ALSCircles(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         if ctx.bundle is None or "circle_suggestions" not in ctx.bundle.als:
             return pd.DataFrame(columns=PAIR)
         allowed = set(ctx.catalog.circles["circle_id"])
@@ -209,7 +201,7 @@ class ALSCircles(CandidateSource):
         return found[PAIR]
 
 
-class InterestCircles(CandidateSource):
+class InterestCircles(CandidateSource[TopK]):
     """Circles whose members' payment categories best match the user's (interest_match)."""
 
     name = "interest_circles"
@@ -217,7 +209,6 @@ class InterestCircles(CandidateSource):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        assert isinstance(self.params, TopK)
         if ctx.features is None:
             return pd.DataFrame(columns=PAIR)
         every = EligibleCircles().fetch(ctx, users)
