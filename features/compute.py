@@ -218,31 +218,36 @@ class FeatureBuilder:
 
 
 class _KeyMap:
-    """id -> value; unknown ids and missing values read UNKNOWN_KEY.
+    """id -> values of some columns; unknown ids and missing values read UNKNOWN_KEY.
 
-    For the point-in-time engine, ids are looked up by `positions` (a native
-    factorization, then the distinct ids against a str index) and values come as Arrow
-    strings. For serving, ids and values stay Python strings end to end, looked up in a
-    dict: pandas' `Index.get_indexer` spends 8x longer inferring the dtype of 1,000
-    objects than hashing them.
+    Ids are looked up once per call of `rows`, then every column is taken by position.
+    For the point-in-time engine, ids are found by `positions` (a native factorization,
+    then the distinct ids against a str index) and values come as Arrow strings. For
+    serving, ids and values stay Python strings end to end, looked up in a dict:
+    pandas' `Index.get_indexer` spends 8x longer inferring the dtype of 1,000 objects
+    than hashing them.
     """
 
-    def __init__(self, ids: pd.Series, values: pd.Series) -> None:
+    def __init__(self, ids: pd.Series, columns: dict[str, pd.Series]) -> None:
         self.index = pd.Index(ids)
         self.row_of = {key: row for row, key in enumerate(ids.tolist())}
-        known = values.astype("str").fillna(UNKNOWN_KEY).to_numpy(dtype=object)
-        # the last slot answers every id the table does not hold
-        self.objects = np.append(known, UNKNOWN_KEY)
-        self.values = pd.array(self.objects, dtype="str")
+        self.missing = len(ids)  # the last slot answers every id the table does not hold
+        self.objects = {
+            name: np.append(v.astype("str").fillna(UNKNOWN_KEY).to_numpy(dtype=object), UNKNOWN_KEY)
+            for name, v in columns.items()
+        }
+        self.values = {name: pd.array(v, dtype="str") for name, v in self.objects.items()}
 
-    def __call__(self, ids: pd.Series, objects: bool = False) -> Any:
+    def rows(self, ids: pd.Series, objects: bool) -> np.ndarray:
         if objects:
-            get, missing = self.row_of.get, len(self.values) - 1
-            rows = np.fromiter((get(i, missing) for i in ids.tolist()), np.int64, len(ids))
-        else:
-            rows = positions(ids, self.index)
-        rows[rows < 0] = len(self.values) - 1
-        return self.objects[rows] if objects else self.values.take(rows)
+            get, missing = self.row_of.get, self.missing
+            return np.fromiter((get(i, missing) for i in ids.tolist()), np.int64, len(ids))
+        rows = positions(ids, self.index)
+        rows[rows < 0] = self.missing
+        return rows
+
+    def take(self, column: str, rows: np.ndarray, objects: bool) -> Any:
+        return self.objects[column][rows] if objects else self.values[column].take(rows)
 
 
 class Hydrator:
@@ -257,16 +262,19 @@ class Hydrator:
 
     def __init__(self, data: ContractData) -> None:
         users = data["users"]
-        self.city = _KeyMap(users["user_id"], users["city"])
-        posts = data["posts"] if data.has("posts") else None
-        self.post_circle = (
-            _KeyMap(posts["post_id"], posts["circle_id"]) if posts is not None else None
-        )
-        self.post_author = (
-            _KeyMap(posts["post_id"], posts["author_id"]) if posts is not None else None
-        )
+        self.user = _KeyMap(users["user_id"], {"city": users["city"]})
         circles = data["circles"]
-        self.topic = _KeyMap(circles["circle_id"], circles["topic"])
+        self.circle = _KeyMap(circles["circle_id"], {"topic": circles["topic"]})
+        self.post = None
+        if data.has("posts"):
+            posts = data["posts"]
+            # a post's topic is its circle's: one lookup of the post gives all three keys
+            circle_rows = self.circle.rows(posts["circle_id"], objects=True)
+            topic = pd.Series(self.circle.objects["topic"][circle_rows])
+            self.post = _KeyMap(
+                posts["post_id"],
+                {"circle_id": posts["circle_id"], "author_id": posts["author_id"], "topic": topic},
+            )
 
     def __call__(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         # training keys are str like the tables' own ids: a mix of object and str would
@@ -293,18 +301,20 @@ class Hydrator:
             return ids.to_numpy(dtype=object) if objects else ids.astype("str").array
 
         items = rows["item_id"]
-        keys: dict[str, Any] = {"city": self.city(rows["user_id"], objects)}
+        user_rows = self.user.rows(rows["user_id"], objects)
+        keys: dict[str, Any] = {"city": self.user.take("city", user_rows, objects)}
         if surface == "feed":
             keys["post_id"] = own(items)
-            keys["circle_id"] = (
-                self.post_circle(items, objects) if self.post_circle else same(UNKNOWN_KEY)
-            )
-            keys["author_id"] = (
-                self.post_author(items, objects) if self.post_author else same(UNKNOWN_KEY)
-            )
+            if self.post is None:
+                for column in ("circle_id", "author_id", "topic"):
+                    keys[column] = same(UNKNOWN_KEY)
+            else:
+                post_rows = self.post.rows(items, objects)
+                for column in ("circle_id", "author_id", "topic"):
+                    keys[column] = self.post.take(column, post_rows, objects)
         else:
             keys["circle_id"] = own(items)
-        keys["topic"] = self.topic(pd.Series(keys["circle_id"]), objects)
+            keys["topic"] = self.circle.take("topic", self.circle.rows(items, objects), objects)
         keys["scope"] = same(POPULATION)
         return keys
 
