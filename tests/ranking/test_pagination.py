@@ -71,6 +71,8 @@ def read_pages(
     for i in range(5):
         page = pager.page(user, "feed", LIMIT, now, cursor=cursor, strategy="chronological")
         assert page.ranked["rank"].tolist() == list(range(i * LIMIT, (i + 1) * LIMIT))
+        assert page.ranked["explanation"].str.len().gt(0).all()
+        assert all(page.ranked["reasons"].map(len))
         served += page.ranked["item_id"].tolist()
         cursor = page.next_cursor
         assert cursor is not None
