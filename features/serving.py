@@ -27,10 +27,8 @@ _Factorized = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
 
 def _first_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's group among the distinct codes, and the first row of each group."""
-    group, distinct = pd.factorize(codes)
-    first = np.empty(len(distinct), dtype=np.int64)
-    first[group[::-1]] = np.arange(len(codes))[::-1]
-    return group, first
+    group = pd.factorize(codes)[0]
+    return group, np.unique(group, return_index=True)[1]
 
 
 class ServingFeatures:

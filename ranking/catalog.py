@@ -4,9 +4,10 @@ request at TS would have seen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .explain import Explainer
 
 
+T = TypeVar("T")
 ROW = "row"  # a candidate's row in Catalog.items(surface); -1 when it is not a live item
 
 
@@ -202,23 +204,26 @@ class Catalog:
     def item_column(self, surface: str, column: str) -> np.ndarray:
         """`items(surface)[column]` by row, then a last slot (row -1) that answers for
         ids that are not live items: NaN (numbers; times as Unix seconds) or None."""
-        key = (surface, column)
-        if key not in self._item_columns:
+
+        def by_row() -> np.ndarray:
             values = self.items(surface)[column]
             if isinstance(values.dtype, pd.DatetimeTZDtype):
                 seconds = values.astype(TS).astype("int64") / 1e6  # us since the epoch
-                array = np.append(np.where(values.isna(), np.nan, seconds), np.nan)
-            elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-                array = np.append(values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
-            else:
-                array = np.concatenate(
-                    [values.to_numpy(dtype=object), np.array([None], dtype=object)]
-                )
-            self._item_columns[key] = array
-        return self._item_columns[key]
+                return np.append(np.where(values.isna(), np.nan, seconds), np.nan)
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                return np.append(values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+            return np.concatenate([values.to_numpy(dtype=object), np.array([None], dtype=object)])
+
+        return self._memo(("column", surface, column), by_row)
+
+    def _memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """`compute()` once per key for this catalog (it lives as long as its snapshot)."""
+        if key not in self._memos:
+            self._memos[key] = compute()
+        return cast(T, self._memos[key])
 
     @cached_property
-    def _item_columns(self) -> dict[tuple[str, str], np.ndarray]:
+    def _memos(self) -> dict[tuple[object, ...], object]:
         return {}
 
     @cached_property
@@ -249,45 +254,40 @@ class Catalog:
 
     def new_creators(self, days: float) -> frozenset[str]:
         """Authors whose first post (before as_of) is at most `days` old."""
-        if days not in self._new_creators:
-            first = self._first_posts
-            young = first.index[first >= self.as_of - pd.Timedelta(days=days)]
-            self._new_creators[days] = frozenset(young)
-        return self._new_creators[days]
 
-    @cached_property
-    def _new_creators(self) -> dict[float, frozenset[str]]:
-        return {}
+        def young() -> frozenset[str]:
+            first = self._first_posts
+            return frozenset(first.index[first >= self.as_of - pd.Timedelta(days=days)])
+
+        return self._memo(("new_creators", days), young)
 
     def item_codes(self, surface: str, column: str) -> np.ndarray:
         """Integer codes of `items(surface)[column]` by row, then -1 for the not-live
         slot (missing values are -1 too); `code_of` maps values to them."""
-        key = (surface, f"{column}:codes")
-        if key not in self._item_columns:
-            codes, values = pd.factorize(self.items(surface)[column])
-            self._item_columns[key] = np.append(codes.astype(np.int64), -1)
-            self._code_of[key] = {v: c for c, v in enumerate(values.tolist())}
-        return self._item_columns[key]
+        return self._codes(surface, column)[0]
 
     def code_of(self, surface: str, column: str) -> dict[str, int]:
         """value -> its code in `item_codes(surface, column)`."""
-        self.item_codes(surface, column)
-        return self._code_of[(surface, f"{column}:codes")]
+        return self._codes(surface, column)[1]
 
-    @cached_property
-    def _code_of(self) -> dict[tuple[str, str], dict[str, int]]:
-        return {}
+    def _codes(self, surface: str, column: str) -> tuple[np.ndarray, dict[str, int]]:
+        def factorized() -> tuple[np.ndarray, dict[str, int]]:
+            codes, values = pd.factorize(self.items(surface)[column])
+            code_of = {v: c for c, v in enumerate(values.tolist())}
+            return np.append(codes.astype(np.int64), -1), code_of
+
+        return self._memo(("codes", surface, column), factorized)
 
     def by_new_creator(self, days: float) -> np.ndarray:
         """Per row of `items("feed")`, then False for the not-live slot: whether the
         post's author is a new creator (`new_creators(days)`)."""
-        key = ("feed", f"by_new_creator:{days}")
-        if key not in self._item_columns:
+
+        def flags() -> np.ndarray:
             new = self.new_creators(days)
             authors = self.items("feed")["author_id"].tolist()
-            flags = np.fromiter((a in new for a in authors), bool, len(authors))
-            self._item_columns[key] = np.append(flags, False)
-        return self._item_columns[key]
+            return np.append(np.fromiter((a in new for a in authors), bool, len(authors)), False)
+
+        return self._memo(("by_new_creator", days), flags)
 
     @cached_property
     def _first_posts(self) -> pd.Series:

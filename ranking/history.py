@@ -9,7 +9,7 @@ lives as long as its snapshot) and read per candidate row in O(1).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,13 @@ POSITIVE = ("click", "like", "comment", "share", "join")
 NOTHING: frozenset[str] = frozenset()
 
 
+def rows_by(codes: np.ndarray) -> list[np.ndarray]:
+    """Row indices grouped by integer code (one array per code, rows in order)."""
+    by_code = np.argsort(codes, kind="stable")
+    ordered = codes[by_code]
+    return np.split(by_code, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1) if len(codes) else []
+
+
 def contains(per_user: PerUser, users: Iterable[Any], ids: Iterable[Any]) -> np.ndarray:
     """For each (user, id) row: whether the id is in the user's set. Rows of users
     without a set (most, for most questions) are not looked at."""
@@ -31,10 +38,7 @@ def contains(per_user: PerUser, users: Iterable[Any], ids: Iterable[Any]) -> np.
     found = np.zeros(len(user), dtype=bool)
     if not per_user or len(user) == 0:
         return found
-    codes = pd.factorize(user)[0]
-    by_user = np.argsort(codes, kind="stable")
-    sorted_codes = codes[by_user]
-    for rows in np.split(by_user, np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1):
+    for rows in rows_by(pd.factorize(user)[0]):
         mine = per_user.get(user[rows[0]], NOTHING)
         if mine:
             found[rows] = np.fromiter((i in mine for i in item[rows].tolist()), bool, len(rows))
@@ -74,14 +78,18 @@ class History:
         e = self.events(surface, actions, days)
         return _per_user(e["user_id"], e["item_id"])
 
+    @cached_property
+    def _authors(self) -> pd.Series:
+        """author_id by post_id, of every post."""
+        return self.data["posts"].set_index("post_id")["author_id"]
+
     @cache  # noqa: B019
     def hidden_authors(self, min_hides: int) -> PerUser:
         """user -> authors of at least `min_hides` posts the user hid or reported."""
         e = self.events("feed", ("hide", "report"), None)
-        posts = self.data["posts"] if self.data.has("posts") else None
-        if posts is None or e.empty:
+        if not self.data.has("posts") or e.empty:
             return {}
-        author = e["item_id"].map(posts.set_index("post_id")["author_id"])
+        author = e["item_id"].map(self._authors)
         pairs = pd.DataFrame({"user_id": e["user_id"].to_numpy(), "author_id": author.to_numpy()})
         counts = pairs.dropna().groupby(["user_id", "author_id"]).size()
         often = counts[counts >= min_hides].reset_index()
@@ -122,7 +130,7 @@ class History:
         if surface == "feed":
             if not self.data.has("posts"):
                 return {}
-            keys = keys.map(self.data["posts"].set_index("post_id")["author_id"])
+            keys = keys.map(self._authors)
         pairs = pd.DataFrame(
             {"user_id": skipped["user_id"].to_numpy(dtype=object), "key": keys.to_numpy(object)}
         ).dropna()

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .components import RankContext, ReRanker, Slate
+from .history import rows_by
 
 
 def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -24,14 +25,6 @@ def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
 def _facts(ctx: RankContext, slate: Slate, column: str) -> np.ndarray:
     """A column of the slate's items (missing for items that are not live)."""
     return ctx.catalog.item_column(ctx.surface, column)[slate.row]
-
-
-def _per_user(slate: Slate) -> list[np.ndarray]:
-    """The slate's entry indices, one array per user."""
-    by_user = np.argsort(slate.user_codes, kind="stable")
-    codes = slate.user_codes[by_user]
-    cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    return np.split(by_user, cuts) if len(by_user) else []
 
 
 def occurrence(user: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -179,7 +172,7 @@ class FeedbackFatigue(ReRanker[FatigueParams]):
         else:
             key, code_of = slate.row, ctx.catalog.row_of(ctx.surface)
         count = np.zeros(len(key))
-        for rows in _per_user(slate):
+        for rows in rows_by(slate.user_codes):
             mine = skips.get(slate.user[rows[0]])
             if not mine:
                 continue

@@ -77,9 +77,7 @@ class NewCreatorPosts(CandidateSource[NewCreatorParams]):
     Params: ClassVar[type[BaseModel]] = NewCreatorParams
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        posts = ctx.catalog.data["posts"]
-        first = posts.groupby("author_id")["created_at"].min()
-        new = first[first >= ctx.as_of - pd.Timedelta(days=self.params.days)].index
+        new = ctx.catalog.new_creators(self.params.days)
         pairs = ctx.catalog.feed_posts(users)
         return pairs[pairs["author_id"].isin(new)][PAIR]
 
