@@ -76,3 +76,7 @@ class BundleMismatchError(ModelError):
 
 class CursorError(CircleRankError):
     """A pagination cursor is malformed, tampered with, expired or for another request."""
+
+
+class EventLogError(CircleRankError):
+    """The event log cannot be opened, written or read."""

@@ -13,6 +13,7 @@ from circlerank.errors import CursorError
 
 from .components import RankContext
 from .cursor import Cursor, CursorSigner, digest
+from .explore import Exploration, fill_slots
 from .pipeline import Pipeline, RankResult
 from .strategy import Strategies
 
@@ -23,9 +24,11 @@ MAX_SERVED = 1000  # items one session may page through
 
 @dataclass
 class Page:
-    ranked: pd.DataFrame  # RANKED_COLUMNS, reasons, explanation; rank from the session's start
+    # RANKED_COLUMNS, propensity, reasons, explanation; rank from the session's start
+    ranked: pd.DataFrame
     next_cursor: str | None  # None when the list is exhausted
     result: RankResult  # what the ranking of this page did (candidates, removals, timing)
+    strategy: str  # the strategy that ranked it (a cursor's pins it for the session)
 
 
 class Pager:
@@ -33,6 +36,13 @@ class Pager:
         self.contexts = contexts
         self.strategies = strategies
         self.signer = signer
+        self._pipelines: dict[tuple[str, str], Pipeline] = {}
+
+    def pipeline(self, name: str, surface: str) -> Pipeline:
+        key = (name, surface)
+        if key not in self._pipelines:
+            self._pipelines[key] = Pipeline(self.strategies.get(name, surface))
+        return self._pipelines[key]
 
     def page(
         self,
@@ -43,10 +53,15 @@ class Pager:
         cursor: str | None = None,
         strategy: str | None = None,
         clock: float | None = None,
+        exploration: Exploration | None = None,
+        rng: np.random.Generator | None = None,
     ) -> Page:
         """The first page (no cursor: ranked as of `now`) or the page after `cursor`
         (ranked as of the instant the cursor pins). `clock` is Unix seconds for the
-        cursor's age (default: the wall clock)."""
+        cursor's age (default: the wall clock). With `exploration`, the page's slots are
+        drawn by `rng` from the best unserved candidates and each row carries the
+        probability of its draw (ranking/explore.py); without, the best-first list
+        with propensity 1."""
         if limit <= 0:
             raise ValueError(f"limit must be positive, got {limit}")
         clock = time.time() if clock is None else clock
@@ -65,15 +80,20 @@ class Pager:
             name, pinned, served = c.strategy, c.pinned, c.served
         if len(served) >= MAX_SERVED:
             raise CursorError(f"a session pages at most {MAX_SERVED} items; start again")
-        pipeline = Pipeline(self.strategies.get(name, surface))
+        pipeline = self.pipeline(name, surface)
         ctx = self.contexts(surface, pinned)
         user = np.array([user_id], dtype=object)
-        result = pipeline.run(ctx, user, limit=len(served) + limit)
+        wanted = max(limit, exploration.pool) if exploration is not None else limit
+        result = pipeline.run(ctx, user, limit=len(served) + wanted)
         ranked = result.ranked
         done: set[str] = set(served)
         fresh = ~ranked["item_id"].map(lambda i: digest(str(i)) in done).to_numpy(dtype=bool)
-        page = ranked[fresh].head(limit).reset_index(drop=True)
+        unserved = ranked[fresh].reset_index(drop=True)
+        rng = rng if rng is not None else np.random.default_rng()
+        shown, propensity = fill_slots(unserved["score"].to_numpy(), limit, exploration, rng)
+        page = unserved.take(shown).reset_index(drop=True)
         page["rank"] = np.arange(len(served), len(served) + len(page))
+        page["propensity"] = propensity
         explained = ctx.catalog.explainer.explain(surface, page, pipeline.source_names)
         page["reasons"] = [e.codes for e in explained]
         page["explanation"] = [e.text for e in explained]
@@ -83,4 +103,4 @@ class Pager:
             next_cursor = self.signer.encode(
                 Cursor(user_id, surface, name, pinned.isoformat(), now_served, clock)
             )
-        return Page(page, next_cursor, result)
+        return Page(page, next_cursor, result, name)

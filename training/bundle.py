@@ -118,6 +118,18 @@ def resolve(models: str | Path) -> Path:
     raise ModelError(f"{path}: no model bundle here (no {MANIFEST} and no '{CURRENT}' link)")
 
 
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of the bundle in `directory`, checked for a format this engine reads."""
+    try:
+        manifest: dict[str, Any] = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{directory / MANIFEST}: unreadable bundle manifest ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else manifest
+        raise ModelError(f"{directory}: bundle format {found!r}, this engine reads {FORMAT}")
+    return manifest
+
+
 def load_bundle(
     models: str | Path, schema: FeatureSchema | None = None, compile_trees: bool = True
 ) -> Bundle:
@@ -125,14 +137,7 @@ def load_bundle(
     `compile_trees`: compile the LightGBM models to machine code for fast serving
     (training/predictor.py); off, LightGBM predicts (same numbers, slower)."""
     directory = resolve(models)
-    try:
-        manifest = json.loads((directory / MANIFEST).read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{directory / MANIFEST}: unreadable bundle manifest ({exc})") from exc
-    if manifest.get("format") != FORMAT:
-        raise ModelError(
-            f"{directory}: bundle format {manifest.get('format')!r}, this engine reads {FORMAT}"
-        )
+    manifest = read_manifest(directory)
     config = TrainConfig.model_validate(manifest["params"])
     bundle = Bundle(manifest=manifest, directory=directory)
     if schema is not None:

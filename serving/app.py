@@ -1,0 +1,112 @@
+"""The FastAPI app: routes, auth, error mapping, request metrics and lifecycle.
+
+`create_app(settings)` builds an app; `app_from_env()` is the factory uvicorn workers
+call (`circlerank serve` passes settings to them through CIRCLERANK_* variables).
+"""
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from circlerank import __version__
+from circlerank.errors import (
+    CircleRankError,
+    ConfigError,
+    CursorError,
+    EventLogError,
+    FeatureStoreError,
+    ModelError,
+)
+
+from .auth import require_admin_token, require_api_token
+from .routes import admin, events, health, ranked
+from .runtime import build_runtime
+from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+# domain errors a request can meet, as HTTP: bad input is the caller's, the rest ours
+STATUS = (
+    (ConfigError, 422),  # e.g. an unknown strategy name
+    (CursorError, 422),
+    (ModelError, 503),
+    (FeatureStoreError, 503),
+    (EventLogError, 503),
+)
+
+
+class RequestMetrics:
+    """Counts and times every request by route template, strategy and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            # a matched route's path (no path parameters here); one label for the rest
+            path = scope["path"] if scope.get("route") is not None else "unmatched"
+            strategy = scope.get("state", {}).get("strategy", "")
+            metrics = scope["app"].state.runtime.metrics
+            metrics.requests.labels(route=path, strategy=strategy, status=str(status)).inc()
+            metrics.latency.labels(route=path, strategy=strategy).observe(
+                time.perf_counter() - started
+            )
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    for kind, code in STATUS:
+        if isinstance(exc, kind):
+            return JSONResponse({"detail": str(exc)}, status_code=code)
+    log.exception("unexpected domain error on %s", request.url.path, exc_info=exc)
+    return JSONResponse({"detail": f"internal error: {exc}"}, status_code=500)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runtime = build_runtime(settings)
+        try:
+            yield
+        finally:
+            app.state.runtime.close()
+
+    app = FastAPI(
+        title="circlerank",
+        version=__version__,
+        summary="Ranked circle feeds and circle suggestions, explained and logged.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestMetrics)
+    app.add_exception_handler(CircleRankError, _domain_error)
+    v1: list[Any] = [Depends(require_api_token)]
+    app.include_router(
+        ranked.router(settings.default_limit, settings.max_limit), prefix="/v1", dependencies=v1
+    )
+    app.include_router(events.router(settings.max_events_per_batch), prefix="/v1", dependencies=v1)
+    app.include_router(admin.routes, prefix="/admin", dependencies=[Depends(require_admin_token)])
+    app.include_router(health.routes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    return create_app(load_settings())

@@ -1,0 +1,77 @@
+"""What the event log stores and the contract every backend keeps.
+
+One row per event: the data contract's `events` columns, plus where the row came from
+(`origin`: "served" for impressions the server showed, "posted" for events clients sent)
+and, for served rows, the experiment, strategy, model version and score behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+import pandas as pd
+
+CONTRACT_COLUMNS = (
+    "event_id",
+    "ts",
+    "user_id",
+    "surface",
+    "item_id",
+    "action",
+    "request_id",
+    "position",
+    "propensity",
+    "arm",
+)
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    event_id: str
+    ts: pd.Timestamp  # UTC-aware
+    user_id: str
+    surface: str
+    item_id: str
+    action: str
+    origin: str  # "served" or "posted"
+    request_id: str | None = None
+    position: int | None = None
+    propensity: float | None = None
+    arm: str | None = None
+    experiment: str | None = None
+    strategy: str | None = None
+    model_version: str | None = None
+    score: float | None = None
+
+
+COLUMNS = tuple(f.name for f in fields(LoggedEvent))
+
+
+class EventLog(Protocol):
+    """An append-only store of events, idempotent on event_id."""
+
+    url: str
+
+    def append(self, events: Sequence[LoggedEvent]) -> int:
+        """Store the events; durable when this returns. Returns how many were new (an
+        event_id already stored is skipped, not overwritten)."""
+        ...
+
+    def read(self) -> pd.DataFrame:
+        """Every stored event in arrival order, COLUMNS (ts UTC-aware)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def contract_events(log: EventLog) -> pd.DataFrame:
+    """The log as the data contract's `events` table, ready for retraining."""
+    frame = log.read()
+    out = frame.loc[:, list(CONTRACT_COLUMNS)].copy()
+    out["position"] = out["position"].astype("Int64")
+    out["propensity"] = out["propensity"].astype("Float64")
+    return out

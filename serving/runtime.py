@@ -1,0 +1,103 @@
+"""Everything a server process builds at start and closes at stop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from circlerank.errors import ModelError
+from features.config import FeatureConfig
+from features.schema import FeatureSchema
+from ranking.cursor import CursorSigner
+from ranking.strategy import Strategies, load_strategies
+from training.bundle import read_manifest, resolve
+
+from .eventlog import EventLog, open_event_log
+from .eventlog.buffer import BackgroundWriter
+from .experiments import Experiments, load_experiments
+from .metrics import Metrics
+from .models import ModelHolder, Watcher
+from .settings import Settings
+from .world import ServingWorld, describe_failure
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    strategies: Strategies
+    experiments: Experiments
+    metrics: Metrics
+    world: ServingWorld
+    holder: ModelHolder
+    event_log: EventLog
+    writer: BackgroundWriter
+    watcher: Watcher
+    started: dict[str, str] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        """What keeps the server from serving, in words (empty when ready)."""
+        out = []
+        if self.holder.current is None:
+            why = self.holder.refused.reason if self.holder.refused else "not loaded yet"
+            out.append(f"model bundle: {why}")
+        return out
+
+    def close(self) -> None:
+        self.watcher.stop()
+        self.writer.close()
+        self.event_log.close()
+        self.world.close()
+
+
+def feature_config(settings: Settings) -> FeatureConfig | None:
+    """The feature config of the bundle MODELS points at (the snapshot must match it);
+    none when no bundle is readable yet (the snapshot then takes the default features)."""
+    try:
+        manifest = read_manifest(resolve(settings.models))
+        return FeatureSchema.from_dict(manifest["feature_schema"]).config
+    except (ModelError, KeyError, ValueError) as exc:
+        log.error("cannot read the bundle in %s yet: %s", settings.models, exc)
+        return None
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    strategies = load_strategies(settings.strategies)
+    experiments = load_experiments(settings.experiments, strategies)
+    metrics = Metrics()
+    world = ServingWorld(
+        settings.data,
+        settings.as_of,
+        settings.snapshot,
+        feature_config(settings),
+        freshness=pd.Timedelta(days=strategies.freshness_days),
+    )
+    signer = CursorSigner(settings.cursor_secret, ttl_s=settings.cursor_ttl_s)
+    holder = ModelHolder(
+        settings.models, world, strategies, signer, settings.compile_trees, metrics.set_model
+    )
+    try:
+        holder.reload()
+    except ModelError as exc:
+        log.error("not ready: %s", describe_failure(exc))
+    event_log = open_event_log(settings.event_log)
+    writer = BackgroundWriter(
+        event_log,
+        on_written=metrics.events.labels(origin="served").inc,
+        on_dropped=metrics.events_dropped.inc,
+    )
+    watcher = Watcher(holder, settings.reload_poll_s)
+    return Runtime(
+        settings,
+        strategies,
+        experiments,
+        metrics,
+        world,
+        holder,
+        event_log,
+        writer,
+        watcher.start(),
+    )

@@ -1,0 +1,103 @@
+"""The wire format: what clients send and receive (also the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from features.contract.schema import table_spec
+
+ACTIONS: dict[str, frozenset[str]] = {
+    "feed": frozenset({"impression", "click", "like", "comment", "share", "hide", "report"}),
+    "circle_suggestions": frozenset({"impression", "join", "dismiss"}),
+}
+ID = Field(min_length=1, max_length=128)
+
+
+class RankedItem(BaseModel):
+    item_id: str
+    rank: int = Field(description="0-based slot from the first page of the session")
+    score: float
+    propensity: float = Field(
+        description="probability that the policy showed this item in this slot, given "
+        "the items above it (1.0 for a deterministic policy)"
+    )
+    reasons: list[str]
+    explanation: str
+
+
+class RankedResponse(BaseModel):
+    request_id: str
+    model_version: str
+    strategy: str
+    arm: str
+    experiment: str | None = None
+    items: list[RankedItem]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class EventIn(BaseModel):
+    """One row of the contract's `events` table."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: str = ID
+    ts: datetime = Field(description="ISO 8601; naive times are read as UTC")
+    user_id: str = ID
+    surface: Literal["feed", "circle_suggestions"]
+    item_id: str = ID
+    action: str
+    request_id: str | None = Field(default=None, max_length=128)
+    position: int | None = Field(default=None, ge=0, le=100_000)
+    propensity: float | None = Field(default=None, gt=0, le=1)
+    arm: str | None = Field(default=None, max_length=128)
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, ts: datetime) -> datetime:
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        if ts.year < 1970:
+            raise ValueError("is before 1970")
+        return ts
+
+    @model_validator(mode="after")
+    def _action_fits_surface(self) -> EventIn:
+        valid = ACTIONS[self.surface]
+        if self.action not in valid:
+            raise ValueError(
+                f"action {self.action!r} is not valid on {self.surface}; "
+                f"valid: {', '.join(sorted(valid))}"
+            )
+        return self
+
+
+# the wire names are the contract's column names: fail at import if they drift apart
+_CONTRACT = {c.name for c in table_spec("events").columns}
+assert set(EventIn.model_fields) == _CONTRACT, sorted(_CONTRACT ^ set(EventIn.model_fields))
+
+
+class Rejected(BaseModel):
+    index: int = Field(description="the row's position in the posted batch")
+    field: str
+    reason: str
+
+
+class EventsAccepted(BaseModel):
+    request_id: str
+    accepted: int = Field(description="rows stored durably by this call")
+    duplicates: int = Field(description="rows whose event_id was already stored (skipped)")
+    rejected: list[Rejected]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    missing: list[str]
+    model_version: str | None
+    bundle: str | None
+    as_of: str | None
+    snapshot: str | None
+    event_log: str | None
+    impressions_pending: int
+    reload_refused: dict[str, str] | None

@@ -1,0 +1,81 @@
+"""Server settings: environment variables prefixed `CIRCLERANK_` (or a `.env` file),
+validated at start.
+
+    CIRCLERANK_DATA=world               contract tables the server ranks from
+    CIRCLERANK_MODELS=models            MODELS (follows MODELS/current) or one bundle
+    CIRCLERANK_API_TOKENS=t1,t2         bearer tokens accepted on /v1/ routes
+    CIRCLERANK_EVENT_LOG=sqlite:///events.db
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from circlerank.errors import ConfigError
+
+ENV_PREFIX = "CIRCLERANK_"
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    data: Path
+    models: Path
+    api_tokens: Annotated[list[str], NoDecode] = Field(min_length=1)
+    # may call POST /admin/reload; none configured = that route is off
+    admin_tokens: Annotated[list[str], NoDecode] = []
+    event_log: str = "sqlite:///events.db"
+    # where the feature snapshot lives; none = a temporary directory per process
+    snapshot: Path | None = None
+    # the instant the server ranks as of: ISO 8601, "now", or none = just after the
+    # latest row in the data (a replayed or simulated world)
+    as_of: str | None = None
+    strategies: Path | None = None  # strategies TOML; none = the shipped one
+    experiments: Path | None = None  # experiments TOML; none = no experiments
+    # signs pagination cursors; workers of one server must share it
+    cursor_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32), min_length=16)
+    cursor_ttl_s: float = Field(default=3600.0, gt=0)
+    default_limit: int = Field(default=20, ge=1)
+    max_limit: int = Field(default=100, ge=1)
+    max_events_per_batch: int = Field(default=10_000, ge=1)
+    reload_poll_s: float = Field(default=2.0, ge=0)  # 0 = no watching MODELS/current
+    compile_trees: bool = True  # LightGBM models compiled to machine code (lleaves)
+
+    @field_validator("api_tokens", "admin_tokens", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("api_tokens", "admin_tokens")
+    @classmethod
+    def _long_enough(cls, tokens: list[str]) -> list[str]:
+        short = [t for t in tokens if len(t) < 8]
+        if short:
+            raise ValueError(f"{len(short)} token(s) shorter than 8 characters")
+        return tokens
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and `.env`), with keyword overrides on top; a
+    ConfigError naming each bad variable otherwise."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"server settings: {problems}") from None

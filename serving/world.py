@@ -1,0 +1,124 @@
+"""What a server process ranks from: the contract data, the instant it ranks as of, the
+feature snapshot at that instant and catalogs of the world at it.
+
+The snapshot is materialized once per server (by `circlerank serve` before its workers
+start) and memory-mapped by every worker; a process that finds no snapshot as of its
+instant, with the schema its bundle wants, writes one.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import pandas as pd
+
+from circlerank.errors import CircleRankError, ConfigError
+from features.compute import FeatureBuilder
+from features.config import FeatureConfig
+from features.contract import ContractData, load_contract, parse_as_of
+from features.contract.schema import TABLES
+from features.materialize import read_schema, write_snapshot
+from features.pit import TS
+from features.schema import FeatureSchema
+from features.serving import ServingFeatures
+from ranking.catalog import Catalog
+
+log = logging.getLogger(__name__)
+CATALOGS_KEPT = 4  # instants pinned by live cursors (one per snapshot the server had)
+
+
+def data_end(data: ContractData) -> pd.Timestamp:
+    """Just after the latest timestamp in the data: the instant a replayed or simulated
+    world is served as of (rows strictly before it count)."""
+    latest = pd.Timestamp(0, tz="UTC")
+    for spec in TABLES:
+        if not data.has(spec.name):
+            continue
+        for column in spec.timestamp_columns:
+            value = data[spec.name][column].astype(TS).max()
+            if pd.notna(value):
+                latest = max(latest, value)
+    return latest + pd.Timedelta(seconds=1)
+
+
+def serving_instant(data: ContractData, as_of: str | None) -> pd.Timestamp:
+    if as_of is None:
+        return data_end(data)
+    return parse_as_of(None if as_of == "now" else as_of)
+
+
+def ensure_snapshot(
+    data: ContractData, directory: Path, as_of: pd.Timestamp, config: FeatureConfig | None
+) -> FeatureSchema:
+    """The schema of the snapshot in `directory`, written first unless one as of
+    `as_of` with the features of `config` is already there."""
+    wanted = FeatureBuilder(data, config)
+    if (directory / "manifest.json").is_file():
+        written_at, schema = read_schema(directory)
+        if written_at == as_of and schema.config == wanted.config:
+            log.info("reusing the feature snapshot in %s (as of %s)", directory, as_of)
+            return schema
+    return write_snapshot(wanted, directory, as_of).schema
+
+
+class ServingWorld:
+    """Data, snapshot and catalogs of one server process (shared by every bundle it
+    serves, so a model swap keeps them)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        as_of: str | None,
+        snapshot: Path | None,
+        config: FeatureConfig | None,
+        freshness: pd.Timedelta,
+    ) -> None:
+        self.data = load_contract(data_dir)
+        self.as_of = serving_instant(self.data, as_of)
+        self._tmp = None
+        if snapshot is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="circlerank-serve-")
+            snapshot = Path(self._tmp.name)
+        self.snapshot = snapshot
+        self.schema = ensure_snapshot(self.data, snapshot, self.as_of, config)
+        self.features = ServingFeatures(snapshot, self.data)
+        self.freshness = freshness
+        self._catalogs: OrderedDict[pd.Timestamp, Catalog] = OrderedDict()
+        self._lock = threading.Lock()
+        self.catalog(self.as_of)
+
+    def catalog(self, as_of: pd.Timestamp) -> Catalog:
+        """The catalog at `as_of` (the server's instant, or one a cursor pinned)."""
+        with self._lock:
+            if as_of in self._catalogs:
+                self._catalogs.move_to_end(as_of)
+                return self._catalogs[as_of]
+            if as_of > self.as_of:
+                raise ConfigError(f"cannot rank as of {as_of}: the data ends at {self.as_of}")
+            catalog = Catalog(self.data, as_of, freshness=self.freshness)
+            self._catalogs[as_of] = catalog
+            while len(self._catalogs) > CATALOGS_KEPT:
+                oldest = next(iter(self._catalogs))
+                if oldest == self.as_of:
+                    self._catalogs.move_to_end(oldest)
+                    continue
+                del self._catalogs[oldest]
+            return catalog
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            try:
+                self._tmp.cleanup()
+            except OSError as exc:  # a worker may still hold the mapped files
+                log.warning("could not remove %s: %s", self._tmp.name, exc)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for /readyz and the log."""
+    if isinstance(exc, CircleRankError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
