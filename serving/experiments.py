@@ -7,12 +7,17 @@ sticky assignment by a hash of (salt, user_id).
     start = 2026-11-01T00:00:00Z      # optional; wall-clock window the experiment runs in
     stop = 2026-12-01T00:00:00Z
     control = "control"               # optional; default the first arm
-    arms = [
-      { name = "control", share = 0.45, strategy = "community" },
-      { name = "engagement", share = 0.45, strategy = "engagement" },
-      { name = "explore", share = 0.10, strategy = "community",
-        exploration = { kind = "plackett_luce", temperature = 0.2, pool = 30 } },
-    ]
+
+    [[experiments.feed_ranker.arms]]
+    name = "control"
+    share = 0.45
+    strategy = "community"            # optional; default the surface's default
+
+    [[experiments.feed_ranker.arms]]
+    name = "explore"
+    share = 0.55
+    strategy = "community"
+    exploration = { kind = "plackett_luce", temperature = 0.2, pool = 30 }
 
 A user outside every running experiment of a surface gets the arm "default" (the
 surface's default strategy). Two experiments on one surface may not overlap in time,

@@ -65,6 +65,16 @@ def ensure_snapshot(
     return write_snapshot(wanted, directory, as_of).schema
 
 
+def prepare(
+    data_dir: Path, as_of: str | None, snapshot: Path, config: FeatureConfig | None
+) -> tuple[ContractData, pd.Timestamp, FeatureSchema]:
+    """The data, the instant to serve it as of, and the schema of the snapshot at that
+    instant in `snapshot` (written unless already there)."""
+    data = load_contract(data_dir)
+    instant = serving_instant(data, as_of)
+    return data, instant, ensure_snapshot(data, snapshot, instant, config)
+
+
 class ServingWorld:
     """Data, snapshot and catalogs of one server process (shared by every bundle it
     serves, so a model swap keeps them)."""
@@ -77,14 +87,12 @@ class ServingWorld:
         config: FeatureConfig | None,
         freshness: pd.Timedelta,
     ) -> None:
-        self.data = load_contract(data_dir)
-        self.as_of = serving_instant(self.data, as_of)
         self._tmp = None
         if snapshot is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="circlerank-serve-")
             snapshot = Path(self._tmp.name)
         self.snapshot = snapshot
-        self.schema = ensure_snapshot(self.data, snapshot, self.as_of, config)
+        self.data, self.as_of, self.schema = prepare(data_dir, as_of, snapshot, config)
         self.features = ServingFeatures(snapshot, self.data)
         self.freshness = freshness
         self._catalogs: OrderedDict[pd.Timestamp, Catalog] = OrderedDict()

@@ -1,0 +1,162 @@
+"""Experiments: validated config, sticky arms with the configured shares, and exploring
+arms whose logged propensities are the policy's."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import chisquare
+
+from circlerank.errors import ConfigError
+from ranking.strategy import load_strategies
+from serving.eventlog import SQLiteEventLog
+from serving.experiments import Experiments, load_experiments
+
+from .conftest import AUTH, ServedWorld
+
+THREE_ARMS = """
+[experiments.ranker]
+surface = "feed"
+salt = "ranker-2026-11"
+control = "control"
+
+[[experiments.ranker.arms]]
+name = "control"
+share = 0.5
+strategy = "community"
+
+[[experiments.ranker.arms]]
+name = "engagement"
+share = 0.3
+strategy = "engagement"
+
+[[experiments.ranker.arms]]
+name = "explore"
+share = 0.2
+strategy = "community"
+exploration = { kind = "plackett_luce", temperature = 0.05, pool = 12 }
+"""
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def _experiments(tmp_path: Path, text: str = THREE_ARMS) -> Path:
+    path = tmp_path / "experiments.toml"
+    path.write_text(text)
+    return path
+
+
+def test_arm_shares_hold_over_100k_users(tmp_path: Path) -> None:
+    experiments = load_experiments(_experiments(tmp_path), load_strategies())
+    arms = [experiments.assign("feed", f"user-{i}", NOW).arm for i in range(100_000)]
+    names, counts = np.unique(arms, return_counts=True)
+    shares = dict(zip(names.tolist(), (counts / len(arms)).tolist(), strict=True))
+    expected = {"control": 0.5, "engagement": 0.3, "explore": 0.2}
+    for arm, share in expected.items():
+        assert abs(shares[arm] - share) < 0.02 * share  # within 2% of the configured share
+    assert chisquare(counts, [expected[n] * len(arms) for n in names]).pvalue > 0.001
+
+
+def test_assignment_is_sticky_and_salted(tmp_path: Path) -> None:
+    experiments = load_experiments(_experiments(tmp_path), load_strategies())
+    first = {u: experiments.assign("feed", u, NOW).arm for u in map(str, range(2000))}
+    again = {u: experiments.assign("feed", u, NOW).arm for u in map(str, range(2000))}
+    assert first == again
+    resalted = load_experiments(
+        _experiments(tmp_path, THREE_ARMS.replace("ranker-2026-11", "other")), load_strategies()
+    )
+    moved = sum(resalted.assign("feed", u, NOW).arm != a for u, a in first.items())
+    assert moved > 500  # a new salt reshuffles users (independent of the old split)
+    # other surfaces and times outside the window are not in the experiment
+    assert experiments.assign("circle_suggestions", "1", NOW).arm == "default"
+
+
+def test_outside_its_window_no_one_is_in_the_experiment(tmp_path: Path) -> None:
+    text = THREE_ARMS.replace(
+        'control = "control"',
+        'control = "control"\nstart = 2026-12-01T00:00:00Z\nstop = 2027-01-01T00:00:00Z',
+    )
+    experiments = load_experiments(_experiments(tmp_path, text), load_strategies())
+    assert experiments.assign("feed", "u1", NOW).experiment is None
+    assert experiments.assign("feed", "u1", datetime(2026, 12, 5, tzinfo=UTC)).experiment
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("share = 0.2", "share = 0.3"), "sum to 1.1"),
+        (('strategy = "engagement"', 'strategy = "nope"'), "unknown feed strategy 'nope'"),
+        (('name = "engagement"', 'name = "control"'), "arm names repeat"),
+        (('control = "control"', 'control = "treatment"'), "is not an arm"),
+        (('kind = "plackett_luce"', 'kind = "thompson"'), "plackett_luce"),
+        (('surface = "feed"', 'surface = "inbox"'), "unknown surface"),
+    ],
+)
+def test_a_bad_experiment_is_refused_at_load(tmp_path: Path, change, message) -> None:
+    text = THREE_ARMS.replace(*change)
+    with pytest.raises(ConfigError, match=message):
+        load_experiments(_experiments(tmp_path, text), load_strategies())
+
+
+def test_overlapping_experiments_on_one_surface_are_refused() -> None:
+    arm = {"name": "a", "share": 1.0}
+    with pytest.raises(ValueError, match="overlapping"):
+        Experiments.model_validate(
+            {
+                "experiments": {
+                    "x": {"name": "x", "surface": "feed", "salt": "s1", "arms": [arm]},
+                    "y": {"name": "y", "surface": "feed", "salt": "s2", "arms": [arm]},
+                }
+            }
+        )
+
+
+def test_a_user_stays_in_one_arm_over_1000_calls(api, served_world: ServedWorld, tmp_path) -> None:
+    user = served_world.users[11]
+    with api(experiments=_experiments(tmp_path)) as client:
+        arms = {
+            client.get("/v1/feed", params={"user_id": user, "limit": 1}, headers=AUTH).json()["arm"]
+            for _ in range(1000)
+        }
+    assert len(arms) == 1
+
+
+def test_exploring_arm_logs_the_policys_propensities(api, served_world: ServedWorld, tmp_path) -> None:
+    """Each logged propensity equals the Plackett-Luce probability of that item in that
+    slot, recomputed from the deterministic ranking of the same strategy."""
+    experiments = load_experiments(_experiments(tmp_path), load_strategies())
+    explorers = [
+        u for u in served_world.users if experiments.assign("feed", u, NOW).arm == "explore"
+    ][:8]
+    temperature, pool = 0.05, 12
+    checked = 0
+    with api(experiments=_experiments(tmp_path)) as client:
+        for user in explorers:
+            page = client.get("/v1/feed", params={"user_id": user, "limit": 5}, headers=AUTH).json()
+            assert page["arm"] == "explore" and page["experiment"] == "ranker"
+            full = client.get(
+                "/v1/feed",
+                params={"user_id": user, "limit": pool, "strategy": "community"},
+                headers=AUTH,
+            ).json()
+            assert full["arm"] == "requested"
+            scores = {i["item_id"]: i["score"] for i in full["items"]}
+            remaining = list(scores)
+            for item in page["items"]:
+                w = np.exp((np.array([scores[i] for i in remaining]) - max(scores.values())) / temperature)
+                expected = w[remaining.index(item["item_id"])] / w.sum()
+                assert item["propensity"] == pytest.approx(expected, rel=1e-9)
+                remaining.remove(item["item_id"])
+                checked += 1
+        time.sleep(0.3)  # the background writer flushes every 0.1 s
+        log = SQLiteEventLog(tmp_path / "events.db")
+        logged = log.read()
+        log.close()
+    assert checked >= 20
+    explored = logged[logged["arm"] == "explore"]
+    assert len(explored) == checked
+    assert set(explored["experiment"]) == {"ranker"}
+    assert (explored["propensity"] < 1).any()  # the arm really explores
