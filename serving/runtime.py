@@ -64,6 +64,13 @@ def feature_config(settings: Settings) -> FeatureConfig | None:
         return None
 
 
+def check_settings(settings: Settings) -> None:
+    """Fail fast, before any worker starts: the strategies, the experiments and the
+    event log must load (ConfigError or EventLogError naming the problem)."""
+    load_experiments(settings.experiments, load_strategies(settings.strategies))
+    open_event_log(settings.event_log).close()
+
+
 def build_runtime(settings: Settings) -> Runtime:
     strategies = load_strategies(settings.strategies)
     experiments = load_experiments(settings.experiments, strategies)

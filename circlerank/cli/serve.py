@@ -57,12 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     """Validated settings as CIRCLERANK_* variables for the workers, with the snapshot
     written, a shared cursor secret and (several workers) a shared metrics directory."""
-    from serving.runtime import feature_config
+    from serving.runtime import check_settings, feature_config
     from serving.settings import ENV_PREFIX, load_settings
     from serving.world import prepare
 
     given = {field: getattr(args, flag) for flag, field in OVERRIDES.items() if getattr(args, flag)}
     settings = load_settings(**given)
+    check_settings(settings)
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     with contextlib.ExitStack() as stack:

@@ -13,7 +13,9 @@ from ranking.explore import Exploration, fill_slots
 SCORES = np.array([2.0, 1.5, 1.4, 0.3, -0.5])  # best first
 
 
-def _page_probability_by_enumeration(scores: np.ndarray, page: tuple[int, ...], e: Exploration) -> float:
+def _page_probability_by_enumeration(
+    scores: np.ndarray, page: tuple[int, ...], e: Exploration
+) -> float:
     """The probability of a whole page from the policy's definition, slot by slot."""
     remaining = list(range(min(len(scores), e.pool)))
     p = 1.0
@@ -70,6 +72,8 @@ def test_the_pool_bounds_what_an_exploring_policy_shows() -> None:
 
 def test_underflowing_weights_still_give_a_valid_draw() -> None:
     e = Exploration(kind="plackett_luce", temperature=1e-6, pool=5)
-    shown, propensity = fill_slots(np.array([1e6, 0.0, -1e6, -2e6, -3e6]), 5, e, np.random.default_rng(2))
+    shown, propensity = fill_slots(
+        np.array([1e6, 0.0, -1e6, -2e6, -3e6]), 5, e, np.random.default_rng(2)
+    )
     assert shown[0] == 0 and propensity[0] == pytest.approx(1.0)
     assert sorted(shown.tolist()) == [0, 1, 2, 3, 4] and (propensity > 0).all()

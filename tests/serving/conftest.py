@@ -38,7 +38,9 @@ def served_world(tmp_path_factory: pytest.TempPathFactory) -> ServedWorld:
     world = simulate(SimConfig(users=500, days=21, seed=11), out_dir=root / "world")
     models = root / "models"
     until = world.split_time.isoformat()
-    code = main(["-q", "train", "--data", str(world.out_dir), "--out", str(models), "--until", until])
+    code = main(
+        ["-q", "train", "--data", str(world.out_dir), "--out", str(models), "--until", until]
+    )
     assert code == 0
     users = pd.read_parquet(world.out_dir / "users.parquet")["user_id"].tolist()
     return ServedWorld(world.out_dir, models, root / "snapshot", users)

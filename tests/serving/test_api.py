@@ -7,7 +7,15 @@ import pytest
 from .conftest import AUTH, ServedWorld
 
 RANKED = ("/v1/feed", "/v1/circles/suggestions")
-RESPONSE_KEYS = {"request_id", "model_version", "strategy", "arm", "experiment", "items", "next_cursor"}
+RESPONSE_KEYS = {
+    "request_id",
+    "model_version",
+    "strategy",
+    "arm",
+    "experiment",
+    "items",
+    "next_cursor",
+}
 ITEM_KEYS = {"item_id", "rank", "score", "propensity", "reasons", "explanation"}
 
 
@@ -30,7 +38,8 @@ def test_a_ranked_page_has_the_wire_format(api, served_world: ServedWorld, path:
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("get", "/v1/feed"), ("get", "/v1/circles/suggestions"), ("post", "/v1/events")]
+    ("method", "path"),
+    [("get", "/v1/feed"), ("get", "/v1/circles/suggestions"), ("post", "/v1/events")],
 )
 @pytest.mark.parametrize(
     "headers", [{}, {"Authorization": "Bearer wrong-token-xyz"}, {"Authorization": "Basic abc"}]
@@ -97,12 +106,16 @@ def test_a_cursor_pages_on_without_repeats(api, served_world: ServedWorld) -> No
         for _ in range(3):
             params = {"user_id": user, "limit": 3} | ({"cursor": cursor} if cursor else {})
             body = client.get("/v1/feed", params=params, headers=AUTH).json()
-            assert [i["rank"] for i in body["items"]] == list(range(len(seen), len(seen) + len(body["items"])))
+            assert [i["rank"] for i in body["items"]] == list(
+                range(len(seen), len(seen) + len(body["items"]))
+            )
             seen += [i["item_id"] for i in body["items"]]
             cursor = body["next_cursor"]
             if cursor is None:
                 break
-        other = client.get("/v1/feed", params={"user_id": "someone-else", "cursor": cursor}, headers=AUTH)
+        other = client.get(
+            "/v1/feed", params={"user_id": "someone-else", "cursor": cursor}, headers=AUTH
+        )
     assert len(seen) == len(set(seen))
     if cursor is not None:
         assert other.status_code == 422  # a cursor is bound to its user

@@ -124,7 +124,9 @@ def test_a_user_stays_in_one_arm_over_1000_calls(api, served_world: ServedWorld,
     assert len(arms) == 1
 
 
-def test_exploring_arm_logs_the_policys_propensities(api, served_world: ServedWorld, tmp_path) -> None:
+def test_exploring_arm_logs_the_policys_propensities(
+    api, served_world: ServedWorld, tmp_path
+) -> None:
     """Each logged propensity equals the Plackett-Luce probability of that item in that
     slot, recomputed from the deterministic ranking of the same strategy."""
     experiments = load_experiments(_experiments(tmp_path), load_strategies())
@@ -146,7 +148,9 @@ def test_exploring_arm_logs_the_policys_propensities(api, served_world: ServedWo
             scores = {i["item_id"]: i["score"] for i in full["items"]}
             remaining = list(scores)
             for item in page["items"]:
-                w = np.exp((np.array([scores[i] for i in remaining]) - max(scores.values())) / temperature)
+                w = np.exp(
+                    (np.array([scores[i] for i in remaining]) - max(scores.values())) / temperature
+                )
                 expected = w[remaining.index(item["item_id"])] / w.sum()
                 assert item["propensity"] == pytest.approx(expected, rel=1e-9)
                 remaining.remove(item["item_id"])

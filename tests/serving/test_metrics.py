@@ -1,0 +1,75 @@
+"""/metrics counts what the server did, in Prometheus text format."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from ranking.strategy import load_strategies
+
+from .conftest import AUTH, ServedWorld
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _value(samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_count_requests_candidates_removals_and_events(
+    api, served_world: ServedWorld
+) -> None:
+    users = served_world.users[:6]
+    with api() as client:
+        for user in users:
+            client.get("/v1/feed", params={"user_id": user, "limit": 3}, headers=AUTH)
+        client.get("/v1/circles/suggestions", params={"user_id": users[0]}, headers=AUTH)
+        client.get("/v1/feed", params={"user_id": "x", "limit": 0}, headers=AUTH)
+        client.get("/v1/feed", params={"user_id": "x"})
+        row = {
+            "event_id": "m1",
+            "ts": "2026-03-21T10:00:00Z",
+            "user_id": users[0],
+            "surface": "feed",
+            "item_id": "p000001",
+            "action": "like",
+        }
+        client.post("/v1/events", json=[row], headers=AUTH)
+        time.sleep(0.3)  # served impressions flush in the background
+        version = client.get("/readyz").json()["model_version"]
+        samples = _samples(client.get("/metrics").text)
+    feed = {"route": "/v1/feed", "strategy": "community"}
+    assert _value(samples, "circlerank_requests_total", status="200", **feed) == len(users)
+    assert (
+        _value(samples, "circlerank_requests_total", route="/v1/feed", strategy="", status="422")
+        == 1
+    )
+    assert (
+        _value(samples, "circlerank_requests_total", route="/v1/feed", strategy="", status="401")
+        == 1
+    )
+    assert _value(samples, "circlerank_request_seconds_count", **feed) == len(users)
+    assert _value(samples, "circlerank_request_seconds_sum", **feed) > 0
+    circle_posts = _value(
+        samples, "circlerank_candidates_total", surface="feed", source="circle_posts"
+    )
+    assert circle_posts > 0
+    reasons = {
+        dict(k[1]).get("reason") for k in samples if k[0] == "circlerank_filter_removed_total"
+    }
+    strategies = load_strategies()
+    for name, surface in (("community", "feed"), ("suggest", "circle_suggestions")):
+        for step in strategies.get(name, surface).build("filters"):
+            assert step.reason in reasons
+    assert _value(samples, "circlerank_model_info", version=version) == 1
+    assert _value(samples, "circlerank_events_written_total", origin="posted") == 1
+    assert (
+        _value(samples, "circlerank_events_written_total", origin="served") == 3 * len(users) + 20
+    )
