@@ -1,7 +1,8 @@
 """`circlerank demo`: the whole loop on a small simulated world, on the embedded default.
 
 simulate -> validate -> features -> train -> rank, then the ranking quality of each
-strategy against the simulator's truth. Later issues add serving and evaluation.
+strategy against the simulator's truth, then the API: a ranked page over HTTP and an
+event posted back.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
+from circlerank.errors import ConfigError
 from circlerank.progress import step
 from features.contract import load_contract
 
@@ -89,4 +93,86 @@ def run(args: argparse.Namespace) -> int:
         replayer.close()
     sys.stdout.write("\n== ranking quality at the split (share of oracle) ==\n")
     sys.stdout.write(render(rows) + "\n")
+    root = Path(args.out).parent
+    user = str(read_truth(result.truth_dir)["feed"]["user_id"].iloc[0])
+    with step("starting the API and asking it for a feed"):
+        served = call_the_api(root, Path(args.out), models, user)
+    sys.stdout.write(served)
     return 0
+
+
+def call_the_api(root: Path, data: Path, models: Path, user: str) -> str:
+    """Serve the world over HTTP on loopback, ask for a page, post an event; what the
+    API answered, as text."""
+    import secrets
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from serving.app import create_app
+    from serving.settings import load_settings
+
+    token = secrets.token_urlsafe(16)
+    settings = load_settings(
+        data=data,
+        models=models,
+        api_tokens=token,
+        snapshot=root / "serving-snapshot",
+        event_log=f"sqlite:///{root / 'events.db'}",
+        reload_poll_s=0,
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise ConfigError("the API did not start; see the log above")
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        page = httpx.get(f"{base}/v1/feed", params={"user_id": user, "limit": 5}, headers=auth)
+        page.raise_for_status()
+        body = page.json()
+        event = {
+            "event_id": f"demo-{body['request_id']}",
+            "ts": pd.Timestamp.now(tz="UTC").isoformat(),
+            "user_id": user,
+            "surface": "feed",
+            "item_id": body["items"][0]["item_id"],
+            "action": "click",
+            "request_id": body["request_id"],
+            "position": 0,
+            "propensity": body["items"][0]["propensity"],
+            "arm": body["arm"],
+        }
+        posted = httpx.post(f"{base}/v1/events", json=[event], headers=auth)
+        ready = httpx.get(f"{base}/readyz").json()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    lines = [
+        f"\n== the API (http://127.0.0.1:{port}, docs at /docs) ==",
+        f"GET /v1/feed?user_id={user}&limit=5 -> {page.status_code}, model "
+        f"{body['model_version']}, strategy {body['strategy']}, arm {body['arm']}",
+    ]
+    lines += [
+        f"  {i['rank']}. {i['item_id']}  score {i['score']:.3f}  {i['explanation']}"
+        for i in body["items"]
+    ]
+    lines.append(
+        f"POST /v1/events (a click on the first post) -> {posted.status_code} {posted.json()}"
+    )
+    lines.append(
+        f"event log: {ready['event_log']}; next: circlerank serve --data {data} "
+        f"--models {models} (CIRCLERANK_API_TOKENS=...)"
+    )
+    return "\n".join(lines) + "\n"

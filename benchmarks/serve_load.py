@@ -1,0 +1,291 @@
+"""API under load: `circlerank serve --workers 2` on loopback, driven at a fixed rate.
+
+Builds (or reuses) a world of 10,000 users x 30 days and its models, starts the server
+with 2 workers and a strategy whose sources return about 1,000 candidates per request
+(the shipped `community` pipeline fed by `popular_posts` at k = 1000), then sends
+GET /v1/feed at 100 and 200 requests/s, open loop: each request is due at a fixed time
+and its latency counts from then, so a slow server cannot slow the load down and hide
+its queue. Prints p50/p99 and errors per rate (median of --repeats runs), the same for
+GET /healthz at 200/s as the HTTP floor measured in the same run, and the server's RSS
+(all its processes) before and after a --soak seconds run at 200/s.
+
+    .venv/bin/python benchmarks/serve_load.py [--world DIR --models DIR] [--seconds 20]
+        [--repeats 3] [--soak 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+
+TOKEN = "load-test-token"
+CONNECTIONS = 64
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a minimal client, so the load generator
+    costs little CPU next to the server it measures on the same two cores."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        self.writer.write(request.encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+async def drive(port: int, paths: list[str], rate: float) -> tuple[np.ndarray, int]:
+    """Send paths[i] at start + i / rate; latencies (ms, from the due time) and errors."""
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(CONNECTIONS):
+        idle.put_nowait(Connection(port))
+    latencies = np.full(len(paths), np.nan)
+    errors = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        connection = await idle.get()
+        try:
+            status = await connection.get(paths[i])
+            if status != 200:
+                errors += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+            connection.close()
+        finally:
+            latencies[i] = (loop.time() - due) * 1000
+            idle.put_nowait(connection)
+
+    await asyncio.gather(*(one(i) for i in range(len(paths))))
+    while not idle.empty():
+        idle.get_nowait().close()
+    return latencies, errors
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    import psutil
+
+    root = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+
+
+def _strategies(path: Path) -> None:
+    """The shipped strategies plus `load1000`: community's pipeline on 1,000 popular posts."""
+    import tomllib
+
+    from ranking.strategy import SHIPPED
+
+    community = tomllib.loads(SHIPPED.read_text())["strategies"]["community"]
+    params = {**community.get("params", {}), "popular_posts": {"k": 1000}}
+
+    def inline(values: dict[str, object]) -> str:
+        return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in values.items()) + " }"
+
+    lines = [
+        "[strategies.load1000]",
+        'surface = "feed"',
+        'sources = ["popular_posts"]',
+        f"filters = {json.dumps(community['filters'])}",
+        f"scorer = {json.dumps(community['scorer'])}",
+        f"rerankers = {json.dumps(community['rerankers'])}",
+        "[strategies.load1000.params]",
+        *(f"{name} = {inline(values)}" for name, values in params.items()),
+    ]
+    path.write_text(SHIPPED.read_text() + "\n" + "\n".join(lines) + "\n")
+
+
+def _world(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
+    if args.world and args.models:
+        return Path(args.world), Path(args.models)
+    world, models = tmp / "world", tmp / "models"
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cli = [sys.executable, "-m", "circlerank.cli.main", "-q"]
+    subprocess.run(
+        [*cli, "simulate", "--out", str(world), "--users", "10000", "--days", "30", "--seed", "3"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    split = json.loads((tmp / "world_truth" / "meta.json").read_text())["split_time"]
+    subprocess.run(
+        [*cli, "train", "--data", str(world), "--out", str(models), "--until", split],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    return world, models
+
+
+def _summary(latencies: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--world")
+    parser.add_argument("--models")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per rate and run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--soak", type=float, default=120.0, help="RSS run length (s)")
+    parser.add_argument("--rates", default="100,200")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        world, models = _world(args, tmp)
+        strategies = tmp / "strategies.toml"
+        _strategies(strategies)
+        import pandas as pd
+
+        users = pd.read_parquet(world / "users.parquet")["user_id"].to_numpy()
+        port = _free_port()
+        env = os.environ | {
+            "CIRCLERANK_API_TOKENS": TOKEN,
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "circlerank.cli.main",
+                "-q",
+                "serve",
+                "--data",
+                str(world),
+                "--models",
+                str(models),
+                "--workers",
+                "2",
+                "--port",
+                str(port),
+                "--strategies",
+                str(strategies),
+                "--event-log",
+                f"sqlite:///{tmp / 'events.db'}",
+                "--snapshot",
+                str(tmp / "snapshot"),
+            ],
+            env=env,
+        )
+        try:
+            import httpx
+
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            rng = np.random.default_rng(0)
+
+            def feed_paths(n: int) -> list[str]:
+                chosen = rng.choice(users, n)
+                return [f"/v1/feed?user_id={u}&limit=20&strategy=load1000" for u in chosen]
+
+            asyncio.run(drive(port, feed_paths(400), 50.0))  # warm-up: both workers, caches
+            check = httpx.get(
+                f"http://127.0.0.1:{port}/v1/feed",
+                params={"user_id": str(users[0]), "strategy": "load1000"},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ).json()
+            print(f"server: 2 workers, bundle {check['model_version']}, strategy load1000")
+            rows = []
+            for rate in [float(r) for r in args.rates.split(",")]:
+                runs = []
+                for _ in range(args.repeats):
+                    latencies, errors = asyncio.run(
+                        drive(port, feed_paths(int(rate * args.seconds)), rate)
+                    )
+                    runs.append((*_summary(latencies), errors, len(latencies)))
+                rows.append(("/v1/feed", rate, runs))
+            health = [f"/healthz?{i}" for i in range(int(200 * args.seconds))]
+            floor = [
+                (*_summary(lat), e, len(lat))
+                for lat, e in [asyncio.run(drive(port, health, 200.0)) for _ in range(args.repeats)]
+            ]
+            rows.append(("/healthz", 200.0, floor))
+            print(
+                f"\n{'route':<10} {'req/s':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+                f"  (median of {args.repeats} runs of {args.seconds:.0f} s; p99 per run)"
+            )
+            for route, rate, runs in rows:
+                p50 = float(np.median([r[0] for r in runs]))
+                p99 = float(np.median([r[1] for r in runs]))
+                errors = sum(r[2] for r in runs)
+                each = ", ".join(f"{r[1]:.1f}" for r in runs)
+                print(f"{route:<10} {rate:>6.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7}  [{each}]")
+            feed200 = float(np.median([r[1] for r in rows[1][2]])) if len(rows) > 2 else np.nan
+            print(
+                f"p99 /v1/feed at 200/s over p99 /healthz at 200/s: "
+                f"{feed200 / float(np.median([r[1] for r in floor])):.1f}x"
+            )
+
+            before = _rss_mb(server.pid)
+            latencies, errors = asyncio.run(drive(port, feed_paths(int(200 * args.soak)), 200.0))
+            after = _rss_mb(server.pid)
+            p50, p99 = _summary(latencies)
+            print(
+                f"\nsoak {args.soak:.0f} s at 200/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+                f"errors {errors}; RSS {before:,.0f} MB -> {after:,.0f} MB "
+                f"({(after / before - 1) * 100:+.1f}%)"
+            )
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            served = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("circlerank_requests_total{")
+                and 'route="/v1/feed"' in line
+                and 'status="200"' in line
+            )
+            print(f"/metrics (both workers): {served:,.0f} feed requests answered 200")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+            shutil.rmtree(tmp / "snapshot", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
