@@ -7,6 +7,7 @@ the same function training uses, so serving and training rows agree exactly.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,13 @@ from .materialize import ONLINE, read_schema
 from .pit import AS_OF, TS, days
 from .store import OnlineStore, OnlineStoreReader
 from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX
+from .views.interest import POPULATION
+
+# keys an item alone determines, per surface (plus the one-row population scope)
+ITEM_KEYS = {
+    "feed": {"post_id", "circle_id", "author_id", "topic", "scope"},
+    "circle_suggestions": {"circle_id", "topic", "scope"},
+}
 
 _Factorized = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
 
@@ -43,6 +51,8 @@ class ServingFeatures:
         self.hydrate = Hydrator(data)
         self._unknown: dict[str, np.ndarray] = {}
         self._layouts: dict[tuple[str, ...], _Layout] = {}
+        self._items: dict[str, _ItemCache] = {}
+        self._lock = threading.Lock()
 
     def _values(self, entity: str, keys: dict[str, _Factorized]) -> np.ndarray:
         """The entity's feature rows for the requests, (rows, columns), from each key
@@ -71,17 +81,63 @@ class ServingFeatures:
             self._unknown[entity] = self.store.lookup(entity, key if n > 1 else [key])[0]
         return self._unknown[entity]
 
-    def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
-        """The same columns, in the same order, as FeatureBuilder.for_requests."""
+    def _entity_values(
+        self, rows: pd.DataFrame, surface: str, entities: list[str]
+    ) -> list[np.ndarray]:
+        """Each entity's feature rows for the request rows, by the generic path."""
         keys = self.hydrate.object_keys(rows, surface)
-        entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
-        layout = self._layout(tuple(entities))
         wanted = {k for e in entities for k in ENTITY_KEYS[e]}
         # hydrated keys are never missing; a missing request id is its own "unseen" key
         factorized = {k: pd.factorize(keys[k], use_na_sentinel=False) for k in wanted}
+        return [self._values(e, factorized) for e in entities]
+
+    def _item_cache(self, surface: str, entities: list[str]) -> _ItemCache:
+        with self._lock:
+            if surface not in self._items:
+                own = [e for e in entities if set(ENTITY_KEYS[e]) <= ITEM_KEYS[surface]]
+                self._items[surface] = _ItemCache(own, ITEM_KEYS[surface] - {"scope"})
+            return self._items[surface]
+
+    def _block(self, rows: pd.DataFrame, surface: str, entities: list[str]) -> np.ndarray:
+        """One float block of every entity column for the rows, entities in order.
+
+        An item's own entities (its post, circle, author) and hydrated keys do not
+        change while the snapshot serves, so they are computed once per item and
+        gathered by the item's code; only the user's entities and the user x item
+        pairs are looked up per request."""
+        cache = self._item_cache(surface, entities)
+        items = rows["item_id"].to_numpy(dtype=object)
+        code = cache.codes(items)
+        if (code < 0).any():
+            missing = np.asarray(pd.unique(items[code < 0]))
+            fresh = pd.DataFrame({"user_id": UNKNOWN_KEY, "item_id": missing, AS_OF: self.as_of})
+            keys = self.hydrate.object_keys(fresh, surface)
+            cache.add(missing, keys, self._entity_values(fresh, surface, cache.entities))
+            code = cache.codes(items)
+        factorized: dict[str, _Factorized] = {
+            k: cache.factorized(k, code) for k in cache.keys if k in _wanted(entities)
+        }
+        users = rows["user_id"].to_numpy(dtype=object)
+        user_code, user_ids = pd.factorize(users, use_na_sentinel=False)
+        factorized["user_id"] = (user_code, user_ids)
+        if "city" in _wanted(entities):
+            ids = pd.Series(user_ids, dtype=object)
+            city = self.hydrate.user.take("city", self.hydrate.user.rows(ids, True), True)
+            factorized["city"] = pd.factorize(np.asarray(city)[user_code], use_na_sentinel=False)
+        if "scope" in _wanted(entities):
+            factorized["scope"] = (np.zeros(len(rows), dtype=np.intp), np.array([POPULATION]))
+        parts = [
+            cache.values(e, code) if e in cache.entities else self._values(e, factorized)
+            for e in entities
+        ]
+        return np.hstack(parts) if parts else np.empty((len(rows), 0))
+
+    def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
+        """The same columns, in the same order, as FeatureBuilder.for_requests."""
+        entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
+        layout = self._layout(tuple(entities))
         # one float block for every entity column; cross features read it by position
-        parts = [self._values(e, factorized) for e in entities]
-        block = np.hstack(parts) if parts else np.empty((len(rows), 0))
+        block = self._block(rows, surface, entities)
 
         def columns(names: Sequence[str]) -> np.ndarray | None:
             at = [layout.position.get(n) for n in names]
@@ -110,6 +166,61 @@ class ServingFeatures:
                 scalar_names=[names[i] for i in scalar],
             )
         return self._layouts[entities]
+
+
+def _wanted(entities: Sequence[str]) -> set[str]:
+    return {k for e in entities for k in ENTITY_KEYS[e]}
+
+
+class _ItemCache:
+    """Per item: a dense code, its hydrated keys (as codes into per-key vocabularies)
+    and the feature rows of the entities it alone determines. Grows as new items are
+    asked; bounded by the items of the data."""
+
+    def __init__(self, entities: list[str], keys: set[str]) -> None:
+        self.entities = entities
+        self.keys = sorted(keys)
+        self.code: dict[object, int] = {}
+        self._key_code = {k: np.empty(0, dtype=np.intp) for k in self.keys}
+        self._vocab: dict[str, dict[object, int]] = {k: {} for k in self.keys}
+        self._values_of: dict[str, list[object]] = {k: [] for k in self.keys}
+        self._rows: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def add(self, items: np.ndarray, keys: dict[str, np.ndarray], rows: list[np.ndarray]) -> None:
+        with self._lock:
+            fresh = [i for i, item in enumerate(items) if item not in self.code]
+            if not fresh:
+                return
+            start = len(self.code)
+            for n, i in enumerate(fresh):
+                self.code[items[i]] = start + n
+            for k in self.keys:
+                vocab, values = self._vocab[k], self._values_of[k]
+                codes = np.empty(len(fresh), dtype=np.intp)
+                for n, i in enumerate(fresh):
+                    value = keys[k][i]
+                    if value not in vocab:
+                        vocab[value] = len(values)
+                        values.append(value)
+                    codes[n] = vocab[value]
+                self._key_code[k] = np.concatenate([self._key_code[k], codes])
+            for entity, block in zip(self.entities, rows, strict=True):
+                old = self._rows.get(entity, np.empty((0, block.shape[1])))
+                self._rows[entity] = np.vstack([old, block[fresh]])
+
+    def codes(self, items: np.ndarray) -> np.ndarray:
+        """Each item's code; -1 for an item not cached yet."""
+        get = self.code.get
+        return np.fromiter((get(i, -1) for i in items), dtype=np.intp, count=len(items))
+
+    def factorized(self, key: str, code: np.ndarray) -> _Factorized:
+        distinct, group = np.unique(self._key_code[key][code], return_inverse=True)
+        values = self._values_of[key]
+        return group, np.array([values[d] for d in distinct], dtype=object)
+
+    def values(self, entity: str, code: np.ndarray) -> np.ndarray:
+        return self._rows[entity][code]
 
 
 @dataclass(frozen=True)
