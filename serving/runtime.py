@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -36,7 +36,6 @@ class Runtime:
     event_log: EventLog
     writer: BackgroundWriter
     watcher: Watcher
-    started: dict[str, str] = field(default_factory=dict)
 
     def missing(self) -> list[str]:
         """What keeps the server from serving, in words (empty when ready)."""
@@ -44,6 +43,8 @@ class Runtime:
         if self.holder.current is None:
             why = self.holder.refused.reason if self.holder.refused else "not loaded yet"
             out.append(f"model bundle: {why}")
+        if not self.writer.alive:
+            out.append("event log: the impression writer has stopped")
         return out
 
     def close(self) -> None:

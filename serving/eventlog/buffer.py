@@ -48,6 +48,10 @@ class BackgroundWriter:
             self._on_dropped(excess)
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
     def pending(self) -> int:
         return len(self._pending)
 

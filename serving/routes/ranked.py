@@ -2,6 +2,7 @@
 with every shown item logged as a served impression."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -129,32 +130,36 @@ def _impressions(
     ]
 
 
+# path -> (surface, summary)
+ROUTES = {
+    "/feed": ("feed", "a ranked page of circle posts"),
+    "/circles/suggestions": ("circle_suggestions", "circles the user may join, best first"),
+}
+
+
 def router(default_limit: int, max_limit: int) -> APIRouter:
     routes = APIRouter()
     Limit = Annotated[int, Query(ge=1, le=max_limit, description="items on this page")]
 
-    @routes.get("/feed", response_model=RankedResponse, summary="a ranked page of circle posts")
-    def feed(
-        request: Request,
-        user_id: UserId,
-        limit: Limit = default_limit,
-        cursor: Cursor = None,
-        strategy: Strategy = None,
-    ) -> RankedResponse:
-        return serve_page(request, "feed", user_id, limit, cursor, strategy)
+    def endpoint(surface: str) -> Callable[..., RankedResponse]:
+        def ranked(
+            request: Request,
+            user_id: UserId,
+            limit: Limit = default_limit,
+            cursor: Cursor = None,
+            strategy: Strategy = None,
+        ) -> RankedResponse:
+            return serve_page(request, surface, user_id, limit, cursor, strategy)
 
-    @routes.get(
-        "/circles/suggestions",
-        response_model=RankedResponse,
-        summary="circles the user may join, best first",
-    )
-    def suggestions(
-        request: Request,
-        user_id: UserId,
-        limit: Limit = default_limit,
-        cursor: Cursor = None,
-        strategy: Strategy = None,
-    ) -> RankedResponse:
-        return serve_page(request, "circle_suggestions", user_id, limit, cursor, strategy)
+        return ranked
 
+    for path, (surface, summary) in ROUTES.items():
+        routes.add_api_route(
+            path,
+            endpoint(surface),
+            methods=["GET"],
+            response_model=RankedResponse,
+            summary=summary,
+            name=surface,
+        )
     return routes
