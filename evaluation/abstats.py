@@ -152,5 +152,5 @@ def msprt(
             np.sqrt(variance * ratio * variance / tau2 * (np.log(ratio) - 2 * np.log(alpha)))
         )
         rows.append((diff, running, diff - width, diff + width))
-    diff, p, low, high = (np.array(column) for column in zip(*rows, strict=True))
-    return Sequential(diff, np.minimum(p, 1.0), low, high)
+    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return Sequential(table[:, 0], np.minimum(table[:, 1], 1.0), table[:, 2], table[:, 3])
