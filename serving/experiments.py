@@ -17,7 +17,7 @@ sticky assignment by a hash of (salt, user_id).
     name = "explore"
     share = 0.55
     strategy = "community"
-    exploration = { kind = "plackett_luce", temperature = 0.2, pool = 30 }
+    exploration = { kind = "epsilon_greedy", epsilon = 0.2, pool = 30 }
 
 A user outside every running experiment of a surface gets the arm "default" (the
 surface's default strategy). Two experiments on one surface may not overlap in time,

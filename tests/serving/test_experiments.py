@@ -38,7 +38,7 @@ strategy = "engagement"
 name = "explore"
 share = 0.2
 strategy = "community"
-exploration = { kind = "plackett_luce", temperature = 0.05, pool = 12 }
+exploration = { kind = "epsilon_greedy", epsilon = 0.5, pool = 12 }
 """
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
@@ -91,7 +91,7 @@ def test_outside_its_window_no_one_is_in_the_experiment(tmp_path: Path) -> None:
         (('strategy = "engagement"', 'strategy = "nope"'), "unknown feed strategy 'nope'"),
         (('name = "engagement"', 'name = "control"'), "arm names repeat"),
         (('control = "control"', 'control = "treatment"'), "is not an arm"),
-        (('kind = "plackett_luce"', 'kind = "thompson"'), "plackett_luce"),
+        (('kind = "epsilon_greedy"', 'kind = "thompson"'), "epsilon_greedy"),
         (('surface = "feed"', 'surface = "inbox"'), "unknown surface"),
     ],
 )
@@ -127,13 +127,13 @@ def test_a_user_stays_in_one_arm_over_1000_calls(api, served_world: ServedWorld,
 def test_exploring_arm_logs_the_policys_propensities(
     api, served_world: ServedWorld, tmp_path
 ) -> None:
-    """Each logged propensity equals the Plackett-Luce probability of that item in that
-    slot, recomputed from the deterministic ranking of the same strategy."""
+    """Each logged propensity equals the policy's probability of that item in that slot,
+    recomputed from the deterministic ranking of the same strategy."""
     experiments = load_experiments(_experiments(tmp_path), load_strategies())
     explorers = [
         u for u in served_world.users if experiments.assign("feed", u, NOW).arm == "explore"
-    ][:8]
-    temperature, pool = 0.05, 12
+    ][:10]
+    epsilon, pool = 0.5, 12
     checked = 0
     with api(experiments=_experiments(tmp_path)) as client:
         for user in explorers:
@@ -145,22 +145,18 @@ def test_exploring_arm_logs_the_policys_propensities(
                 headers=AUTH,
             ).json()
             assert full["arm"] == "requested"
-            scores = {i["item_id"]: i["score"] for i in full["items"]}
-            remaining = list(scores)
-            for item in page["items"]:
-                w = np.exp(
-                    (np.array([scores[i] for i in remaining]) - max(scores.values())) / temperature
-                )
-                expected = w[remaining.index(item["item_id"])] / w.sum()
-                assert item["propensity"] == pytest.approx(expected, rel=1e-9)
-                remaining.remove(item["item_id"])
+            best_first = [i["item_id"] for i in full["items"]]
+            for slot, item in enumerate(page["items"]):
+                at_its_rank = best_first.index(item["item_id"]) == slot
+                expected = epsilon / len(best_first) + (1 - epsilon) * at_its_rank
+                assert item["propensity"] == pytest.approx(expected, rel=1e-12)
                 checked += 1
         time.sleep(0.3)  # the background writer flushes every 0.1 s
         log = SQLiteEventLog(tmp_path / "events.db")
         logged = log.read()
         log.close()
-    assert checked >= 20
+    assert checked >= 30
     explored = logged[logged["arm"] == "explore"]
     assert len(explored) == checked
     assert set(explored["experiment"]) == {"ranker"}
-    assert (explored["propensity"] < 1).any()  # the arm really explores
+    assert (explored["propensity"] < 1).all()  # the arm really explores
