@@ -65,7 +65,9 @@ class Preference:
     p_value: float  # sign test on the non-tied requests
 
 
-def credit(teams: Sequence[Sequence[int]], clicks: Sequence[Sequence[bool]]) -> Preference:
+def credit(
+    teams: Sequence[Sequence[int]], clicks: Sequence[Sequence[bool] | np.ndarray]
+) -> Preference:
     """Per request, the team with more clicked items wins."""
     wins = [0, 0]
     ties = 0

@@ -47,7 +47,8 @@ def agreement(
     ranks = [heuristic_rank(req.group, log_p + rng.normal(0, s, len(log_p))) for s in noises]
     values = [true_value(req, r, SLATE, DECAY) for r in ranks]
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
-    agree, ratios = [], []
+    agree: list[bool] = []
+    ratios: list[float] = []
     while len(agree) < pairs:
         i, j = rng.choice(len(ranks), 2, replace=False)
         gap = values[i] - values[j]
@@ -60,19 +61,19 @@ def agreement(
             for u in range(len(req.start)):
                 page, team = team_draft(lists[0][u], lists[1][u], SLATE, rng)
                 look = examine(np.arange(len(page)), DECAY)
-                click = rng.random(len(page)) < look * req.p_click[page]
+                click = rng.random(len(page)) < look * req.p_click[np.asarray(page, dtype=np.intp)]
                 teams.append(team)
                 clicks.append(click)
                 t = np.asarray(team)
                 outcome.append(np.sign((click & (t == A)).sum() - (click & (t != A)).sum()))
         preference = credit(teams, clicks).preference
-        agree.append(np.sign(preference) == np.sign(gap))
+        agree.append(bool(np.sign(preference) == np.sign(gap)))
         # sessions for interleaving vs users for A/B, at the same power
         o = np.asarray(outcome, dtype=np.float64)
         n_interleave = z**2 * o.var() / max(o.mean() ** 2, 1e-12)
         variance = _clicks_variance(req, ranks[i]) + _clicks_variance(req, ranks[j])
         n_ab = 2 * z**2 * variance / gap**2  # both arms
-        ratios.append(n_ab / n_interleave)
+        ratios.append(float(n_ab / n_interleave))
     return Agreement(len(agree), float(np.mean(agree)), float(np.median(ratios)))
 
 
