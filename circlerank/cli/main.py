@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from circlerank import __version__
 from circlerank.errors import CircleRankError
 
-from . import demo, export_events, features, rank, serve, simulate, train, validate
+from . import ab, demo, export_events, features, rank, serve, simulate, train, validate
 
-COMMANDS = (simulate, validate, features, train, rank, serve, export_events, demo)
+COMMANDS = (simulate, validate, features, train, rank, serve, export_events, ab, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
