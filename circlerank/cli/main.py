@@ -15,9 +15,20 @@ from collections.abc import Sequence
 from circlerank import __version__
 from circlerank.errors import CircleRankError
 
-from . import ab, demo, export_events, features, rank, serve, simulate, train, validate
+from . import (
+    ab,
+    demo,
+    evaluate,
+    export_events,
+    features,
+    rank,
+    serve,
+    simulate,
+    train,
+    validate,
+)
 
-COMMANDS = (simulate, validate, features, train, rank, serve, export_events, ab, demo)
+COMMANDS = (simulate, validate, features, train, rank, evaluate, serve, export_events, ab, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
