@@ -25,6 +25,7 @@ import pandas as pd
 from circlerank.errors import ConfigError
 from features.pit import TS
 
+from . import report
 from .abstats import SRM_ALPHA, Effect, cuped, delta_ratio, msprt, srm_p_value, welch
 
 POSITIVE = {"feed": "click", "circle_suggestions": "join"}
@@ -209,3 +210,69 @@ def _daily_sequential(
         "ci_low": result.ci_low.tolist(),
         "ci_high": result.ci_high.tolist(),
     }
+
+
+def html_sections(analysis: Analysis) -> list[str]:
+    """The report's sections: arms and SRM, effects with intervals, and the cumulative
+    effect with its sequential (always-valid) bounds."""
+    data = analysis.to_json()
+    arms = data["arms"]
+    srm = "flagged: do not trust the results" if data["srm_flag"] else "no mismatch"
+    out = [
+        report.section(
+            "arms",
+            report.table(
+                ["arm", "users", "impressions", "share configured"],
+                [
+                    [a, v["users"], v["impressions"], analysis.design.arms[a]]
+                    for a, v in arms.items()
+                ],
+            ),
+            note=f"sample ratio mismatch p = {data['srm_p_value']:.3g} ({srm})",
+        )
+    ]
+    for metric, by_arm in data["metrics"].items():
+        treated = {a: v for a, v in by_arm.items() if v["p_value"] is not None}
+        if not treated:
+            continue
+        out.append(
+            report.section(
+                f"{metric}: difference from {analysis.design.control}",
+                report.interval_bars(
+                    list(treated),
+                    [v["diff"] for v in treated.values()],
+                    [v["ci_low"] for v in treated.values()],
+                    [v["ci_high"] for v in treated.values()],
+                    reference=0.0,
+                ),
+                report.table(
+                    ["arm", "mean", "diff", "ci low", "ci high", "p"],
+                    [
+                        [a, v["mean"], v["diff"], v["ci_low"], v["ci_high"], v["p_value"]]
+                        for a, v in by_arm.items()
+                    ],
+                ),
+            )
+        )
+    for arm, seq in analysis.sequential.items():
+        if not seq["days"]:
+            continue
+        out.append(
+            report.section(
+                f"cumulative effect of {arm} on positives per user, with sequential bounds",
+                report.lines(
+                    {
+                        "difference": (seq["days"], seq["diff"]),
+                        "zero": (seq["days"], [0.0] * len(seq["days"])),
+                    },
+                    bands={"95% confidence sequence": (seq["days"], seq["ci_low"], seq["ci_high"])},
+                    x_label="day",
+                    y_label="treatment - control",
+                ),
+                note=f"mSPRT always-valid p-value after the last look: {seq['p_value'][-1]:.3g}; "
+                "valid however often the experiment is looked at",
+            )
+        )
+    if analysis.notes:
+        out.append(report.section("notes", *(f"<p>{n}</p>" for n in analysis.notes)))
+    return out

@@ -22,6 +22,7 @@ from scipy import stats
 from features.pit import TS
 from ranking.replay import Replayer
 
+from . import report
 from .beyond import coverage, exposure_gini, intra_list_diversity, novelty
 from .metrics import MEASURES, per_user
 
@@ -47,6 +48,8 @@ class Comparison:
     metrics: dict[str, dict[str, Interval]]  # strategy -> metric -> interval
     beyond: dict[str, dict[str, float]]  # strategy -> metric -> value
     pairs: list[dict[str, Any]] = field(default_factory=list)
+    # strategy -> shown items per author (feed) or circle (suggestions), zeros included
+    exposure: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         strategies: dict[str, dict[str, float]] = {}
@@ -102,6 +105,8 @@ def compare(
     metrics: dict[str, dict[str, Interval]] = {}
     beyond: dict[str, dict[str, float]] = {}
     tables: dict[str, pd.DataFrame] = {}
+    owners = items["author_id"] if surface == "feed" else pd.Series(items.index, index=items.index)
+    shown_per_owner: dict[str, list[float]] = {}
     for name in strategies:
         ranked = replayer.rank(surface, users, k, name).ranked
         run = ranked[["user_id", "item_id", "score"]]
@@ -110,6 +115,9 @@ def compare(
         tables[name] = table
         metrics[name] = {m: _interval(table[m].to_numpy()) for m in MEASURES}
         beyond[name] = _beyond(ranked, items, surface, catalog, popularity, population, k)
+        shown = owners.reindex(ranked[ranked["rank"] < k]["item_id"].to_numpy()).value_counts()
+        counts = shown.reindex(pd.Index(owners.unique()), fill_value=0)
+        shown_per_owner[name] = counts.astype(float).tolist()
     pairs = []
     for a, b in itertools.combinations(strategies, 2):
         for m in MEASURES:
@@ -128,7 +136,7 @@ def compare(
                     "p_value": p,
                 }
             )
-    return Comparison(surface, k, len(users), metrics, beyond, pairs)
+    return Comparison(surface, k, len(users), metrics, beyond, pairs, shown_per_owner)
 
 
 def _beyond(
@@ -163,4 +171,68 @@ def _beyond(
         out["circle_gini"] = exposure_gini(
             ranked, pd.Series(items.index, index=items.index), items.index, k
         )
+    return out
+
+
+def html_sections(result: Comparison) -> list[str]:
+    """The report's sections: metric bars with intervals, pairs, beyond accuracy, and
+    Lorenz curves of exposure."""
+    names = list(result.metrics)
+    out = []
+    for m in MEASURES:
+        cells = [result.metrics[n][m] for n in names]
+        out.append(
+            report.section(
+                f"{m}@{result.k}",
+                report.interval_bars(
+                    names,
+                    [c.mean for c in cells],
+                    [c.ci_low for c in cells],
+                    [c.ci_high for c in cells],
+                ),
+                note="mean over users with a 95% t-interval",
+            )
+        )
+    out.append(
+        report.section(
+            "paired differences (b - a) over the same users",
+            report.table(
+                ["a", "b", "metric", "diff", "ci low", "ci high", "p"],
+                [
+                    [
+                        p["a"],
+                        p["b"],
+                        p["metric"],
+                        p["diff"],
+                        p["ci_low"],
+                        p["ci_high"],
+                        p["p_value"],
+                    ]
+                    for p in result.pairs
+                ],
+            ),
+        )
+    )
+    keys = list(next(iter(result.beyond.values()), {}))
+    out.append(
+        report.section(
+            "beyond accuracy",
+            report.table(
+                ["strategy", *keys], [[n, *(result.beyond[n][k] for k in keys)] for n in names]
+            ),
+        )
+    )
+    owner = "authors" if result.surface == "feed" else "circles"
+    out.append(
+        report.section(
+            f"exposure over {owner} (Lorenz curves)",
+            report.lines(
+                {n: report.lorenz(c) for n, c in result.exposure.items()},
+                x_label=f"share of {owner}, least shown first",
+                y_label="share of shown items",
+                diagonal=True,
+            ),
+            note="the diagonal is perfectly even exposure; the further below, the more unequal",
+        )
+    )
     return out

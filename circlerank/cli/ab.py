@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from circlerank.errors import ConfigError, OutputError
+from circlerank.errors import ConfigError
+
+from .reports import write_outputs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--experiments", metavar="FILE", help="experiments TOML (default: arms from the log)"
     )
     parser.add_argument("--json", action="store_true", help="print the analysis as JSON")
-    parser.add_argument("--out", metavar="FILE.json", help="also write the JSON here")
+    parser.add_argument("--out", metavar="DIR", help="write ab.json and ab.html (a report) here")
     parser.set_defaults(handler=run)
 
 
@@ -69,7 +71,7 @@ def _design(args: argparse.Namespace, events: pd.DataFrame) -> Design:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from evaluation.ab import analyse
+    from evaluation.ab import analyse, html_sections
 
     path = Path(args.events)
     try:
@@ -79,14 +81,17 @@ def run(args: argparse.Namespace) -> int:
     events["ts"] = pd.to_datetime(events["ts"], utc=True, format="ISO8601")
     analysis = analyse(events, _design(args, events))
     report = analysis.to_json()
-    text = json.dumps(report, indent=2)
     if args.out:
-        try:
-            Path(args.out).write_text(text + "\n")
-        except OSError as exc:
-            raise OutputError(f"--out {args.out}: cannot write ({exc})") from exc
+        write_outputs(
+            Path(args.out),
+            "ab",
+            report,
+            f"Experiment {report['experiment']}",
+            html_sections(analysis),
+            f"control {report['control']}; events from {path}",
+        )
     if args.json:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return 0
     lines = [f"experiment {report['experiment']} (control {report['control']})"]
     for arm, counts in report["arms"].items():

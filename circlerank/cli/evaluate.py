@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from circlerank.errors import ConfigError, OutputError
+from circlerank.errors import ConfigError
 
 from .rank import SURFACES
+from .reports import write_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,14 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", type=int, help="cut-off (default 10 feed, 5 circles)")
     parser.add_argument("--strategy-file", metavar="FILE", help="strategies TOML")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--out", metavar="FILE.json", help="also write the full JSON here")
+    parser.add_argument(
+        "--out", metavar="DIR", help="write evaluate.json and evaluate.html (a report) here"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from evaluation.offline import compare
+    from evaluation.offline import compare, html_sections
     from features.contract import load_contract, parse_as_of
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
@@ -68,12 +71,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         replayer.close()
     report = result.to_json()
-    text = json.dumps(report, indent=2)
     if args.out:
-        try:
-            Path(args.out).write_text(text + "\n")
-        except OSError as exc:
-            raise OutputError(f"--out {args.out}: cannot write ({exc})") from exc
+        write_outputs(
+            Path(args.out),
+            "evaluate",
+            report,
+            f"Offline comparison: {', '.join(names)}",
+            html_sections(result),
+            f"{surface}, {result.users:,} users active after {at}; models {bundle.version}",
+        )
     if args.json:
         sys.stdout.write(json.dumps({"strategies": report["strategies"]}, indent=2) + "\n")
         return 0

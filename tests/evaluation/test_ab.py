@@ -109,10 +109,15 @@ def test_the_command_prints_json(
             "--experiments",
             str(experiments),
             "--json",
+            "--out",
+            str(tmp_path / "report"),
         ]
     )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
+    assert json.loads((tmp_path / "report" / "ab.json").read_text()) == printed
+    page = (tmp_path / "report" / "ab.html").read_text()
+    assert "confidence sequence" in page and page.count("<svg") == 4
     assert printed["metrics"]["positives_per_user"]["treatment"]["p_value"] < 0.05
     assert (
         main(

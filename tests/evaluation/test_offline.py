@@ -45,7 +45,7 @@ def test_evaluate_prints_every_strategy_and_agrees_with_rank(
 ) -> None:
     world, models, at = held_out
     capsys.readouterr()
-    out = tmp_path / "report.json"
+    out = tmp_path / "report"
     code = main(
         [
             "evaluate",
@@ -66,7 +66,9 @@ def test_evaluate_prints_every_strategy_and_agrees_with_rank(
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"strategies"}
     assert set(printed["strategies"]) == {"engagement", "popularity"}
-    full = json.loads(out.read_text())
+    full = json.loads((out / "evaluate.json").read_text())
+    page = (out / "evaluate.html").read_text()
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 7 and "<script" not in page
     assert len(full["pairs"]) == 6  # one pair, six measures
     for name, row in full["strategies"].items():
         for metric, (low, high) in full["intervals"][name].items():
