@@ -21,7 +21,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
 table { border-collapse: collapse; margin: .5em 0; }
 td, th { padding: .2em .7em; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-.note { color: #666; } svg { display: block; margin: .5em 0; }
+.note { color: #666; } svg { display: block; margin: .5em 0; } .wide { overflow-x: auto; }
 """
 
 
@@ -30,6 +30,8 @@ def _e(text: object) -> str:
 
 
 def _fmt(value: object) -> str:
+    if value is None:
+        return "–"
     if isinstance(value, float):
         if math.isnan(value):
             return "–"
@@ -40,7 +42,7 @@ def _fmt(value: object) -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f'<div class="wide"><table><tr>{head}</tr>{body}</table></div>'
 
 
 def interval_bars(
