@@ -22,13 +22,26 @@ from . import (
     export_events,
     features,
     rank,
+    rehearse,
     serve,
     simulate,
     train,
     validate,
 )
 
-COMMANDS = (simulate, validate, features, train, rank, evaluate, serve, export_events, ab, demo)
+COMMANDS = (
+    simulate,
+    validate,
+    features,
+    train,
+    rank,
+    evaluate,
+    serve,
+    export_events,
+    ab,
+    rehearse,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

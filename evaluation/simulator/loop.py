@@ -151,7 +151,12 @@ class DayLoop:
             np.log1p(size[circle]) + p.suggestion_official_boost * w.circles.is_official[circle]
         )
         slates = self.policies.suggestions.select(
-            self._rng("suggestion_policy", day), s, heuristic, self.cfg.suggestion_slate_size
+            self._rng("suggestion_policy", day),
+            s,
+            heuristic,
+            self.cfg.suggestion_slate_size,
+            user[s],
+            day,
         )
         s, circle, slot = s[slates.row], circle[slates.row], slates.slot
         u, t = user[s], ts[s]
@@ -235,7 +240,7 @@ class DayLoop:
             + p.feed_official_boost * posts.is_official[post]
         )
         slates = self.policies.feed.select(
-            self._rng("feed_policy", day), s, heuristic, self.cfg.feed_slate_size
+            self._rng("feed_policy", day), s, heuristic, self.cfg.feed_slate_size, user[s], day
         )
         s, post, slot, age = s[slates.row], post[slates.row], slates.slot, age[slates.row]
         u, t, prop = user[s], ts[s], slates.propensity

@@ -36,8 +36,17 @@ class SlatePolicy(Protocol):
         ...
 
     def select(
-        self, rng: np.random.Generator, group: np.ndarray, scores: np.ndarray, slate_size: int
-    ) -> Slates: ...
+        self,
+        rng: np.random.Generator,
+        group: np.ndarray,
+        scores: np.ndarray,
+        slate_size: int,
+        users: np.ndarray | None = None,
+        day: int | None = None,
+    ) -> Slates:
+        """Slates for the requests in `group`; `users` (the user index of each candidate
+        row) and `day` let a policy split users into experiment arms."""
+        ...
 
 
 def group_bounds(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,7 +84,13 @@ class EpsilonGreedySlates:
             raise ConfigError(f"explore_epsilon must be in (0, 1], got {self.epsilon!r}")
 
     def select(
-        self, rng: np.random.Generator, group: np.ndarray, scores: np.ndarray, slate_size: int
+        self,
+        rng: np.random.Generator,
+        group: np.ndarray,
+        scores: np.ndarray,
+        slate_size: int,
+        users: np.ndarray | None = None,
+        day: int | None = None,
     ) -> Slates:
         n = len(group)
         ids, _, count = group_bounds(group)
