@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import report
 from .ope import ESTIMATORS, Logged, estimate, examination_from_random
 from .simulator.policy import EpsilonGreedySlates, heuristic_rank
 
@@ -145,3 +146,34 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     )
     order = {e: i for i, e in enumerate(ESTIMATORS)}
     return table.sort_index(level=2, key=lambda s: s.map(order), sort_remaining=False)
+
+
+def html_sections(results: pd.DataFrame) -> list[str]:
+    """Per slate model and target: the first replication's estimates with their 95%
+    intervals against the true value (dashed), then bias, RMSE and coverage."""
+    out = []
+    first = results[results["replication"] == results["replication"].min()]
+    for (model, target), rows in first.groupby(["slate_model", "target"], sort=False):
+        out.append(
+            report.section(
+                f"{target} ({model.replace('_', ' ')} model): estimates vs truth",
+                report.interval_bars(
+                    rows["estimator"].tolist(),
+                    rows["value"].tolist(),
+                    rows["ci_low"].tolist(),
+                    rows["ci_high"].tolist(),
+                    reference=float(rows["truth"].iloc[0]),
+                ),
+                note=f"true value {rows['truth'].iloc[0]:.4f} (dashed line), one replication",
+            )
+        )
+    table = summary(results).reset_index()
+    out.append(
+        report.section(
+            f"over {results['replication'].nunique()} replications",
+            report.table(
+                list(table.columns), [list(r) for r in table.itertuples(index=False, name=None)]
+            ),
+        )
+    )
+    return out

@@ -58,7 +58,7 @@ def interval_bars(
     finite = [v for v in (*values, *lows, *highs, reference or 0.0, 0.0) if math.isfinite(v)]
     lo, hi = min(finite), max(finite)
     span = (hi - lo) or 1.0
-    left, plot = 180, WIDTH - 260
+    left, plot = 250, WIDTH - 320
 
     def x(v: float) -> float:
         return left + (v - lo) / span * plot

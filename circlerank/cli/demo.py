@@ -2,7 +2,8 @@
 
 simulate -> validate -> features -> train -> rank, then the ranking quality of each
 strategy against the simulator's truth, then the API: a ranked page over HTTP and an
-event posted back.
+event posted back, and last an HTML report (quality, off-policy estimates, a rehearsed
+A/B test).
 """
 
 from __future__ import annotations
@@ -98,6 +99,16 @@ def run(args: argparse.Namespace) -> int:
     with step("starting the API and asking it for a feed"):
         served = call_the_api(root, Path(args.out), models, user)
     sys.stdout.write(served)
+    from evaluation.demo_report import write_demo_report
+
+    with step("writing the evaluation report"):
+        page, summary = write_demo_report(root / "report", rows, result.truth_dir, args.seed)
+    rehearsal = summary["ab"]["metrics"]["positives_per_impression"]["short"]
+    sys.stdout.write(
+        f"\n== report ==\n{page} (open in a browser): share of oracle per strategy, "
+        "off-policy estimates vs truth, and a rehearsed A/B test (short pages: clicks per "
+        f"impression {rehearsal['diff']:+.4f}, p {rehearsal['p_value']:.2g})\n"
+    )
     return 0
 
 
