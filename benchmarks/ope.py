@@ -19,7 +19,6 @@ from pathlib import Path
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
@@ -32,7 +31,7 @@ def main() -> None:
     parser.add_argument("--replications", type=int, default=50)
     args = parser.parse_args()
 
-    from evaluation.ope_check import replicate, summary
+    from evaluation.ope_check import check_on_truth, summary
     from evaluation.simulator import SimConfig, simulate
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,36 +39,15 @@ def main() -> None:
         if not args.world:
             simulate(SimConfig(users=args.users, days=args.days, seed=args.seed), out_dir=world)
         truth_dir = world.parent / f"{world.name}_truth"
-        truth = pd.read_parquet(truth_dir / "feed_truth.parquet")
-        truth = truth.sort_values(["user_id", "post_id"], kind="stable").reset_index(drop=True)
+        results = check_on_truth(truth_dir, args.replications)
         config = json.loads((truth_dir / "meta.json").read_text())["config"]
-    rng = np.random.default_rng(42)
-    p = truth["p_click"].to_numpy()
-    logging_scores = np.log(p) + rng.normal(0, 1.0, len(p))
-    targets = {
-        "oracle": p,
-        "logger_greedy": logging_scores,
-        "noisy": np.log(p) + rng.normal(0, 2.0, len(p)),
-    }
-    model = np.clip(p * np.exp(rng.normal(0, 0.5, len(p))), 0, 1)
-    results = replicate(
-        truth,
-        targets,
-        logging_scores,
-        model,
-        epsilon=config["explore_epsilon"],
-        slate=config["feed_slate_size"],
-        decay=config["params"]["examine_decay"],
-        replications=args.replications,
-    )
-    table = summary(results)
+        requests = pd.read_parquet(truth_dir / "feed_truth.parquet")["user_id"].nunique()
     print(
-        f"{truth['user_id'].nunique():,} requests (truth users), {args.replications} "
-        f"replications, logging epsilon {config['explore_epsilon']}, slates of "
-        f"{config['feed_slate_size']}"
+        f"{requests:,} requests (truth users), {args.replications} replications, logging "
+        f"epsilon {config['explore_epsilon']}, slates of {config['feed_slate_size']}"
     )
     pd.set_option("display.width", 200)
-    print(table.round(4).to_string())
+    print(summary(results).round(4).to_string())
 
 
 if __name__ == "__main__":

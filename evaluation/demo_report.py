@@ -7,14 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from . import report
 from .ab import html_sections as ab_sections
 from .closed_loop import rehearse
+from .ope_check import check_on_truth, summary
 from .ope_check import html_sections as ope_sections
-from .ope_check import replicate, summary
 from .quality import K, QualityRow
 from .simulator import SimConfig
 
@@ -33,37 +30,11 @@ def quality_sections(rows: list[QualityRow]) -> list[str]:
     return out
 
 
-def ope_results(truth_dir: Path, replications: int = 50) -> pd.DataFrame:
-    """The OPE check of evaluation/ope_check.py on this world's truth."""
-    truth = pd.read_parquet(truth_dir / "feed_truth.parquet")
-    truth = truth.sort_values(["user_id", "post_id"], kind="stable").reset_index(drop=True)
-    config = json.loads((truth_dir / "meta.json").read_text())["config"]
-    rng = np.random.default_rng(42)
-    p = truth["p_click"].to_numpy()
-    logging_scores = np.log(p) + rng.normal(0, 1.0, len(p))
-    targets = {
-        "oracle": p,
-        "logger_greedy": logging_scores,
-        "noisy": np.log(p) + rng.normal(0, 2.0, len(p)),
-    }
-    model = np.clip(p * np.exp(rng.normal(0, 0.5, len(p))), 0, 1)
-    return replicate(
-        truth,
-        targets,
-        logging_scores,
-        model,
-        epsilon=config["explore_epsilon"],
-        slate=config["feed_slate_size"],
-        decay=config["params"]["examine_decay"],
-        replications=replications,
-    )
-
-
 def write_demo_report(
     out: Path, rows: list[QualityRow], truth_dir: Path, seed: int
 ) -> tuple[Path, dict[str, Any]]:
     """Write out/report.html and out/report.json; the HTML path and the JSON."""
-    ope = ope_results(truth_dir)
+    ope = check_on_truth(truth_dir)
     _, analysis = rehearse(
         SimConfig(users=2_000, days=21, seed=seed + 1), out / "rehearsal_world", "logging", "short"
     )

@@ -11,7 +11,9 @@ the estimates of every replication are compared with the true value.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,6 +129,35 @@ def replicate(
                         }
                     )
     return pd.DataFrame(out)
+
+
+def check_on_truth(truth_dir: Path, replications: int = 50) -> pd.DataFrame:
+    """`replicate` on a simulated world's truth with the standard set-up: the logging
+    policy ranks by the truth with noise (sd 1 on the log scale); the targets are
+    `oracle` (the truth), `logger_greedy` (the logging score) and `noisy` (sd 2); DR's
+    reward model is the truth with multiplicative noise (sd 0.5 on the log scale)."""
+    truth = pd.read_parquet(truth_dir / "feed_truth.parquet")
+    truth = truth.sort_values(["user_id", "post_id"], kind="stable").reset_index(drop=True)
+    config = json.loads((truth_dir / "meta.json").read_text())["config"]
+    rng = np.random.default_rng(42)
+    p = truth["p_click"].to_numpy()
+    logging_scores = np.log(p) + rng.normal(0, 1.0, len(p))
+    targets = {
+        "oracle": p,
+        "logger_greedy": logging_scores,
+        "noisy": np.log(p) + rng.normal(0, 2.0, len(p)),
+    }
+    model = np.clip(p * np.exp(rng.normal(0, 0.5, len(p))), 0, 1)
+    return replicate(
+        truth,
+        targets,
+        logging_scores,
+        model,
+        epsilon=config["explore_epsilon"],
+        slate=config["feed_slate_size"],
+        decay=config["params"]["examine_decay"],
+        replications=replications,
+    )
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:

@@ -3,14 +3,11 @@ truth on the simulator."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from evaluation.ope import Logged, estimate, examination_from_random
-from evaluation.ope_check import replicate, summary
+from evaluation.ope_check import check_on_truth, summary
 from evaluation.simulator import SimResult
 
 
@@ -82,31 +79,9 @@ def test_examination_is_read_off_randomized_requests() -> None:
 def test_snips_and_dr_intervals_cover_the_truth_on_the_simulator(small_world: SimResult) -> None:
     """Three target rankings, 50 replications of the simulator's logging policy and of
     the clicks: the position-based SNIPS and DR intervals hold the true value in >= 90%."""
-    truth = pd.read_parquet(small_world.truth_dir / "feed_truth.parquet")
-    truth = truth.sort_values(["user_id", "post_id"], kind="stable").reset_index(drop=True)
-    config = json.loads((small_world.truth_dir / "meta.json").read_text())["config"]
-    rng = np.random.default_rng(42)
-    p = truth["p_click"].to_numpy()
-    logging_scores = np.log(p) + rng.normal(0, 1.0, len(p))
-    targets = {
-        "oracle": p,
-        "logger_greedy": logging_scores,
-        "noisy": np.log(p) + rng.normal(0, 2.0, len(p)),
-    }
-    model = np.clip(p * np.exp(rng.normal(0, 0.5, len(p))), 0, 1)  # a misspecified model
-    results = replicate(
-        truth,
-        targets,
-        logging_scores,
-        model,
-        epsilon=config["explore_epsilon"],
-        slate=config["feed_slate_size"],
-        decay=config["params"]["examine_decay"],
-        replications=50,
-    )
-    table = summary(results)
+    table = summary(check_on_truth(small_world.truth_dir, replications=50))
     position = table.loc["position"]
-    for target in targets:
+    for target in ("oracle", "logger_greedy", "noisy"):
         for estimator in ("snips", "dr"):
             assert position.loc[(target, estimator), "coverage"] >= 0.9, (target, estimator)
     # the position-based model shares weight across slots: far larger samples
