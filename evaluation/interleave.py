@@ -12,46 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-A, B = 0, 1
+from circlerank.errors import ConfigError
+from ranking.interleave import A, B, team_draft
 
-
-def team_draft(
-    a: Sequence[object], b: Sequence[object], k: int, rng: np.random.Generator
-) -> tuple[list[object], list[int]]:
-    """The interleaved page (at most k items) and the team (A or B) of each slot."""
-    page: list[object] = []
-    team: list[int] = []
-    placed: set[object] = set()
-    picks = [0, 0]
-    cursor = [0, 0]
-    lists = (list(a), list(b))
-    while len(page) < k:
-        if picks[A] < picks[B]:
-            turn = A
-        elif picks[B] < picks[A]:
-            turn = B
-        else:
-            turn = int(rng.random() < 0.5)
-        source = lists[turn]
-        while cursor[turn] < len(source) and source[cursor[turn]] in placed:
-            cursor[turn] += 1
-        if cursor[turn] == len(source):  # this team has nothing left: the other goes on
-            other = lists[1 - turn]
-            while cursor[1 - turn] < len(other) and other[cursor[1 - turn]] in placed:
-                cursor[1 - turn] += 1
-            if cursor[1 - turn] == len(other):
-                break
-            turn = 1 - turn
-        item = lists[turn][cursor[turn]]
-        page.append(item)
-        team.append(turn)
-        placed.add(item)
-        picks[turn] += 1
-    return page, team
+__all__ = ["A", "B", "Preference", "credit", "credit_from_log", "team_draft"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +55,26 @@ def credit(
     p = float(stats.binomtest(wins[A], decided).pvalue) if decided else 1.0
     n = decided + ties
     return Preference(wins[A], wins[B], ties, (wins[A] - wins[B]) / n if n else 0.0, p)
+
+
+def credit_from_log(
+    log: pd.DataFrame, arm: str, pair: tuple[str, str] | None = None, positive: str = "click"
+) -> dict[str, Any]:
+    """Credit of an interleaving arm from the event log (serving/eventlog): the served
+    rows say which strategy placed each item of each request; the posted `positive`
+    events of the same (request, item) credit that strategy. `pair` names A and B (the
+    arm's `interleave`; default: the two served strategies in sorted order)."""
+    served = log[(log["origin"] == "served") & (log["arm"] == arm)]
+    if served.empty:
+        raise ConfigError(f"no served impressions of arm {arm!r} in the log")
+    seen = sorted(pd.unique(served["strategy"]))
+    if len(seen) != 2 or (pair is not None and sorted(pair) != seen):
+        raise ConfigError(f"arm {arm!r} served the strategies {seen}, not the pair {pair}")
+    pair = pair or (seen[0], seen[1])
+    clicks = log[(log["origin"] == "posted") & (log["action"] == positive)]
+    clicked = set(zip(clicks["request_id"], clicks["item_id"], strict=True))
+    teams, hits = [], []
+    for request, rows in served.groupby("request_id", sort=False):
+        teams.append([A if s == pair[0] else B for s in rows["strategy"]])
+        hits.append([(request, item) in clicked for item in rows["item_id"]])
+    return {"a": pair[0], "b": pair[1], "preference": credit(teams, hits)}

@@ -51,6 +51,16 @@ class Arm(BaseModel):
     share: float = Field(gt=0, le=1)
     strategy: str | None = None  # none = the surface's default strategy
     exploration: Exploration | None = None
+    # two strategies whose pages are team-draft interleaved (one page, no cursor)
+    interleave: tuple[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> Arm:
+        if self.interleave is not None and (self.strategy or self.exploration):
+            raise ValueError(f"arm {self.name}: interleave excludes strategy and exploration")
+        if self.interleave is not None and self.interleave[0] == self.interleave[1]:
+            raise ValueError(f"arm {self.name}: interleave needs two different strategies")
+        return self
 
 
 class Experiment(BaseModel):
@@ -118,6 +128,7 @@ class Assignment:
     arm: str
     strategy: str | None  # none = the surface's default
     exploration: Exploration | None
+    interleave: tuple[str, str] | None = None
 
 
 class Experiments(BaseModel):
@@ -144,7 +155,9 @@ class Experiments(BaseModel):
         for experiment in self.experiments.values():
             if experiment.surface == surface and experiment.running(now):
                 arm = experiment.arm_for(user_id)
-                return Assignment(experiment.name, arm.name, arm.strategy, arm.exploration)
+                return Assignment(
+                    experiment.name, arm.name, arm.strategy, arm.exploration, arm.interleave
+                )
         return Assignment(None, DEFAULT_ARM, None, None)
 
     def check_strategies(self, strategies: Strategies) -> None:
@@ -152,7 +165,8 @@ class Experiments(BaseModel):
         for experiment in self.experiments.values():
             for arm in experiment.arms:
                 try:
-                    strategies.get(arm.strategy, experiment.surface)
+                    for name in arm.interleave or (arm.strategy,):
+                        strategies.get(name, experiment.surface)
                 except ConfigError as exc:
                     raise ConfigError(
                         f"experiment {experiment.name!r}, arm {arm.name!r}: {exc}"

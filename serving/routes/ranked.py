@@ -4,17 +4,18 @@ with every shown item logged as a served impression."""
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
+from ranking.interleave import MAX_EXACT_PAGE, slot_probabilities, team_draft
 from ranking.pages import Page
 
 from ..eventlog import LoggedEvent
 from ..experiments import Assignment
-from ..models import seed_of
+from ..models import Served, seed_of
 from ..runtime import Runtime
 from ..schemas import RankedItem, RankedResponse
 
@@ -49,53 +50,81 @@ def serve_page(
     else:
         assignment = rt.experiments.assign(surface, user_id, datetime.now(UTC))
     request_id = uuid.uuid4().hex
-    page = served.pager.page(
-        user_id,
-        surface,
-        limit,
-        now=rt.world.as_of,
-        cursor=cursor,
-        # a cursor pins its session's strategy; an arm's is asked only on a first page
-        strategy=strategy if cursor is not None else assignment.strategy,
-        exploration=assignment.exploration,
-        rng=seed_of(request_id),
-    )
-    request.state.strategy = page.strategy
-    result = page.result
-    rt.metrics.ranked(surface, result.candidates, result.removed, result.seconds)
-    ranked = page.ranked
-    scores = np.nan_to_num(ranked["score"].to_numpy(dtype=np.float64), posinf=1e300, neginf=-1e300)
-    items = [
-        RankedItem(
-            item_id=str(item),
-            rank=int(rank),
-            score=float(score),
-            propensity=float(p),
-            reasons=list(reasons),
-            explanation=str(text),
+    rng = seed_of(request_id)
+    if assignment.interleave is not None and cursor is None:
+        items, teams = _interleaved(rt, served, surface, user_id, limit, assignment.interleave, rng)
+        label, next_cursor = "|".join(assignment.interleave), None
+    else:
+        page = served.pager.page(
+            user_id,
+            surface,
+            limit,
+            now=rt.world.as_of,
+            cursor=cursor,
+            # a cursor pins its session's strategy; an arm's is asked only on a first page
+            strategy=strategy if cursor is not None else assignment.strategy,
+            exploration=assignment.exploration,
+            rng=rng,
         )
-        for item, rank, score, p, reasons, text in zip(
-            ranked["item_id"].tolist(),
-            ranked["rank"].tolist(),
-            scores.tolist(),
-            ranked["propensity"].tolist(),
-            ranked["reasons"].tolist(),
-            ranked["explanation"].tolist(),
-            strict=True,
-        )
-    ]
+        _count(rt, surface, page)
+        items = [_item(row) for row in page.ranked.itertuples(index=False)]
+        label, next_cursor, teams = page.strategy, page.next_cursor, [page.strategy] * len(items)
+    request.state.strategy = label
     rt.writer.submit(
-        _impressions(request_id, user_id, surface, items, assignment, page, served.version)
+        _impressions(request_id, user_id, surface, items, assignment, teams, served.version)
     )
     return RankedResponse(
         request_id=request_id,
         model_version=served.version,
-        strategy=page.strategy,
+        strategy=label,
         arm=assignment.arm,
         experiment=assignment.experiment,
         items=items,
-        next_cursor=page.next_cursor,
+        next_cursor=next_cursor,
     )
+
+
+def _count(rt: Runtime, surface: str, page: Page) -> None:
+    result = page.result
+    rt.metrics.ranked(surface, result.candidates, result.removed, result.seconds)
+
+
+def _item(row: Any, rank: int | None = None, propensity: float | None = None) -> RankedItem:
+    score = float(np.nan_to_num(row.score, posinf=1e300, neginf=-1e300))
+    return RankedItem(
+        item_id=str(row.item_id),
+        rank=int(row.rank if rank is None else rank),
+        score=score,
+        propensity=float(row.propensity if propensity is None else propensity),
+        reasons=list(row.reasons),
+        explanation=str(row.explanation),
+    )
+
+
+def _interleaved(
+    rt: Runtime,
+    served: Served,
+    surface: str,
+    user_id: str,
+    limit: int,
+    pair: tuple[str, str],
+    rng: np.random.Generator,
+) -> tuple[list[RankedItem], list[str]]:
+    """A team-draft page of the two strategies' pages (at most MAX_EXACT_PAGE items, so
+    that every propensity is exact), and the strategy that placed each item."""
+    k = min(limit, MAX_EXACT_PAGE)
+    pages = [served.pager.page(user_id, surface, k, now=rt.world.as_of, strategy=s) for s in pair]
+    for page in pages:
+        _count(rt, surface, page)
+    rows = [list(p.ranked.itertuples(index=False)) for p in pages]
+    lists = [[r.item_id for r in side] for side in rows]
+    chosen, team = team_draft(lists[0], lists[1], k, rng)
+    probability = slot_probabilities(lists[0], lists[1], k)
+    items = []
+    for slot, (item, side) in enumerate(zip(chosen, team, strict=True)):
+        row = rows[side][lists[side].index(item)]
+        items.append(_item(row, rank=slot, propensity=probability[(item, slot)]))
+    return items, [pair[side] for side in team]
 
 
 def _impressions(
@@ -104,7 +133,7 @@ def _impressions(
     surface: str,
     items: list[RankedItem],
     assignment: Assignment,
-    page: Page,
+    strategies: list[str],
     version: str,
 ) -> list[LoggedEvent]:
     now = pd.Timestamp.now(tz="UTC")
@@ -122,11 +151,11 @@ def _impressions(
             propensity=item.propensity,
             arm=assignment.arm,
             experiment=assignment.experiment,
-            strategy=page.strategy,
+            strategy=strategy,
             model_version=version,
             score=item.score,
         )
-        for item in items
+        for item, strategy in zip(items, strategies, strict=True)
     ]
 
 

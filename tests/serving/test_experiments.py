@@ -160,3 +160,71 @@ def test_exploring_arm_logs_the_policys_propensities(
     assert len(explored) == checked
     assert set(explored["experiment"]) == {"ranker"}
     assert (explored["propensity"] < 1).all()  # the arm really explores
+
+
+INTERLEAVED = """
+[experiments.duel]
+surface = "feed"
+salt = "duel"
+
+[[experiments.duel.arms]]
+name = "interleaved"
+share = 1.0
+interleave = ["engagement", "chronological"]
+"""
+
+
+def test_an_interleaving_arm_logs_exact_propensities_and_credits_clicks(
+    api, served_world: ServedWorld, tmp_path
+) -> None:
+    from evaluation.interleave import credit_from_log
+    from ranking.interleave import slot_probabilities
+
+    users = served_world.users[20:32]
+    with api(experiments=_experiments(tmp_path, INTERLEAVED)) as client:
+        pages = {}
+        for user in users:
+            page = client.get("/v1/feed", params={"user_id": user, "limit": 6}, headers=AUTH).json()
+            assert page["arm"] == "interleaved" and page["strategy"] == "engagement|chronological"
+            assert page["next_cursor"] is None
+            lists = [
+                [
+                    i["item_id"]
+                    for i in client.get(
+                        "/v1/feed",
+                        params={"user_id": user, "limit": 6, "strategy": name},
+                        headers=AUTH,
+                    ).json()["items"]
+                ]
+                for name in ("engagement", "chronological")
+            ]
+            exact = slot_probabilities(lists[0], lists[1], 6)
+            for slot, item in enumerate(page["items"]):
+                assert item["propensity"] == pytest.approx(exact[(item["item_id"], slot)])
+            pages[user] = page
+        time.sleep(0.3)
+        log = SQLiteEventLog(tmp_path / "events.db")
+        served = log.read()
+        log.close()
+        mine = served[served["arm"] == "interleaved"]
+        clicks = [
+            {
+                "event_id": f"c{i}",
+                "ts": "2026-03-21T10:00:00Z",
+                "user_id": row.user_id,
+                "surface": "feed",
+                "item_id": row.item_id,
+                "action": "click",
+                "request_id": row.request_id,
+                "position": int(row.position),
+            }
+            for i, row in enumerate(mine[mine["strategy"] == "engagement"].itertuples())
+        ]
+        assert client.post("/v1/events", json=clicks, headers=AUTH).status_code == 202
+        log = SQLiteEventLog(tmp_path / "events.db")
+        everything = log.read()
+        log.close()
+    result = credit_from_log(everything, "interleaved", ("engagement", "chronological"))
+    assert (result["a"], result["b"]) == ("engagement", "chronological")
+    preference = result["preference"]
+    assert preference.wins_b == 0 and preference.wins_a > 0 and preference.preference > 0
