@@ -39,6 +39,7 @@ from scipy import stats
 from circlerank.errors import ConfigError
 
 TINY_PROPENSITY = 1e-3
+MIN_ESS = 30.0  # fewer effective samples than this: the normal intervals mislead
 ESTIMATORS = ("ips", "clipped_ips", "snips", "dr")
 
 
@@ -114,6 +115,11 @@ def estimate(logged: Logged, clip: float = 10.0, alpha: float = 0.05) -> Estimat
     scale = np.ones(len(keep)) if logged.scale is None else np.asarray(logged.scale)[keep]
     w = scale * ratio
     ess = float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
+    if ess < max(MIN_ESS, 0.01 * len(keep)):
+        warnings.append(
+            f"effective sample size {ess:.0f} of {len(keep):,} rows: the target shows what "
+            "the logging policy seldom did; intervals are unreliable"
+        )
 
     def per_request(values: np.ndarray) -> np.ndarray:
         return np.bincount(request, weights=values, minlength=n)

@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--surface", choices=sorted(SURFACES), default="feed")
     parser.add_argument("--k", type=int, help="cut-off (default 10 feed, 5 circles)")
     parser.add_argument("--strategy-file", metavar="FILE", help="strategies TOML")
+    parser.add_argument(
+        "--ope",
+        action="store_true",
+        help="also estimate each strategy's clicks per request off-policy from the logged "
+        "requests of the first --ope-hours after --at (IPS, clipped IPS, SNIPS, DR)",
+    )
+    parser.add_argument("--ope-hours", type=float, default=24.0, help="default 24")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--out", metavar="DIR", help="write evaluate.json and evaluate.html (a report) here"
@@ -42,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from evaluation.offline import compare, html_sections
+    from evaluation.offline_ope import ope_from_logs, ope_json, ope_sections
     from features.contract import load_contract, parse_as_of
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
@@ -68,16 +76,24 @@ def run(args: argparse.Namespace) -> int:
     replayer = Replayer(data, bundle, at, strategies=strategies)
     try:
         result = compare(replayer, surface, names, args.k)
+        ope = None
+        if args.ope:
+            window = pd.Timedelta(hours=args.ope_hours)
+            logs, ope = ope_from_logs(replayer, surface, names, window)
     finally:
         replayer.close()
     report = result.to_json()
+    sections = html_sections(result)
+    if ope is not None:
+        report["ope"] = ope_json(logs, ope)
+        sections += ope_sections(logs, ope)
     if args.out:
         write_outputs(
             Path(args.out),
             "evaluate",
             report,
             f"Offline comparison: {', '.join(names)}",
-            html_sections(result),
+            sections,
             f"{surface}, {result.users:,} users active after {at}; models {bundle.version}",
         )
     if args.json:
@@ -98,5 +114,16 @@ def run(args: argparse.Namespace) -> int:
                 f"  {pair['b']} - {pair['a']}: {pair['metric']} {pair['diff']:+.4f} "
                 f"[{pair['ci_low']:+.4f}, {pair['ci_high']:+.4f}] p {pair['p_value']:.3g}"
             )
+    if ope is not None:
+        lines.append(
+            f"off-policy, {report['ope']['requests']:,} logged requests (clicks per request):"
+        )
+        for name, by_estimator in report["ope"]["strategies"].items():
+            cells = "  ".join(
+                f"{e} {v['value']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}] ess {v['ess']:.0f}"
+                for e, v in by_estimator.items()
+            )
+            lines.append(f"  {name}: {cells}")
+        lines += [f"  warning: {w}" for w in report["ope"]["warnings"]]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

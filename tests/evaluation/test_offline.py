@@ -127,3 +127,56 @@ def test_a_bundle_that_saw_the_held_out_period_is_refused(
         ]
     )
     assert code == 2 and "has seen the held-out period" in capsys.readouterr().err
+
+
+def test_logged_requests_join_each_positive_to_its_impression() -> None:
+    from evaluation.offline_ope import logged_requests
+
+    ts = pd.Timestamp("2026-03-10T12:00:00Z")
+    events = pd.DataFrame(
+        {
+            "surface": "feed",
+            "ts": [ts] * 5 + [ts + pd.Timedelta(days=3)],
+            "user_id": ["u1", "u1", "u1", "u2", "u2", "u1"],
+            "item_id": ["p1", "p2", "p1", "p1", "p1", "p3"],
+            "action": ["impression", "impression", "click", "impression", "like", "impression"],
+            "request_id": ["r1", "r1", "r1", "r2", "r2", "r3"],
+            "position": [0, 1, 0, 0, 0, 0],
+            "propensity": [0.5, 0.5, None, 1.0, None, 1.0],
+        }
+    )
+    got = logged_requests(events, "feed", ts, ts + pd.Timedelta(days=1))
+    assert got["request_id"].tolist() == ["r1", "r1", "r2"]  # r3 is outside the window
+    assert got["reward"].tolist() == [1.0, 0.0, 0.0]  # a like is not the primary action
+
+
+def test_evaluate_estimates_strategies_off_policy(
+    held_out, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world, models, at = held_out
+    capsys.readouterr()
+    out_dir = Path(str(models) + "-ope")
+    code = main(
+        [
+            "evaluate",
+            "--data",
+            str(world.out_dir),
+            "--models",
+            str(models),
+            "--at",
+            at.isoformat(),
+            "--strategies",
+            "engagement,popularity",
+            "--ope",
+            "--out",
+            str(out_dir),
+        ]
+    )
+    assert code == 0
+    report = json.loads((out_dir / "evaluate.json").read_text())["ope"]
+    assert report["requests"] > 0 and report["logged_value"] > 0
+    for estimates in report["strategies"].values():
+        assert set(estimates) == {"ips", "clipped_ips", "snips", "dr"}
+        for e in estimates.values():
+            assert e["ci_low"] <= e["value"] <= e["ci_high"] and e["ess"] > 0
+    assert "off-policy: snips" in (out_dir / "evaluate.html").read_text()
