@@ -21,6 +21,7 @@ from . import (
     evaluate,
     export_events,
     features,
+    importer,
     rank,
     rehearse,
     serve,
@@ -31,6 +32,7 @@ from . import (
 
 COMMANDS = (
     simulate,
+    importer,
     validate,
     features,
     train,

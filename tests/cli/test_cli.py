@@ -100,7 +100,7 @@ def test_bad_as_of_is_a_config_error(tmp_path: Path) -> None:
 def test_every_command_has_help() -> None:
     parser = build_parser()
     for module in COMMANDS:
-        name = module.__name__.rsplit(".", 1)[-1].replace("_", "-")
+        name = module.__name__.rsplit(".", 1)[-1].replace("_", "-").replace("importer", "import")
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([name, "--help"])
         assert exit_info.value.code == 0
