@@ -1,0 +1,45 @@
+"""The Last.fm protocol: the split, the masking and the metrics on generated files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluation.lastfm import evaluate, interactions, run, split
+from tests.features.lastfm_files import generated_lastfm
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("lastfm")
+    generated_lastfm(directory, users=50)
+    return directory
+
+
+def test_the_split_is_8_1_1_per_user_and_disjoint(src: Path) -> None:
+    pairs = interactions(src)
+    data = split(pairs, seed=0)
+    parts = [data.train, data.valid, data.test]
+    assert sum(len(p) for p in parts) == len(pairs)
+    keys = [set(zip(p["user"], p["item"], strict=True)) for p in parts]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    per_user = data.train.groupby("user").size()
+    assert (per_user == 6).all()  # 8 pairs each: 6 + 1 + 1
+    assert split(pairs, seed=0).test.equals(data.test)  # same seed, same split
+
+
+def test_a_perfect_scorer_scores_one_and_train_items_are_masked(src: Path) -> None:
+    data = split(interactions(src), seed=1)
+    truth = np.zeros((data.users, data.items))
+    truth[data.test["user"], data.test["item"]] = 2.0
+    truth[data.train["user"], data.train["item"]] = 5.0  # would win if not masked
+    got = evaluate(lambda users: truth[users], data, data.test)
+    assert got == {"ndcg@10": pytest.approx(1.0), "recall@10": pytest.approx(1.0)}
+
+
+def test_the_baselines_run_end_to_end(src: Path) -> None:
+    rows = run(src, seeds=(0,), models=("popularity", "implicit ALS"))
+    assert list(rows["model"]) == ["popularity", "implicit ALS"]
+    assert rows[["ndcg@10", "recall@10"]].apply(lambda c: c.between(0, 1)).all().all()
