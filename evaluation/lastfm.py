@@ -171,15 +171,16 @@ GRIDS: dict[str, tuple[Callable[..., Scorer], list[dict[str, float]]]] = {
         als,
         [
             {"factors": 64, "regularization": 0.1, "alpha": 10.0},
+            {"factors": 64, "regularization": 0.05, "alpha": 5.0, "iterations": 30},
             {"factors": 128, "regularization": 0.5, "alpha": 10.0},
-            {"factors": 64, "regularization": 1.0, "alpha": 40.0},
         ],
     ),
+    # implicit's BPR (SGD, uniform negatives) peaks near NDCG@10 0.10 on validation here
     "implicit BPR": (
         bpr,
         [
-            {"factors": 64, "learning_rate": 0.05, "iterations": 100},
-            {"factors": 128, "learning_rate": 0.02, "iterations": 200},
+            {"factors": 128, "learning_rate": 0.1, "regularization": 0.01, "iterations": 500},
+            {"factors": 64, "learning_rate": 0.05, "regularization": 0.05, "iterations": 1000},
         ],
     ),
 }
