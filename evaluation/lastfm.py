@@ -199,7 +199,8 @@ def run(
             fit, grid = GRIDS[name]
             best: tuple[float, dict[str, float], Scorer] | None = None
             for setting in grid:
-                scorer = fit(data, seed=seed, **setting)
+                extra = {"src": src} if fit is engine else {}
+                scorer = fit(data, seed=seed, **extra, **setting)
                 valid = evaluate(scorer, data, data.valid)["ndcg@10"]
                 if best is None or valid > best[0]:
                     best = (valid, setting, scorer)
@@ -209,3 +210,96 @@ def run(
                 {"model": name, "seed": seed, "setting": best[1], "valid_ndcg@10": best[0], **test}
             )
     return pd.DataFrame(rows)
+
+
+ENGINE_STRATEGY = """
+[strategies.lastfm]
+surface = "circle_suggestions"
+sources = ["als_circles", "friends_circles", "popular_circles"]
+filters = ["not_member"]
+scorer = "{scorer}"
+[strategies.lastfm.params.als_circles]
+k = {candidates}
+[strategies.lastfm.params.popular_circles]
+k = 50
+"""
+
+
+def engine(
+    data: Split,
+    src: str | Path,
+    social: bool = True,
+    scorer: str = "value",
+    candidates: int = 200,
+    seed: int = 0,
+) -> Scorer:
+    """The engine's suggestion pipeline on the train split: the imported tables with
+    only train memberships (and the friend graph when `social`), `train` (suggestions
+    learn from hidden memberships), then the serving pipeline ranks each user's
+    candidates (ALS, friends' circles, popular circles) with the trained scorer."""
+    import tempfile
+
+    from features.contract import data_end, load_contract
+    from features.importers.lastfm import import_lastfm
+    from ranking.replay import Replayer
+    from ranking.strategy import SHIPPED, load_strategies
+    from training.config import TrainConfig
+    from training.train import train
+
+    pairs = pd.concat([data.train, data.valid, data.test])
+    user_of = dict(zip(pairs["user"], pairs["user_id"], strict=True))
+    item_of = dict(zip(pairs["item"], pairs["item_id"], strict=True))
+    code_of = {f"a{v}": k for k, v in item_of.items()}
+    with tempfile.TemporaryDirectory(prefix="circlerank-lastfm-") as tmp:
+        root = Path(tmp)
+        import_lastfm(src, root / "all")
+        tables = root / "train"
+        tables.mkdir()
+        for name in ("users", "circles"):
+            (tables / f"{name}.parquet").write_bytes(
+                (root / "all" / f"{name}.parquet").read_bytes()
+            )
+        if social:
+            edges = root / "all" / "social_edges.parquet"
+            (tables / "social_edges.parquet").write_bytes(edges.read_bytes())
+        memberships = pd.read_parquet(root / "all" / "memberships.parquet")
+        keep = set(
+            zip(
+                ("u" + data.train["user_id"].astype(str)),
+                ("a" + data.train["item_id"].astype(str)),
+                strict=True,
+            )
+        )
+        chosen = [
+            (u, c) in keep
+            for u, c in zip(memberships["user_id"], memberships["circle_id"], strict=True)
+        ]
+        memberships[chosen].to_parquet(tables / "memberships.parquet", index=False)
+        contract = load_contract(tables, quarantine_dir=root / "q")
+        bundle = train(contract, TrainConfig(seed=seed))
+        strategy_file = root / "strategies.toml"
+        strategy_file.write_text(
+            SHIPPED.read_text() + ENGINE_STRATEGY.format(scorer=scorer, candidates=candidates)
+        )
+        replayer = Replayer(
+            contract,
+            bundle,
+            data_end(contract),
+            feature_dir=root / "snapshot",
+            strategies=load_strategies(strategy_file),
+        )
+        try:
+            users = np.array([f"u{user_of[u]}" for u in range(data.users)], dtype=object)
+            ranked = replayer.rank("circle_suggestions", users, K, "lastfm").ranked
+        finally:
+            replayer.close()
+    scores = np.full((data.users, data.items), -np.inf)
+    user_code = {f"u{v}": k for k, v in user_of.items()}
+    rows = ranked["user_id"].map(user_code).to_numpy()
+    cols = ranked["item_id"].map(code_of).to_numpy()
+    scores[rows, cols] = K - ranked["rank"].to_numpy(np.float64)
+    return lambda chunk: scores[chunk]
+
+
+GRIDS["engine (ALS + social + LightGBM)"] = (engine, [{}])
+GRIDS["engine without the social graph"] = (engine, [{"social": False}])

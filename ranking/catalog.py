@@ -133,7 +133,9 @@ class Catalog:
                 ("other_id", "user_id", friend, 1.0),
                 ("user_id", "other_id", follow, 0.5),
             ):
-                parts.append(pd.DataFrame({"user_id": frame[a], "other_id": frame[b], "w": w}))
+                parts.append(
+                    pd.DataFrame({"user_id": frame[a], "other_id": frame[b], "w": w, "n": 0})
+                )
         if self.data.has("transfers"):
             t = self.data["transfers"]
             t = t[_before(t["ts"], self.as_of)]

@@ -19,30 +19,14 @@ import pandas as pd
 from circlerank.errors import CircleRankError, ConfigError
 from features.compute import FeatureBuilder
 from features.config import FeatureConfig
-from features.contract import ContractData, load_contract, parse_as_of
-from features.contract.schema import TABLES
+from features.contract import ContractData, data_end, load_contract, parse_as_of
 from features.materialize import read_schema, write_snapshot
-from features.pit import TS
 from features.schema import FeatureSchema
 from features.serving import ServingFeatures
 from ranking.catalog import Catalog
 
 log = logging.getLogger(__name__)
 CATALOGS_KEPT = 4  # instants pinned by live cursors (one per snapshot the server had)
-
-
-def data_end(data: ContractData) -> pd.Timestamp:
-    """Just after the latest timestamp in the data: the instant a replayed or simulated
-    world is served as of (rows strictly before it count)."""
-    latest = pd.Timestamp(0, tz="UTC")
-    for spec in TABLES:
-        if not data.has(spec.name):
-            continue
-        for column in spec.timestamp_columns:
-            value = data[spec.name][column].astype(TS).max()
-            if pd.notna(value):
-                latest = max(latest, value)
-    return latest + pd.Timedelta(seconds=1)
 
 
 def serving_instant(data: ContractData, as_of: str | None) -> pd.Timestamp:

@@ -16,7 +16,7 @@ from circlerank.memory import peak_rss_mb
 from circlerank.progress import step
 from evaluation.retrieval import recall_at_k
 from features.compute import FeatureBuilder
-from features.contract import ContractData
+from features.contract import ContractData, data_end
 from features.engine import Engine
 from features.materialize import schema_of
 from features.pit import AS_OF, TS
@@ -28,6 +28,7 @@ from .dataset import TrainingSet, build_training_set
 from .heads import HeadsRanker
 from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
+from .membership_set import membership_training_sets
 from .ranker import Ranker
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,11 @@ def surfaces_of(data: ContractData) -> list[str]:
     ]
 
 
+def from_memberships(data: ContractData, surfaces: list[str]) -> bool:
+    """Whether circle suggestions learn from memberships alone: no logged suggestions."""
+    return "circle_suggestions" not in surfaces and len(data["memberships"]) > 0
+
+
 def version_id(data: ContractData, config: TrainConfig, until: pd.Timestamp) -> str:
     """Derived from the data (rows and latest time per table), the cut-off and params."""
     facts: dict[str, Any] = {"until": until.isoformat(), "params": config.model_dump(mode="json")}
@@ -64,8 +70,9 @@ def version_id(data: ContractData, config: TrainConfig, until: pd.Timestamp) -> 
 def als_interactions(
     data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp
 ) -> pd.DataFrame:
-    events = data["events"]
-    events = events[events["surface"] == surface]
+    events = None
+    if data.has("events"):
+        events = data["events"][data["events"]["surface"] == surface]
     if surface == "circle_suggestions":
         m = data["memberships"]
         joined = pd.DataFrame(
@@ -76,8 +83,10 @@ def als_interactions(
                 "ts": m["joined_at"],
             }
         )
-        events = pd.concat([events[joined.columns], joined], ignore_index=True)
-    return interactions_from_events(events, config.als.action_weights, until)
+        events = joined if events is None else pd.concat([events[joined.columns], joined])
+    if events is None:  # the feed with no events: nothing to factorize
+        return pd.DataFrame(columns=["user_id", "item_id", "weight"])
+    return interactions_from_events(events.reset_index(drop=True), config.als.action_weights, until)
 
 
 def fit_als(
@@ -168,10 +177,16 @@ def train(
     config = config or TrainConfig()
     started = time.perf_counter()
     surfaces = surfaces_of(data)
-    if not surfaces:
-        raise ModelError("got no logged impressions on any surface: nothing to train on")
+    membership_only = from_memberships(data, surfaces)
+    if membership_only:
+        log.info("no logged circle suggestions: they learn from memberships alone")
+        surfaces = [*surfaces, "circle_suggestions"]
     if until is None:
-        until = data["events"]["ts"].astype(TS).max() + pd.Timedelta(microseconds=1)
+        until = (
+            data["events"]["ts"].astype(TS).max() + pd.Timedelta(microseconds=1)
+            if data.has("events")
+            else data_end(data)
+        )
     builder = FeatureBuilder(data, config.features, engine)
     validation = pd.Timedelta(days=config.validation_days)
     manifest: dict[str, Any] = {
@@ -191,12 +206,20 @@ def train(
     }
     bundle = Bundle(manifest=manifest)
     manifest["skipped"] = {}
+    manifest["trained_from"] = {}
     for surface in surfaces:
+        learn_from_memberships = membership_only and surface == "circle_suggestions"
         try:
-            full = build_training_set(
-                builder, surface, until, position_feature=config.position_bias == "feature"
-            )
-            train_set, valid_set = full.split(validation)
+            if learn_from_memberships:
+                train_set, valid_set = membership_training_sets(
+                    data, builder.config, until, config.seed, config.position_bias == "feature"
+                )
+                full = train_set
+            else:
+                full = build_training_set(
+                    builder, surface, until, position_feature=config.position_bias == "feature"
+                )
+                train_set, valid_set = full.split(validation)
             rankers = fit_rankers(train_set, valid_set, config)
         except ModelError as exc:
             log.warning("not training %s: %s", surface, exc)
@@ -209,17 +232,24 @@ def train(
             "to": str(full.frame[AS_OF].max()),
         }
         bundle.rankers[surface] = rankers
+        manifest["trained_from"][surface] = (
+            "hidden memberships" if learn_from_memberships else "logged impressions"
+        )
         manifest["rankers"][surface] = list(rankers)
         manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
         als = fit_als(data, surface, config, until)
         if als is not None:
             bundle.als[surface] = als
             manifest["als"].append(surface)
+        if learn_from_memberships:
+            continue  # source recall is measured against logged engagements: there are none
         with step(f"recall of {surface} candidate sources"):
             manifest["recall"][surface] = source_recall(
                 builder, surface, config, until - validation, until
             )
     if not bundle.rankers:
+        if not surfaces:
+            raise ModelError("got no logged impressions and no memberships: nothing to train on")
         raise ModelError(f"no surface could be trained: {manifest['skipped']}")
     manifest["seconds"] = round(time.perf_counter() - started, 1)
     manifest["peak_rss_mb"] = round(peak_rss_mb())

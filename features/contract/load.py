@@ -43,6 +43,22 @@ class ContractData:
         return self.tables[table]
 
 
+def data_end(data: ContractData) -> pd.Timestamp:
+    """Just after the latest timestamp in the data: the instant a replayed or simulated
+    world is served or trained up to (rows strictly before it count)."""
+    from .schema import TABLES
+
+    latest = pd.Timestamp(0, tz="UTC")
+    for spec in TABLES:
+        if not data.has(spec.name):
+            continue
+        for column in spec.timestamp_columns:
+            value = data[spec.name][column].max()
+            if pd.notna(value):
+                latest = max(latest, value)
+    return latest + pd.Timedelta(seconds=1)
+
+
 def parse_as_of(value: str | pd.Timestamp | None) -> pd.Timestamp:
     """The run's as-of time, UTC-aware; None means now. Naive values are read as UTC."""
     if value is None:

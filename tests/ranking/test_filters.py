@@ -112,3 +112,30 @@ def test_contains_reads_each_users_own_set() -> None:
     assert contains(per_user, users, ids).tolist() == [True, False, False, False, True, True]
     assert contains({}, users, ids).tolist() == [False] * 6
     assert contains(per_user, [], []).tolist() == []
+
+
+def test_friends_circles_work_without_transfers() -> None:
+    """Social edges alone (a public data set has no money transfers) still give ties."""
+    import pandas as pd
+
+    from features.contract import ContractData
+    from features.contract.report import ValidationReport
+    from ranking.catalog import Catalog
+
+    t0 = pd.Timestamp("2020-01-01", tz="UTC")
+    tables = {
+        "users": pd.DataFrame({"user_id": ["a", "b"], "registered_at": [t0, t0]}),
+        "circles": pd.DataFrame(
+            {"circle_id": ["c"], "name": ["C"], "topic": ["x"], "created_at": [t0]}
+        ),
+        "memberships": pd.DataFrame(
+            {"user_id": ["b"], "circle_id": ["c"], "joined_at": [t0], "left_at": [pd.NaT]}
+        ),
+        "social_edges": pd.DataFrame(
+            {"user_id": ["a"], "other_id": ["b"], "created_at": [t0], "kind": ["friend"]}
+        ),
+    }
+    data = ContractData(tables, ValidationReport(as_of=t0, quarantine_dir=""))
+    ties = Catalog(data, t0 + pd.Timedelta(days=1)).ties
+    assert set(zip(ties["user_id"], ties["other_id"], strict=True)) == {("a", "b"), ("b", "a")}
+    assert (ties["strength"] == 1.0).all()
