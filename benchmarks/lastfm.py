@@ -5,8 +5,10 @@ figures. See evaluation/lastfm.py.
 
     .venv/bin/python benchmarks/lastfm.py [--src DIR] [--seeds 0,1,2] [--json FILE]
 
-Status (issue 9, open): the plain baselines run; the engine's own suggestion pipeline
-(ALS + social + LightGBM ranker) is not in this table yet.
+Status (issue 9, open): the engine's pipeline runs end to end (import, train with
+suggestions learned from hidden memberships, the serving pipeline) but ranks far below
+plain ALS: its join head does not see the ALS score and learns against
+popularity-drawn negatives. The target (NDCG@10 >= 0.215) is not met.
 """
 
 from __future__ import annotations

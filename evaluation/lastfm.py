@@ -187,11 +187,12 @@ GRIDS: dict[str, tuple[Callable[..., Scorer], list[dict[str, float]]]] = {
 
 
 def run(
-    src: str | Path, seeds: tuple[int, ...] = (0, 1, 2), models: tuple[str, ...] = tuple(GRIDS)
+    src: str | Path, seeds: tuple[int, ...] = (0, 1, 2), models: tuple[str, ...] | None = None
 ) -> pd.DataFrame:
     """One row per (model, seed): the setting picked on validation, its validation
-    NDCG@10, and test NDCG@10 and Recall@10."""
+    NDCG@10, and test NDCG@10 and Recall@10. `models`: names in GRIDS (default all)."""
     pairs = interactions(src)
+    models = tuple(GRIDS) if models is None else models
     rows = []
     for seed in seeds:
         data = split(pairs, seed)

@@ -43,3 +43,9 @@ def test_the_baselines_run_end_to_end(src: Path) -> None:
     rows = run(src, seeds=(0,), models=("popularity", "implicit ALS"))
     assert list(rows["model"]) == ["popularity", "implicit ALS"]
     assert rows[["ndcg@10", "recall@10"]].apply(lambda c: c.between(0, 1)).all().all()
+
+
+def test_the_engine_pipeline_runs_on_the_imported_tables(src: Path) -> None:
+    """import -> train (suggestions from hidden memberships) -> the serving pipeline."""
+    rows = run(src, seeds=(0,), models=("engine (ALS + social + LightGBM)",))
+    assert rows[["ndcg@10", "recall@10"]].apply(lambda c: c.between(0, 1)).all().all()
