@@ -39,15 +39,15 @@ def main() -> None:
     seeds = tuple(int(s) for s in args.seeds.split(","))
     rows = run(args.src, seeds)
     means = rows.groupby("model", sort=False)[["ndcg@10", "recall@10"]].mean()
-    print(f"{'model':<26}{'NDCG@10':>9}{'Recall@10':>11}  seeds")
+    print(f"{'model':<34}{'NDCG@10':>9}{'Recall@10':>11}  seeds")
     out = {}
     for model, row in means.iterrows():
-        print(f"{model:<26}{row['ndcg@10']:>9.4f}{row['recall@10']:>11.4f}  {len(seeds)}")
+        print(f"{model:<34}{row['ndcg@10']:>9.4f}{row['recall@10']:>11.4f}  {len(seeds)}")
         out[model] = {"ndcg@10": row["ndcg@10"], "recall@10": row["recall@10"], "seeds": len(seeds)}
     for model, figures in PUBLISHED.items():
         recall = figures["recall@10"]
         shown = f"{recall:>11.4f}" if recall is not None else f"{'-':>11}"
-        print(f"{model:<26}{figures['ndcg@10']:>9.4f}{shown}  published")
+        print(f"{model:<34}{figures['ndcg@10']:>9.4f}{shown}  published")
     print(
         f"({time.perf_counter() - started:.0f} s; settings picked on validation: "
         + "; ".join(
