@@ -7,6 +7,8 @@ Saved as plain JSON numbers, never as a pickle.
 
 from __future__ import annotations
 
+import warnings
+
 import json
 from pathlib import Path
 from typing import Self
@@ -42,7 +44,9 @@ class LogisticRanker:
         if len(frame) > MAX_ROWS:
             frame = frame.sample(MAX_ROWS, random_state=self.seed)
         x = _compress(inputs(frame, self.features))
-        self.median = np.nan_to_num(np.nanmedian(x, axis=0))
+        with warnings.catch_warnings():  # a column missing for every row imputes 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.median = np.nan_to_num(np.nanmedian(x, axis=0))
         x = np.where(np.isnan(x), self.median, x)
         self.mean, self.scale = x.mean(axis=0), x.std(axis=0)
         self.scale[self.scale == 0] = 1.0
