@@ -7,9 +7,8 @@ Saved as plain JSON numbers, never as a pickle.
 
 from __future__ import annotations
 
-import warnings
-
 import json
+import warnings
 from pathlib import Path
 from typing import Self
 
