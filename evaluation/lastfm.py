@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,12 +113,14 @@ def popularity(data: Split, **_: object) -> Scorer:
     return lambda users: np.tile(counts, (len(users), 1))
 
 
-def _factors(model: object) -> tuple[np.ndarray, np.ndarray]:
-    users, items = model.user_factors, model.item_factors  # type: ignore[attr-defined]
-    to_numpy = getattr(users, "to_numpy", None)
-    if to_numpy is not None:  # implicit's GPU matrices
+def _fitted(model: Any, data: Split) -> Scorer:
+    """Fit an implicit factorization on the train matrix; score by dot products."""
+    model.fit(data.matrix(), show_progress=False)
+    users, items = model.user_factors, model.item_factors
+    if hasattr(users, "to_numpy"):  # implicit's GPU matrices
         users, items = users.to_numpy(), items.to_numpy()
-    return np.asarray(users), np.asarray(items)
+    users, items = np.asarray(users), np.asarray(items)
+    return lambda chunk: users[chunk] @ items.T
 
 
 def als(
@@ -130,16 +133,16 @@ def als(
 ) -> Scorer:
     from implicit.als import AlternatingLeastSquares
 
-    model = AlternatingLeastSquares(
-        factors=factors,
-        regularization=regularization,
-        alpha=alpha,
-        iterations=iterations,
-        random_state=seed,
+    return _fitted(
+        AlternatingLeastSquares(
+            factors=factors,
+            regularization=regularization,
+            alpha=alpha,
+            iterations=iterations,
+            random_state=seed,
+        ),
+        data,
     )
-    model.fit(data.matrix(), show_progress=False)
-    users, items = _factors(model)
-    return lambda chunk: users[chunk] @ items.T
 
 
 def bpr(
@@ -152,16 +155,16 @@ def bpr(
 ) -> Scorer:
     from implicit.bpr import BayesianPersonalizedRanking
 
-    model = BayesianPersonalizedRanking(
-        factors=factors,
-        learning_rate=learning_rate,
-        regularization=regularization,
-        iterations=iterations,
-        random_state=seed,
+    return _fitted(
+        BayesianPersonalizedRanking(
+            factors=factors,
+            learning_rate=learning_rate,
+            regularization=regularization,
+            iterations=iterations,
+            random_state=seed,
+        ),
+        data,
     )
-    model.fit(data.matrix(), show_progress=False)
-    users, items = _factors(model)
-    return lambda chunk: users[chunk] @ items.T
 
 
 # model -> the settings tried on the validation split
