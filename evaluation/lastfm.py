@@ -221,7 +221,11 @@ ENGINE_STRATEGY = """
 surface = "circle_suggestions"
 sources = ["als_circles", "friends_circles", "popular_circles"]
 filters = ["not_member"]
-scorer = "{scorer}"
+scorer = "blend"
+[strategies.lastfm.params.blend]
+heads = 1.0
+logistic = 0.0
+als = {als_weight}
 [strategies.lastfm.params.als_circles]
 k = {candidates}
 [strategies.lastfm.params.popular_circles]
@@ -233,21 +237,22 @@ def engine(
     data: Split,
     src: str | Path,
     social: bool = True,
-    scorer: str = "value",
+    als_weight: float = 3.0,
     candidates: int = 200,
     seed: int = 0,
 ) -> Scorer:
     """The engine's suggestion pipeline on the train split: the imported tables with
     only train memberships (and the friend graph when `social`), `train` (suggestions
     learn from hidden memberships), then the serving pipeline ranks each user's
-    candidates (ALS, friends' circles, popular circles) with the trained scorer."""
+    candidates (ALS, friends' circles, popular circles) by the join head's log-odds plus
+    `als_weight` times the ALS score standardized within the user's candidates."""
     import tempfile
 
     from features.contract import data_end, load_contract
     from features.importers.lastfm import import_lastfm
     from ranking.replay import Replayer
     from ranking.strategy import SHIPPED, load_strategies
-    from training.config import TrainConfig
+    from training.config import ALSConfig, TrainConfig
     from training.train import train
 
     pairs = pd.concat([data.train, data.valid, data.test])
@@ -280,10 +285,13 @@ def engine(
         ]
         memberships[chosen].to_parquet(tables / "memberships.parquet", index=False)
         contract = load_contract(tables, quarantine_dir=root / "q")
-        bundle = train(contract, TrainConfig(seed=seed))
+        # ALS settings of the tuned baseline (seed 0's validation split)
+        als = ALSConfig(factors=64, regularization=0.05, alpha=5.0, iterations=30)
+        bundle = train(contract, TrainConfig(seed=seed, als=als))
         strategy_file = root / "strategies.toml"
         strategy_file.write_text(
-            SHIPPED.read_text() + ENGINE_STRATEGY.format(scorer=scorer, candidates=candidates)
+            SHIPPED.read_text()
+            + ENGINE_STRATEGY.format(als_weight=als_weight, candidates=candidates)
         )
         replayer = Replayer(
             contract,
@@ -305,5 +313,8 @@ def engine(
     return lambda chunk: scores[chunk]
 
 
-GRIDS["engine (ALS + social + LightGBM)"] = (engine, [{}])
-GRIDS["engine without the social graph"] = (engine, [{"social": False}])
+GRIDS["engine (ALS + social + LightGBM)"] = (engine, [{"als_weight": 1.0}, {"als_weight": 3.0}])
+GRIDS["engine without the social graph"] = (
+    engine,
+    [{"social": False, "als_weight": 1.0}, {"social": False, "als_weight": 3.0}],
+)

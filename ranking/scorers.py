@@ -15,7 +15,7 @@ from training.logistic import LogisticRanker
 from training.ranker import Ranker
 
 from .catalog import lookup
-from .components import RankContext, Scorer
+from .components import RankContext, Scorer, user_codes
 
 
 def _model_rows(features: pd.DataFrame | None) -> pd.DataFrame:
@@ -64,11 +64,13 @@ class BlendParams(BaseModel):
 
     heads: float = Field(default=0.3, ge=0)
     logistic: float = Field(default=0.7, ge=0)
+    # the bundle's ALS score, standardized within each user's candidates
+    als: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> BlendParams:
-        if self.heads + self.logistic <= 0:
-            raise ValueError("blend needs a positive weight on heads or logistic")
+        if self.heads + self.logistic + self.als <= 0:
+            raise ValueError("blend needs a positive weight on heads, logistic or als")
         return self
 
 
@@ -95,7 +97,29 @@ class BlendScorer(Scorer[BlendParams]):
             logistic = _ranker(ctx, self.name, "logistic")
             assert isinstance(logistic, LogisticRanker)
             out += self.params.logistic * logistic.logit(rows)
+        if self.params.als > 0:
+            out += self.params.als * _als_standardized(ctx, candidates)
         return out
+
+
+def _als_standardized(ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
+    """The ALS dot product of each candidate, as z-scores within its user's candidates
+    (0 where the user or item has no factors)."""
+    model = ctx.bundle.als.get(ctx.surface) if ctx.bundle is not None else None
+    if model is None:
+        raise ModelError(f"blend with an ALS weight needs the bundle's ALS for {ctx.surface}")
+    score = model.score(
+        candidates["user_id"].to_numpy(dtype=object), candidates["item_id"].to_numpy(dtype=object)
+    )
+    user = user_codes(candidates["user_id"].to_numpy(dtype=object))
+    known = np.isfinite(score)
+    n = np.bincount(user[known], minlength=user.max() + 1).astype(np.float64)
+    total = np.bincount(user[known], weights=score[known], minlength=len(n))
+    squares = np.bincount(user[known], weights=score[known] ** 2, minlength=len(n))
+    mean = np.divide(total, n, out=np.zeros(len(n)), where=n > 0)
+    std = np.sqrt(np.maximum(np.divide(squares, n, out=np.zeros(len(n)), where=n > 0) - mean**2, 0))
+    z = (score - mean[user]) / np.where(std[user] > 0, std[user], 1.0)
+    return np.where(known, z, 0.0)
 
 
 class Chronological(Scorer):

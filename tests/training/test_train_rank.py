@@ -198,6 +198,19 @@ def test_blend_scores_are_the_weighted_log_odds_of_head_and_logistic(
         assert np.isfinite(blended).all()
         only_head = BlendScorer(BlendParams(heads=1.0, logistic=0.0)).score(ctx, rows, features)
         np.testing.assert_allclose(only_head[fine], head_logit[fine], atol=1e-6)
+        # the ALS term: the dot product standardized within each user's candidates
+        only_als = BlendScorer(BlendParams(heads=0.0, logistic=0.0, als=2.0)).score(
+            ctx, rows, features
+        )
+        dot = bundle.als["circle_suggestions"].score(rows["user_id"], rows["item_id"])
+        expected = (
+            pd.Series(dot)
+            .groupby(rows["user_id"].to_numpy())
+            .transform(lambda s: (s - s.mean()) / s.std(ddof=0))
+        )
+        known = np.isfinite(dot)
+        np.testing.assert_allclose(only_als[known], 2.0 * expected.to_numpy()[known], atol=1e-9)
+        assert (only_als[~known] == 0).all()
     finally:
         replayer.close()
     with pytest.raises(ValueError, match="positive weight"):
