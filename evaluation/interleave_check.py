@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from .interleave import A, credit, team_draft
-from .ope_check import Requests, examine, requests_from_truth, true_value
+from .ope_check import Requests, requests_from_truth, true_value
+from .simulator.behaviour import examination
 from .simulator.policy import heuristic_rank
 
 SLATE = 10
@@ -60,7 +61,7 @@ def agreement(
         for _ in range(sessions_per_user):
             for u in range(len(req.start)):
                 page, team = team_draft(lists[0][u], lists[1][u], SLATE, rng)
-                look = examine(np.arange(len(page)), DECAY)
+                look = examination(np.arange(len(page)), DECAY)
                 click = rng.random(len(page)) < look * req.p_click[np.asarray(page, dtype=np.intp)]
                 teams.append(team)
                 clicks.append(click)
@@ -89,7 +90,7 @@ def _lists(req: Requests, rank: np.ndarray) -> list[list[int]]:
 def _clicks_variance(req: Requests, rank: np.ndarray) -> float:
     """Variance across users of one session's clicks under a ranking (the A/B unit)."""
     shown = rank < SLATE
-    q = examine(rank[shown], DECAY) * req.p_click[shown]
+    q = examination(rank[shown], DECAY) * req.p_click[shown]
     per_user_mean = np.bincount(req.group[shown], weights=q, minlength=len(req.start))
     per_user_var = np.bincount(req.group[shown], weights=q * (1 - q), minlength=len(req.start))
     return float(per_user_var.mean() + per_user_mean.var())

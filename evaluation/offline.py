@@ -24,7 +24,9 @@ from ranking.replay import Replayer
 
 from . import report
 from .beyond import coverage, exposure_gini, intra_list_diversity, novelty
+from .exposure import exposure
 from .metrics import MEASURES, per_user
+from .quality import NEW_CREATOR_DAYS
 
 GAIN = {
     "feed": {"click": 1, "like": 2, "comment": 2, "share": 3, "hide": 0, "report": 0},
@@ -154,17 +156,12 @@ def _beyond(
     }
     if surface == "feed":
         circle = items["circle_id"]
+        seen = exposure(ranked, items, catalog.new_creators(NEW_CREATOR_DAYS), k)
         out["intra_list_diversity"] = intra_list_diversity(ranked, circle, k)
-        out["author_gini"] = exposure_gini(
-            ranked, items["author_id"], pd.Index(items["author_id"].unique()), k
-        )
+        out["author_gini"] = seen.author_gini
         out["circle_gini"] = exposure_gini(ranked, circle, pd.Index(circle.unique()), k)
-        shown = ranked[ranked["rank"] < k]["item_id"]
-        official = items["is_official"].reindex(shown.to_numpy())
-        out["member_made"] = float((official == False).mean()) if len(shown) else float("nan")  # noqa: E712
-        new = catalog.new_creators(14.0)
-        authors = items["author_id"].reindex(shown.to_numpy())
-        out["new_creator_share"] = float(authors.isin(new).mean()) if len(shown) else float("nan")
+        out["member_made"] = seen.member_made
+        out["new_creator_share"] = seen.new_creators
     else:
         topic = items["topic"] if "topic" in items else pd.Series(dtype=object)
         out["intra_list_diversity"] = intra_list_diversity(ranked, topic, k)

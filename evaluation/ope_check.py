@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import report
 from .ope import ESTIMATORS, Logged, estimate, examination_from_random
+from .simulator.behaviour import examination
 from .simulator.policy import EpsilonGreedySlates, heuristic_rank
 
 
@@ -39,15 +40,10 @@ def requests_from_truth(feed_truth: pd.DataFrame) -> Requests:
     return Requests(group, truth["p_click"].to_numpy(dtype=np.float64), start, size)
 
 
-def examine(slot: np.ndarray, decay: float) -> np.ndarray:
-    """The simulator's position bias (evaluation/simulator/behaviour.py)."""
-    return 1.0 / np.power(np.asarray(slot, dtype=np.float64) + 1.0, decay)
-
-
 def true_value(req: Requests, rank: np.ndarray, slate: int, decay: float) -> float:
     """Expected clicks per request of the ranking `rank` (0-based within each request)."""
     shown = rank < slate
-    return float((examine(rank[shown], decay) * req.p_click[shown]).sum() / len(req.start))
+    return float((examination(rank[shown], decay) * req.p_click[shown]).sum() / len(req.start))
 
 
 def replicate(
@@ -82,7 +78,7 @@ def replicate(
         rng = np.random.default_rng([seed, r])
         slates = logger.select(rng, req.group, logging_scores, slate)
         row, slot = slates.row, slates.slot
-        look = examine(slot, decay)
+        look = examination(slot, decay)
         click = (rng.random(len(row)) < look * req.p_click[row]).astype(np.float64)
         request = req.group[row]
         # the position-based model: each policy's chance to show the item at all, and

@@ -114,17 +114,18 @@ class ServingFeatures:
             keys = self.hydrate.object_keys(fresh, surface)
             cache.add(missing, keys, self._entity_values(fresh, surface, cache.entities))
             code = cache.codes(items)
+        wanted = _wanted(entities)
         factorized: dict[str, _Factorized] = {
-            k: cache.factorized(k, code) for k in cache.keys if k in _wanted(entities)
+            k: cache.factorized(k, code) for k in cache.keys if k in wanted
         }
         users = rows["user_id"].to_numpy(dtype=object)
         user_code, user_ids = pd.factorize(users, use_na_sentinel=False)
         factorized["user_id"] = (user_code, user_ids)
-        if "city" in _wanted(entities):
+        if "city" in wanted:
             ids = pd.Series(user_ids, dtype=object)
             city = self.hydrate.user.take("city", self.hydrate.user.rows(ids, True), True)
             factorized["city"] = pd.factorize(np.asarray(city)[user_code], use_na_sentinel=False)
-        if "scope" in _wanted(entities):
+        if "scope" in wanted:
             factorized["scope"] = (np.zeros(len(rows), dtype=np.intp), np.array([POPULATION]))
         parts = [
             cache.values(e, code) if e in cache.entities else self._values(e, factorized)

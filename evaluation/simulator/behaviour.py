@@ -104,4 +104,9 @@ def join_probs(
 
 def examine_probs(p: SimParams, slot: np.ndarray) -> np.ndarray:
     """Position bias: the chance a user looks at slot k at all."""
-    return 1.0 / np.power(slot + 1.0, p.examine_decay)
+    return examination(slot, p.examine_decay)
+
+
+def examination(slot: np.ndarray, decay: float) -> np.ndarray:
+    """1 / (slot + 1)^decay: the examination curve with its decay given."""
+    return 1.0 / np.power(np.asarray(slot, dtype=np.float64) + 1.0, decay)

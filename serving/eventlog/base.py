@@ -72,6 +72,5 @@ def contract_events(log: EventLog) -> pd.DataFrame:
     """The log as the data contract's `events` table, ready for retraining."""
     frame = log.read()
     out = frame.loc[:, list(CONTRACT_COLUMNS)].copy()
-    out["position"] = out["position"].astype("Int64")
     out["propensity"] = out["propensity"].astype("Float64")
     return out

@@ -95,8 +95,7 @@ class SQLiteEventLog:
                 raise EventLogError(f"{self.url}: cannot read the event log ({exc})") from exc
         ts = pd.to_datetime(frame.pop("ts_us"), unit="us", utc=True)
         frame.insert(1, "ts", ts)
-        for column in ("position",):
-            frame[column] = frame[column].astype("Int64")
+        frame["position"] = frame["position"].astype("Int64")
         return frame
 
     def count(self) -> int:
