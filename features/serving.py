@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ ITEM_KEYS = {
 }
 
 _Factorized = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
+_Part = tuple[np.ndarray, np.ndarray]  # distinct feature rows, each request row's index
 
 
 def _first_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,10 +55,11 @@ class ServingFeatures:
         self._items: dict[str, _ItemCache] = {}
         self._lock = threading.Lock()
 
-    def _values(self, entity: str, keys: dict[str, _Factorized]) -> np.ndarray:
-        """The entity's feature rows for the requests, (rows, columns), from each key
-        column's factorization. Each distinct key is looked up once: a request asks
-        about one user, and often about one circle, author or topic for many items."""
+    def _values(self, entity: str, keys: dict[str, _Factorized]) -> _Part:
+        """The entity's feature rows for the requests, as its distinct rows and each
+        request row's index into them, from each key column's factorization. Each
+        distinct key is looked up once: a request asks about one user, and often about
+        one circle, author or topic for many items."""
         codes = [keys[k] for k in ENTITY_KEYS[entity]]
         ids: np.ndarray | tuple[np.ndarray, ...]
         if len(codes) == 1:
@@ -71,7 +73,7 @@ class ServingFeatures:
         values, known = self.store.lookup_found(entity, ids)
         if not known.all():
             values[~known] = self._unknown_row(entity)
-        return values[group]
+        return values, group
 
     def _unknown_row(self, entity: str) -> np.ndarray:
         """The features of an entity with no history (the snapshot's UNKNOWN_KEY row)."""
@@ -89,7 +91,9 @@ class ServingFeatures:
         wanted = {k for e in entities for k in ENTITY_KEYS[e]}
         # hydrated keys are never missing; a missing request id is its own "unseen" key
         factorized = {k: pd.factorize(keys[k], use_na_sentinel=False) for k in wanted}
-        return [self._values(e, factorized) for e in entities]
+        return [
+            distinct[group] for distinct, group in (self._values(e, factorized) for e in entities)
+        ]
 
     def _item_cache(self, surface: str, entities: list[str]) -> _ItemCache:
         with self._lock:
@@ -98,8 +102,10 @@ class ServingFeatures:
                 self._items[surface] = _ItemCache(own, ITEM_KEYS[surface] - {"scope"})
             return self._items[surface]
 
-    def _block(self, rows: pd.DataFrame, surface: str, entities: list[str]) -> np.ndarray:
-        """One float block of every entity column for the rows, entities in order.
+    def _parts(self, rows: pd.DataFrame, surface: str, entities: list[str]) -> list[_Part]:
+        """Each entity's feature rows for the request rows, entities in order, as
+        distinct rows and an index per request row (not yet gathered: a request reads
+        a few of the vector columns, and one user's row serves all its items).
 
         An item's own entities (its post, circle, author) and hydrated keys do not
         change while the snapshot serves, so they are computed once per item and
@@ -127,46 +133,69 @@ class ServingFeatures:
             factorized["city"] = pd.factorize(np.asarray(city)[user_code], use_na_sentinel=False)
         if "scope" in wanted:
             factorized["scope"] = (np.zeros(len(rows), dtype=np.intp), np.array([POPULATION]))
-        parts = [
-            cache.values(e, code) if e in cache.entities else self._values(e, factorized)
+        return [
+            cache.part(e, code) if e in cache.entities else self._values(e, factorized)
             for e in entities
         ]
-        return np.hstack(parts) if parts else np.empty((len(rows), 0))
 
     def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         """The same columns, in the same order, as FeatureBuilder.for_requests."""
         entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
         layout = self._layout(tuple(entities))
-        # one float block for every entity column; cross features read it by position
-        block = self._block(rows, surface, entities)
+        parts = self._parts(rows, surface, entities)
 
         def columns(names: Sequence[str]) -> np.ndarray | None:
             at = [layout.position.get(n) for n in names]
-            return None if None in at else block[:, at]  # type: ignore[index]
+            if None in at:
+                return None
+            if len({p for p, _ in at}) == 1:  # type: ignore[misc]
+                return _gather(parts[at[0][0]], [j for _, j in at])  # type: ignore[index, misc]
+            return np.column_stack([_gather(parts[p], [j]) for p, j in at])  # type: ignore[misc]
 
         as_of = rows[AS_OF].astype(TS)
         cross = cross_values(columns, days(as_of), self.schema.vocab, self.schema.config)
-        values = np.empty((len(rows), len(layout.scalar) + len(cross)))
-        values[:, : len(layout.scalar)] = block[:, layout.scalar]
-        for i, column in enumerate(cross.values(), start=len(layout.scalar)):
+        values = np.empty((len(rows), layout.width + len(cross)))
+        for part, (start, stop), scalar in zip(parts, layout.slices, layout.scalar, strict=True):
+            values[:, start:stop] = _gather(part, scalar)
+        for i, column in enumerate(cross.values(), start=layout.width):
             values[:, i] = column
-        names = [*layout.scalar_names, *cross]
+        names = layout.index([], list(cross), dtype=object)
         out = pd.DataFrame(values, columns=names, index=rows.index, copy=False)
         out.insert(0, "user_id", rows["user_id"].array)
         out.insert(1, "item_id", rows["item_id"].array)
         out.insert(2, AS_OF, as_of)
+        # the training frame's column index holds str, like any built from names
+        out.columns = layout.index(["user_id", "item_id", AS_OF], list(cross))
         return out
 
     def _layout(self, entities: tuple[str, ...]) -> _Layout:
         if entities not in self._layouts:
-            names = [c for e in entities for c in self.store.columns(e)]
-            scalar = [i for i, c in enumerate(names) if not c.startswith(VECTOR_PREFIX)]
-            self._layouts[entities] = _Layout(
-                position={c: i for i, c in enumerate(names)},
-                scalar=np.array(scalar, dtype=np.intp),
-                scalar_names=[names[i] for i in scalar],
-            )
+            position: dict[str, tuple[int, int]] = {}
+            scalar, slices, names = [], [], []
+            for p, entity in enumerate(entities):
+                columns = list(self.store.columns(entity))
+                position.update({c: (p, j) for j, c in enumerate(columns)})
+                mine = [j for j, c in enumerate(columns) if not c.startswith(VECTOR_PREFIX)]
+                slices.append((len(names), len(names) + len(mine)))
+                scalar.append(np.array(mine, dtype=np.intp))
+                names += [columns[j] for j in mine]
+            self._layouts[entities] = _Layout(position, scalar, slices, names)
         return self._layouts[entities]
+
+
+def _gather(part: _Part, columns: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The part's columns for every request row, (rows, len(columns)). Columns come
+    in a few contiguous runs (vector columns sit together), and gathering rows of a
+    slice is far cheaper than a two-axis fancy index."""
+    distinct, group = part
+    at = np.asarray(columns, dtype=np.intp)
+    if len(at) == 0:
+        return np.empty((len(group), 0))
+    starts = np.flatnonzero(np.r_[True, np.diff(at) != 1])
+    runs = [(at[a], at[b - 1] + 1) for a, b in zip(starts, [*starts[1:], len(at)], strict=True)]
+    if len(runs) == 1:
+        return distinct[group, runs[0][0] : runs[0][1]]
+    return np.concatenate([distinct[group, a:b] for a, b in runs], axis=1)
 
 
 def _wanted(entities: Sequence[str]) -> set[str]:
@@ -220,14 +249,28 @@ class _ItemCache:
         values = self._values_of[key]
         return group, np.array([values[d] for d in distinct], dtype=object)
 
-    def values(self, entity: str, code: np.ndarray) -> np.ndarray:
-        return self._rows[entity][code]
+    def part(self, entity: str, code: np.ndarray) -> _Part:
+        return self._rows[entity], code
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Layout:
-    """Where each store column sits in a request's block, and which are scalars."""
+    """Where each store column sits (entity, column), the scalar columns of each entity
+    and the slice of the output they fill, and the output's column index per set of
+    cross features (built once: an index of strings is costly to build per request)."""
 
-    position: dict[str, int]
-    scalar: np.ndarray
+    position: dict[str, tuple[int, int]]
+    scalar: list[np.ndarray]
+    slices: list[tuple[int, int]]
     scalar_names: list[str]
+    _indexes: dict[tuple[str, ...], pd.Index] = field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        return len(self.scalar_names)
+
+    def index(self, ids: list[str], cross: list[str], dtype: object = None) -> pd.Index:
+        key = (*ids, "|", *cross, "|", str(dtype))
+        if key not in self._indexes:
+            self._indexes[key] = pd.Index([*ids, *self.scalar_names, *cross], dtype=dtype)
+        return self._indexes[key]

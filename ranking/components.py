@@ -131,6 +131,13 @@ def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.nda
     return order
 
 
+def ranks_within(sorted_users: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal users (rows already sorted by user)."""
+    n = len(sorted_users)
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+
+
 class ReRanker(Component[P]):
     @abstractmethod
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:

@@ -21,18 +21,21 @@ from .components import (
     Scorer,
     Slate,
     best_first,
+    ranks_within,
     user_codes,
 )
 from .strategy import Strategy
 
 RANKED_COLUMNS = ["user_id", "item_id", "rank", "score", "sources"]
+_EMPTY_PAGE = pd.DataFrame(columns=RANKED_COLUMNS)
 
 
 @dataclass
 class RankResult:
     """The ranked page per user plus what happened on the way (for metrics and logs)."""
 
-    ranked: pd.DataFrame  # RANKED_COLUMNS, sorted by user then rank; sources is a bit mask
+    # RANKED_COLUMNS, sorted by user then rank; sources is a bit mask
+    ranked: pd.DataFrame = field(default_factory=lambda: _EMPTY_PAGE.copy())
     candidates: Counter[str] = field(default_factory=Counter)  # rows per source
     removed: Counter[str] = field(default_factory=Counter)  # rows per filter reason
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
@@ -68,7 +71,7 @@ class Pipeline:
 
     def run(self, ctx: RankContext, users: np.ndarray, limit: int) -> RankResult:
         users = np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object)
-        result = RankResult(pd.DataFrame(columns=RANKED_COLUMNS))
+        result = RankResult()
         clock = _Clock(result.seconds)
         candidates = self._gather(ctx, users, self.sources, result, clock)
         if self.fallback:
@@ -80,8 +83,14 @@ class Pipeline:
             return result
         features = None
         if self.scorer.needs_features and ctx.features is not None and len(candidates):
-            rows = candidates[["user_id", "item_id"]].assign(**{AS_OF: ctx.as_of})
-            features = ctx.features(rows, ctx.surface).set_axis(candidates.index)
+            rows = pd.DataFrame(
+                {
+                    "user_id": candidates["user_id"],
+                    "item_id": candidates["item_id"],
+                    AS_OF: ctx.as_of,
+                }
+            )
+            features = ctx.features(rows, ctx.surface)
         clock.tick("features")
         score = self.scorer.score(ctx, candidates, features)
         clock.tick("score")
@@ -96,7 +105,7 @@ class Pipeline:
                 slate.score = reranker.rerank(ctx, slate)
             score = slate.score
         clock.tick("rerank")
-        result.ranked = _top(candidates.assign(score=score), limit)
+        result.ranked = _top(candidates, np.asarray(score, dtype=np.float64), limit)
         clock.tick("page")
         return result
 
@@ -155,17 +164,21 @@ def _union(
     )
 
 
-def _top(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+def _top(candidates: pd.DataFrame, score: np.ndarray, limit: int) -> pd.DataFrame:
     """The first `limit` rows of each user, best first, with their rank from 0."""
-    user = frame["user_id"].to_numpy(dtype=object)
-    item = frame["item_id"].to_numpy(dtype=object)
-    order = best_first(user_codes(user), item, frame["score"].to_numpy(dtype=np.float64))
-    user = user[order]
-    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
-    rank = np.arange(len(user)) - np.repeat(starts, np.diff(np.r_[starts, len(user)]))
+    user = candidates["user_id"].to_numpy(dtype=object)
+    item = candidates["item_id"].to_numpy(dtype=object)
+    order = best_first(user_codes(user), item, score)
+    rank = ranks_within(user[order])
     shown = rank < limit
     rows = order[shown]
-    column = {c: frame[c].to_numpy() for c in RANKED_COLUMNS if c != "rank"}
-    page = {c: pd.Series(v[rows], dtype=v.dtype) for c, v in column.items()}
-    page["rank"] = pd.Series(rank[shown])
-    return pd.DataFrame({c: page[c] for c in RANKED_COLUMNS})
+    sources = candidates["sources"].to_numpy()
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series(user[rows], dtype=object),
+            "item_id": pd.Series(item[rows], dtype=object),
+            "rank": rank[shown],
+            "score": score[rows],
+            "sources": sources[rows],
+        }
+    )

@@ -22,7 +22,7 @@ from training.bundle import Bundle
 
 from .catalog import Catalog
 from .components import RankContext
-from .pipeline import RANKED_COLUMNS, Pipeline, RankResult
+from .pipeline import Pipeline, RankResult
 from .strategy import Strategies, load_strategies
 
 BATCH_USERS = 500
@@ -77,7 +77,7 @@ class Replayer:
     ) -> RankResult:
         pipeline = Pipeline(self.strategies.get(strategy, surface))
         ctx = self.context(surface)
-        total = RankResult(pd.DataFrame(columns=RANKED_COLUMNS))
+        total = RankResult()
         pages = []
         batches = range(0, len(users), BATCH_USERS)
         for start in track(batches, desc=f"ranking {surface} ({pipeline.strategy.name})"):

@@ -12,10 +12,10 @@ from circlerank.errors import ModelError
 from training.dataset import POSITION, PRIMARY
 from training.heads import HeadsRanker
 from training.logistic import LogisticRanker
-from training.ranker import Ranker
+from training.ranker import Ranker, inputs
 
 from .catalog import lookup
-from .components import RankContext, Scorer, user_codes
+from .components import RankContext, Scorer, ranks_within, user_codes
 
 
 def _model_rows(features: pd.DataFrame | None) -> pd.DataFrame:
@@ -42,11 +42,43 @@ class _ModelScorer(Scorer):
         return _ranker(ctx, self.name, self.ranker).score(_model_rows(features))
 
 
-class ValueScorer(_ModelScorer):
-    """The weighted sum of the LightGBM heads' action probabilities (the default)."""
+class ValueParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # the full value is computed for each user's `shortlist` candidates most likely to
+    # get the primary action; None scores every candidate with every head
+    shortlist: int | None = Field(default=300, ge=1)
+
+
+class ValueScorer(Scorer[ValueParams]):
+    """The weighted sum of the LightGBM heads' action probabilities (the default).
+
+    A cascade: the primary head (click, join) predicts every candidate, and the other
+    heads only each user's `shortlist` most likely ones. Candidates off the shortlist
+    score below all on it, in primary-head order. Below the shortlist size, the value
+    of every candidate is exact."""
 
     name = "value"
-    ranker = "heads"
+    Params: ClassVar[type[BaseModel]] = ValueParams
+
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+    ) -> np.ndarray:
+        heads = _ranker(ctx, self.name, "heads")
+        assert isinstance(heads, HeadsRanker)
+        x = inputs(_model_rows(features), heads.features)
+        shortlist = self.params.shortlist
+        user = user_codes(candidates["user_id"].to_numpy(dtype=object))
+        if shortlist is None or np.bincount(user).max() <= shortlist:
+            return heads.value(x)
+        primary = PRIMARY[ctx.surface]
+        first = heads.predict(x, primary)
+        kept = _within_top(user, first, shortlist)
+        value = np.empty(len(x))
+        value[kept] = heads.value(x[kept], known={primary: first[kept]})
+        # off the list: below the lowest value on it, still in primary-head order
+        value[~kept] = value[kept].min() - 2.0 + first[~kept]
+        return value
 
 
 class LambdaRankScorer(_ModelScorer):
@@ -100,6 +132,14 @@ class BlendScorer(Scorer[BlendParams]):
         if self.params.als > 0:
             out += self.params.als * _als_standardized(ctx, candidates)
         return out
+
+
+def _within_top(user: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+    """Whether each row is among its user's `n` highest scores (ties by row order)."""
+    order = np.lexsort((-score, user))
+    kept = np.zeros(len(order), dtype=bool)
+    kept[order[ranks_within(user[order]) < n]] = True
+    return kept
 
 
 def _als_standardized(ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:

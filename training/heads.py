@@ -135,16 +135,25 @@ class HeadsRanker:
 
     def probability(self, rows: pd.DataFrame, label: str) -> np.ndarray:
         """P(action) of one head."""
-        if label not in self.predictors:
-            raise ModelError(f"no '{label}' head; heads: {', '.join(self.predictors)}")
-        return self.predictors[label].predict(inputs(rows, self.features))
+        return self.predict(inputs(rows, self.features), label)
 
     def score(self, rows: pd.DataFrame) -> np.ndarray:
-        x = inputs(rows, self.features)
-        value = np.zeros(len(rows))
+        return self.value(inputs(rows, self.features))
+
+    def value(self, x: np.ndarray, known: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The weighted sum of the heads for a model matrix (`inputs`); heads already
+        predicted for these rows can be passed in `known`."""
+        known = known or {}
+        value = np.zeros(len(x))
         for label, head in self.predictors.items():
-            value += self.weights[label] * head.predict(x)
+            value += self.weights[label] * (known[label] if label in known else head.predict(x))
         return value
+
+    def predict(self, x: np.ndarray, label: str) -> np.ndarray:
+        """P(action) of one head for a model matrix."""
+        if label not in self.predictors:
+            raise ModelError(f"no '{label}' head; heads: {', '.join(self.predictors)}")
+        return self.predictors[label].predict(x)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
