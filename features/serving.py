@@ -171,7 +171,9 @@ class ServingFeatures:
     def _layout(self, entities: tuple[str, ...]) -> _Layout:
         if entities not in self._layouts:
             position: dict[str, tuple[int, int]] = {}
-            scalar, slices, names = [], [], []
+            scalar: list[np.ndarray] = []
+            slices: list[tuple[int, int]] = []
+            names: list[str] = []
             for p, entity in enumerate(entities):
                 columns = list(self.store.columns(entity))
                 position.update({c: (p, j) for j, c in enumerate(columns)})
