@@ -66,6 +66,11 @@ class FeatureStoreError(CircleRankError):
     """The online feature store cannot be built, opened or read as asked."""
 
 
+class StoreUnavailableError(FeatureStoreError):
+    """The online store's server cannot be reached (refused, timed out): a passing
+    outage, which serving answers with its fallback rather than an error."""
+
+
 class ModelError(CircleRankError):
     """A model cannot be trained on the data given, or a model bundle cannot be used."""
 

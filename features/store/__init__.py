@@ -5,7 +5,38 @@ them for fast lookups. `OnlineStoreReader` is the interface serving codes agains
 other backends (Redis) can stand in for the file store.
 """
 
+from pathlib import Path
+
+from circlerank.errors import ConfigError
+
 from .build import build_online_store
 from .online import Ids, IdSequence, OnlineStore, OnlineStoreReader
+from .redis_store import RedisOnlineStore, load_into_redis
 
-__all__ = ["IdSequence", "Ids", "OnlineStore", "OnlineStoreReader", "build_online_store"]
+__all__ = [
+    "IdSequence",
+    "Ids",
+    "OnlineStore",
+    "OnlineStoreReader",
+    "RedisOnlineStore",
+    "build_online_store",
+    "load_into_redis",
+    "open_online_store",
+]
+SCHEMES = ("file", "redis")
+
+
+def open_online_store(url: str) -> OnlineStoreReader:
+    """The online store at `url`: `file:///path` (the memory-mapped store, the default)
+    or `redis://host:port/db` (a snapshot loaded with `load_into_redis`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in SCHEMES:
+        raise ConfigError(
+            f"online store {url!r}: unknown backend; valid: file:///path, redis://host:port/db"
+        )
+    if scheme == "file":
+        path = rest  # file:///srv/online is absolute, file://online relative
+        if not path:
+            raise ConfigError(f"online store {url!r}: no directory (e.g. file:///srv/online)")
+        return OnlineStore.open(Path(path))
+    return RedisOnlineStore.open(url)

@@ -221,6 +221,11 @@ class OnlineStore(OnlineStoreReader):
         """How many keys `table` holds."""
         return len(self._table(table).hashes)
 
+    def keys(self, table: str) -> tuple[np.ndarray, ...]:
+        """The stored key strings of `table`, one array per key column, in `matrix` row
+        order (fixed-width text: a trailing NUL of an id does not survive)."""
+        return self._table(table).keys
+
     def matrix(self, table: str) -> np.ndarray:
         """The whole read-only, memory-mapped value matrix of `table`, rows in hash order."""
         return self._table(table).matrix

@@ -47,6 +47,14 @@ class LoggedEvent:
 
 
 COLUMNS = tuple(f.name for f in fields(LoggedEvent))
+# how backends store a row: the time as integer microseconds since the epoch (UTC)
+STORED = ("event_id", "ts_us", *COLUMNS[2:])
+
+
+def stored_row(event: LoggedEvent) -> tuple[object, ...]:
+    """The event's values in STORED order."""
+    ts_us = int(event.ts.value // 1000)
+    return (event.event_id, ts_us, *(getattr(event, c) for c in COLUMNS[2:]))
 
 
 class EventLog(Protocol):

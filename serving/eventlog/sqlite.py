@@ -17,7 +17,7 @@ import pandas as pd
 
 from circlerank.errors import EventLogError
 
-from .base import COLUMNS, LoggedEvent
+from .base import STORED, LoggedEvent, stored_row
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -39,16 +39,9 @@ CREATE TABLE IF NOT EXISTS events (
     score REAL
 )
 """
-_STORED = ("event_id", "ts_us", *COLUMNS[2:])
 _INSERT = (
-    f"INSERT OR IGNORE INTO events ({', '.join(_STORED)}) "
-    f"VALUES ({', '.join('?' for _ in _STORED)})"
+    f"INSERT OR IGNORE INTO events ({', '.join(STORED)}) VALUES ({', '.join('?' for _ in STORED)})"
 )
-
-
-def _row(event: LoggedEvent) -> tuple[object, ...]:
-    ts_us = int(event.ts.value // 1000)
-    return (event.event_id, ts_us, *(getattr(event, c) for c in COLUMNS[2:]))
 
 
 class SQLiteEventLog:
@@ -70,7 +63,7 @@ class SQLiteEventLog:
     def append(self, events: Sequence[LoggedEvent]) -> int:
         if not events:
             return 0
-        rows = [_row(e) for e in events]
+        rows = [stored_row(e) for e in events]
         with self._lock:
             try:
                 before = self._db.total_changes
@@ -89,7 +82,7 @@ class SQLiteEventLog:
         with self._lock:
             try:
                 frame = pd.read_sql_query(
-                    f"SELECT {', '.join(_STORED)} FROM events ORDER BY seq", self._db
+                    f"SELECT {', '.join(STORED)} FROM events ORDER BY seq", self._db
                 )
             except (sqlite3.Error, pd.errors.DatabaseError) as exc:
                 raise EventLogError(f"{self.url}: cannot read the event log ({exc})") from exc

@@ -30,7 +30,7 @@ def test_serve_refuses_an_unknown_event_log_backend(
     args = ["serve", "--data", str(served_world.data), "--models", str(served_world.models)]
     args += ["--snapshot", str(served_world.snapshot)]
     assert main(args) == 2
-    assert "unknown backend; valid: sqlite:///path" in capsys.readouterr().err
+    assert "unknown backend; valid: sqlite:///path, postgresql://" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
