@@ -4,6 +4,9 @@
     feed = "community"
     circle_suggestions = "suggest"
 
+    [fallbacks]       # served while the online store is down (scorers without features)
+    feed = "popularity"
+
     [strategies.engagement]
     surface = "feed"
     sources = ["circle_posts"]
@@ -97,6 +100,9 @@ class Strategies(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     defaults: dict[str, str]
+    # what a surface serves while the online store is unreachable: a strategy whose
+    # scorer reads no features
+    fallbacks: dict[str, str] = {}
     strategies: dict[str, Strategy]
     # the feed surface: posts younger than this in the user's circles
     freshness_days: float = Field(default=7.0, gt=0)
@@ -108,6 +114,12 @@ class Strategies(BaseModel):
                 raise ValueError(f"defaults: unknown surface {surface!r}")
             if name not in self.strategies or self.strategies[name].surface != surface:
                 raise ValueError(f"defaults: {name!r} is not a {surface} strategy")
+        for surface, name in self.fallbacks.items():
+            strategy = self.strategies.get(name)
+            if strategy is None or strategy.surface != surface:
+                raise ValueError(f"fallbacks: {name!r} is not a {surface} strategy")
+            if strategy.build("scorer")[0].needs_features:
+                raise ValueError(f"fallbacks: {name!r} scores with features; pick one without")
         return self
 
     def get(self, name: str | None, surface: str) -> Strategy:

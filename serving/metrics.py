@@ -74,6 +74,12 @@ class Metrics:
             "Served impressions dropped because the event log stayed unwritable",
             registry=r,
         )
+        self.fallbacks = Counter(
+            "circlerank_fallback_pages",
+            "Pages served by the surface's fallback strategy (online store unreachable)",
+            ["surface"],
+            registry=r,
+        )
         self.model = Gauge(
             "circlerank_model_info",
             "The model bundle serving (1 for the current version)",

@@ -82,6 +82,8 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.snapshot,
         feature_config(settings),
         freshness=pd.Timedelta(days=strategies.freshness_days),
+        online_store=settings.online_store,
+        store_retry_s=settings.store_retry_s,
     )
     signer = CursorSigner(settings.cursor_secret, ttl_s=settings.cursor_ttl_s)
     holder = ModelHolder(

@@ -99,5 +99,9 @@ class Readiness(BaseModel):
     as_of: str | None
     snapshot: str | None
     event_log: str | None
+    online_store: str | None
+    # false while the online store is unreachable (pages come from the fallback)
+    online_store_available: bool
+    online_store_error: str | None
     impressions_pending: int
     reload_refused: dict[str, str] | None

@@ -4,7 +4,8 @@ validated at start.
     CIRCLERANK_DATA=world               contract tables the server ranks from
     CIRCLERANK_MODELS=models            MODELS (follows MODELS/current) or one bundle
     CIRCLERANK_API_TOKENS=t1,t2         bearer tokens accepted on /v1/ routes
-    CIRCLERANK_EVENT_LOG=sqlite:///events.db
+    CIRCLERANK_EVENT_LOG=sqlite:///events.db     or postgresql://user@host:5432/db
+    CIRCLERANK_ONLINE_STORE=redis://host:6379/0  none = the snapshot's files
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     # may call POST /admin/reload; none configured = that route is off
     admin_tokens: Annotated[list[str], NoDecode] = []
     event_log: str = "sqlite:///events.db"
+    # none = the snapshot's memory-mapped files; redis://host:port/db = a Redis server,
+    # loaded from the snapshot at start unless it already holds that snapshot
+    online_store: str | None = None
+    # after an online store failure, the feed falls back (no features) for this long
+    # before trying the store again
+    store_retry_s: float = Field(default=1.0, gt=0)
     # where the feature snapshot lives; none = a temporary directory per process
     snapshot: Path | None = None
     # the instant the server ranks as of: ISO 8601, "now", or none = just after the
@@ -53,6 +60,13 @@ class Settings(BaseSettings):
     max_events_per_batch: int = Field(default=10_000, ge=1)
     reload_poll_s: float = Field(default=2.0, ge=0)  # 0 = no watching MODELS/current
     compile_trees: bool = True  # LightGBM models compiled to machine code (lleaves)
+
+    @field_validator("online_store")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("redis://"):
+            raise ValueError("must be redis://host:port/db (or unset: the snapshot's files)")
+        return url
 
     @field_validator("api_tokens", "admin_tokens", mode="before")
     @classmethod

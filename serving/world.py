@@ -20,9 +20,16 @@ from circlerank.errors import CircleRankError, ConfigError
 from features.compute import FeatureBuilder
 from features.config import FeatureConfig
 from features.contract import ContractData, data_end, load_contract, parse_as_of
-from features.materialize import read_schema, write_snapshot
+from features.materialize import ONLINE, read_schema, write_snapshot
 from features.schema import FeatureSchema
 from features.serving import ServingFeatures
+from features.store import (
+    BreakerStore,
+    OnlineStore,
+    RedisOnlineStore,
+    StoreStatus,
+    ensure_loaded,
+)
 from ranking.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -50,13 +57,32 @@ def ensure_snapshot(
 
 
 def prepare(
-    data_dir: Path, as_of: str | None, snapshot: Path, config: FeatureConfig | None
+    data_dir: Path,
+    as_of: str | None,
+    snapshot: Path,
+    config: FeatureConfig | None,
+    online_store: str | None = None,
 ) -> tuple[ContractData, pd.Timestamp, FeatureSchema]:
     """The data, the instant to serve it as of, and the schema of the snapshot at that
-    instant in `snapshot` (written unless already there)."""
+    instant in `snapshot` (written unless already there; loaded into the Redis online
+    store unless it holds that snapshot already)."""
     data = load_contract(data_dir)
     instant = serving_instant(data, as_of)
-    return data, instant, ensure_snapshot(data, snapshot, instant, config)
+    schema = ensure_snapshot(data, snapshot, instant, config)
+    if online_store is not None:
+        with OnlineStore.open(snapshot / ONLINE) as files:
+            if ensure_loaded(files, online_store):
+                log.info("loaded the snapshot as of %s into %s", instant, online_store)
+    return data, instant, schema
+
+
+def open_store(online_store: str | None, snapshot: Path, retry_s: float) -> BreakerStore | None:
+    """The Redis online store behind a circuit breaker (refilled from the snapshot's
+    files if Redis loses it); none = the snapshot's files."""
+    if online_store is None:
+        return None
+    redis_store = RedisOnlineStore.open(online_store, restore=snapshot / ONLINE)
+    return BreakerStore(redis_store, retry_s=retry_s)
 
 
 class ServingWorld:
@@ -70,14 +96,20 @@ class ServingWorld:
         snapshot: Path | None,
         config: FeatureConfig | None,
         freshness: pd.Timedelta,
+        online_store: str | None = None,
+        store_retry_s: float = 1.0,
     ) -> None:
         self._tmp = None
         if snapshot is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="circlerank-serve-")
             snapshot = Path(self._tmp.name)
         self.snapshot = snapshot
-        self.data, self.as_of, self.schema = prepare(data_dir, as_of, snapshot, config)
-        self.features = ServingFeatures(snapshot, self.data)
+        self.data, self.as_of, self.schema = prepare(
+            data_dir, as_of, snapshot, config, online_store
+        )
+        self.store = open_store(online_store, snapshot, store_retry_s)
+        self.online_store = online_store or f"file://{snapshot / ONLINE}"
+        self.features = ServingFeatures(snapshot, self.data, store=self.store)
         self.freshness = freshness
         self._catalogs: OrderedDict[pd.Timestamp, Catalog] = OrderedDict()
         self._lock = threading.Lock()
@@ -101,7 +133,13 @@ class ServingWorld:
                 del self._catalogs[oldest]
             return catalog
 
+    def store_status(self) -> StoreStatus:
+        """Whether the online store answers (the file store always does)."""
+        return self.store.status() if self.store is not None else StoreStatus(True)
+
     def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
         if self._tmp is not None:
             try:
                 self._tmp.cleanup()

@@ -61,8 +61,12 @@ class _Server:
         raise NotImplementedError
 
     def start(self) -> None:
+        # its own process group, so a kill takes its children too (PostgreSQL's backends)
         self.process = subprocess.Popen(
-            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self._command(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         _wait_for_port(self.port, self.process, self.what)
         self._ready()
@@ -70,11 +74,16 @@ class _Server:
     def _ready(self) -> None:
         return None
 
+    stop_signal = signal.SIGTERM
+
     def stop(self, kill: bool = False) -> None:
-        """SIGTERM (a clean shutdown) or SIGKILL (a crash), then wait."""
+        """A clean shutdown, or (kill) SIGKILL to every process of the server: a crash."""
         if self.process is None:
             return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        if kill:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        else:
+            self.process.send_signal(self.stop_signal)
         self.process.wait(timeout=30)
         self.process = None
 
@@ -117,6 +126,7 @@ class LocalPostgres(_Server):
     root, so under root it runs as the `postgres` user the package creates."""
 
     what = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for clients to leave
 
     def __init__(self) -> None:
         bin_dir = _postgres_bin()
@@ -129,7 +139,8 @@ class LocalPostgres(_Server):
         self.data = self.directory / "data"
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            self.as_user = ["runuser", "-u", "postgres", "--"]
+            # setpriv execs (runuser would fork, and a signal to it not reach postgres)
+            self.as_user = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
             shutil.chown(self.directory, "postgres")
         self.directory.chmod(0o755)
         subprocess.run(

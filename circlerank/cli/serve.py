@@ -25,6 +25,7 @@ OVERRIDES = {
     "models": "models",
     "snapshot": "snapshot",
     "event_log": "event_log",
+    "online_store": "online_store",
     "experiments": "experiments",
     "strategies": "strategies",
     "as_of": "as_of",
@@ -47,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument("--snapshot", metavar="DIR", help="feature snapshot directory")
     parser.add_argument("--event-log", metavar="URL", help="default sqlite:///events.db")
+    parser.add_argument(
+        "--online-store", metavar="URL", help="redis://host:port/db (default: snapshot files)"
+    )
     parser.add_argument("--experiments", metavar="FILE", help="experiments TOML")
     parser.add_argument("--strategies", metavar="FILE", help="strategies TOML")
     parser.add_argument("--as-of", metavar="TS", help='ISO 8601, "now", default: end of data')
@@ -70,7 +74,9 @@ def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
         snapshot = settings.snapshot
         if snapshot is None:
             snapshot = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crsnap-")))
-        _, as_of, _ = prepare(settings.data, settings.as_of, snapshot, feature_config(settings))
+        _, as_of, _ = prepare(
+            settings.data, settings.as_of, snapshot, feature_config(settings), settings.online_store
+        )
         env = {f"{ENV_PREFIX}{k.upper()}": str(v) for k, v in given.items()}
         env[f"{ENV_PREFIX}SNAPSHOT"] = str(snapshot)
         env[f"{ENV_PREFIX}AS_OF"] = as_of.isoformat()

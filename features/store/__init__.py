@@ -9,17 +9,21 @@ from pathlib import Path
 
 from circlerank.errors import ConfigError
 
+from .breaker import BreakerStore, StoreStatus
 from .build import build_online_store
 from .online import Ids, IdSequence, OnlineStore, OnlineStoreReader
-from .redis_store import RedisOnlineStore, load_into_redis
+from .redis_store import RedisOnlineStore, ensure_loaded, load_into_redis
 
 __all__ = [
+    "BreakerStore",
     "IdSequence",
     "Ids",
     "OnlineStore",
     "OnlineStoreReader",
     "RedisOnlineStore",
+    "StoreStatus",
     "build_online_store",
+    "ensure_loaded",
     "load_into_redis",
     "open_online_store",
 ]

@@ -14,8 +14,10 @@ FeatureStoreError like the file store.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from circlerank.progress import track
 from .keys import request_keys
 from .online import Ids, OnlineStore, OnlineStoreReader
 
+log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "circlerank"
 _DTYPE = np.dtype("<f8")
 _LOAD_CHUNK = 5_000  # keys per pipelined MSET while loading
@@ -54,34 +57,50 @@ def _unavailable(url: str, exc: Exception) -> StoreUnavailableError:
 
 
 class RedisOnlineStore(OnlineStoreReader):
-    """Feature rows from the snapshot `<prefix>:current` names in a Redis server."""
+    """Feature rows from the snapshot `<prefix>:current` names in a Redis server.
 
-    def __init__(self, url: str, client: redis.Redis, namespace: str, manifest: dict[str, Any]):
+    Every read fetches the snapshot's manifest key with the rows, so a snapshot that
+    vanished (a Redis restarted without persistence, a flushed database) is noticed
+    instead of read as unknown keys. Then, with `restore` (the snapshot's file store
+    directory) and no snapshot left under the prefix, it loads the files again and
+    carries on; otherwise it raises StoreUnavailableError until one is back.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        client: redis.Redis,
+        prefix: str,
+        namespace: str,
+        manifest: dict[str, Any],
+        restore: Path | None = None,
+    ):
         self.url = url
+        self.prefix = prefix
         self.namespace = namespace
         self.manifest = manifest
+        self.restore = restore
         self._client = client
         self._tables: dict[str, dict[str, Any]] = manifest["tables"]
         self._as_of = pd.Timestamp(manifest["as_of"])
 
     @classmethod
     def open(
-        cls, url: str, prefix: str = DEFAULT_PREFIX, timeout_s: float = 0.5
+        cls,
+        url: str,
+        prefix: str = DEFAULT_PREFIX,
+        timeout_s: float = 0.5,
+        restore: Path | None = None,
     ) -> RedisOnlineStore:
         client = _client(url, timeout_s)
-        try:
-            namespace = client.get(f"{prefix}:current")
-            if namespace is None:
-                raise FeatureStoreError(
-                    f"online store {url}: no snapshot loaded under {prefix!r} "
-                    "(load one with `circlerank features ... --online-store URL`)"
-                )
-            raw = client.get(f"{_text(namespace)}:manifest")
-        except redis.RedisError as exc:
-            raise _unavailable(url, exc) from exc
-        if raw is None:
-            raise FeatureStoreError(f"online store {url}: snapshot {namespace!r} has no manifest")
-        return cls(url, client, _text(namespace), json.loads(raw))
+        found = _current(client, url, prefix)
+        if found is None:
+            client.close()
+            raise FeatureStoreError(
+                f"online store {url}: no snapshot loaded under {prefix!r} "
+                "(`circlerank serve --online-store URL` loads the server's snapshot)"
+            )
+        return cls(url, client, prefix, *found, restore=restore)
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -114,16 +133,47 @@ class RedisOnlineStore(OnlineStoreReader):
         text = [i for i in range(rows) if all(isinstance(c[i], str) for c in columns)]
         if not text:
             return out, hit
-        keys = [_row_key(self.namespace, table, [c[i] for c in columns]) for i in text]
-        try:
-            values = self._client.mget(keys)
-        except redis.RedisError as exc:
-            raise _unavailable(self.url, exc) from exc
+        ids_of = [[c[i] for c in columns] for i in text]
+        values = self._read(table, ids_of)
+        if values is None:
+            self._find_snapshot()
+            values = self._read(table, ids_of)
+        if values is None:
+            raise StoreUnavailableError(f"online store {self.url}: the snapshot vanished")
         for i, value in zip(text, values, strict=True):
             if isinstance(value, bytes):
                 out[i] = np.frombuffer(value, dtype=_DTYPE, count=width)
                 hit[i] = True
         return out, hit
+
+    def _read(self, table: str, ids: list[list[str]]) -> list[object] | None:
+        """MGET of the rows, or None when the snapshot's manifest is gone."""
+        keys = [f"{self.namespace}:manifest".encode()]
+        keys += [_row_key(self.namespace, table, i) for i in ids]
+        try:
+            values = self._client.mget(keys)
+        except redis.RedisError as exc:
+            raise _unavailable(self.url, exc) from exc
+        return None if values[0] is None else list(values[1:])
+
+    def _find_snapshot(self) -> None:
+        """Switch to the current snapshot if it is this one reloaded (same instant and
+        columns); with none left, load `restore` first."""
+        found = _current(self._client, self.url, self.prefix)
+        if found is None and self.restore is not None:
+            with OnlineStore.open(self.restore) as files:
+                log.warning("the snapshot vanished from %s: loading it again", self.url)
+                load_into_redis(files, self.url, self.prefix)
+            found = _current(self._client, self.url, self.prefix)
+        if found is None:
+            raise StoreUnavailableError(f"online store {self.url}: no snapshot loaded")
+        namespace, manifest = found
+        if manifest != self.manifest:
+            raise StoreUnavailableError(
+                f"online store {self.url}: the snapshot now there is another one "
+                f"(as of {manifest.get('as_of')}, this server's is {self._as_of.isoformat()})"
+            )
+        self.namespace = namespace
 
     def close(self) -> None:
         self._client.close()
@@ -136,6 +186,19 @@ class RedisOnlineStore(OnlineStoreReader):
             raise FeatureStoreError(
                 f"online store {self.url} has no table {table!r}; tables: {valid}"
             ) from None
+
+
+def _current(client: redis.Redis, url: str, prefix: str) -> tuple[str, dict[str, Any]] | None:
+    """The namespace `<prefix>:current` points at and its manifest; none when no
+    complete snapshot is there."""
+    try:
+        namespace = client.get(f"{prefix}:current")
+        raw = None if namespace is None else client.get(f"{_text(namespace)}:manifest")
+    except redis.RedisError as exc:
+        raise _unavailable(url, exc) from exc
+    if namespace is None or raw is None:
+        return None
+    return _text(namespace), json.loads(raw)
 
 
 def load_into_redis(
@@ -169,6 +232,29 @@ def load_into_redis(
     finally:
         client.close()
     return namespace
+
+
+def ensure_loaded(store: OnlineStore, url: str, prefix: str = DEFAULT_PREFIX) -> bool:
+    """Load `store` into Redis unless the snapshot there already is the same one (same
+    instant, tables and columns). Returns whether it loaded."""
+    try:
+        there = RedisOnlineStore.open(url, prefix)
+    except StoreUnavailableError:
+        raise
+    except FeatureStoreError:
+        there = None
+    if there is not None:
+        same = there.as_of == store.as_of and all(
+            t in there.tables
+            and there.columns(t) == store.columns(t)
+            and there.key_columns(t) == store.key_columns(t)
+            for t in store.tables
+        )
+        there.close()
+        if same:
+            return False
+    load_into_redis(store, url, prefix)
+    return True
 
 
 def _chunks(store: OnlineStore, table: str, namespace: str) -> Iterator[dict[bytes, bytes]]:

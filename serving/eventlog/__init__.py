@@ -14,6 +14,8 @@ __all__ = [
     "CONTRACT_COLUMNS",
     "EventLog",
     "LoggedEvent",
+    "PostgresEventLog",
+    "SQLiteEventLog",
     "contract_events",
     "open_event_log",
 ]

@@ -23,6 +23,7 @@ async def readyz(request: Request) -> Any:
     served = rt.holder.current
     missing = rt.missing()
     refused = rt.holder.refused
+    store = rt.world.store_status()
     body = Readiness(
         ready=not missing,
         missing=missing,
@@ -31,6 +32,9 @@ async def readyz(request: Request) -> Any:
         as_of=rt.world.as_of.isoformat(),
         snapshot=str(rt.world.snapshot),
         event_log=rt.event_log.url,
+        online_store=rt.world.online_store,
+        online_store_available=store.available,
+        online_store_error=store.error,
         impressions_pending=rt.writer.pending,
         reload_refused={"bundle": refused.target, "reason": refused.reason} if refused else None,
     )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
+from circlerank.errors import StoreUnavailableError
 from ranking.interleave import MAX_EXACT_PAGE, slot_probabilities, team_draft
 from ranking.pages import Page
 
@@ -20,6 +21,7 @@ from ..runtime import Runtime
 from ..schemas import RankedItem, RankedResponse
 
 REQUESTED_ARM = "requested"  # the caller named the strategy: no experiment applies
+FALLBACK_ARM = "fallback"  # the online store was unreachable: the surface's fallback
 
 UserId = Annotated[
     str, Query(min_length=1, max_length=128, description="any id; unknown = cold start")
@@ -51,24 +53,21 @@ def serve_page(
         assignment = rt.experiments.assign(surface, user_id, datetime.now(UTC))
     request_id = uuid.uuid4().hex
     rng = seed_of(request_id)
-    if assignment.interleave is not None and cursor is None:
-        items, teams = _interleaved(rt, served, surface, user_id, limit, assignment.interleave, rng)
-        label, next_cursor = "|".join(assignment.interleave), None
-    else:
-        page = served.pager.page(
-            user_id,
-            surface,
-            limit,
-            now=rt.world.as_of,
-            cursor=cursor,
-            # a cursor pins its session's strategy; an arm's is asked only on a first page
-            strategy=strategy if cursor is not None else assignment.strategy,
-            exploration=assignment.exploration,
-            rng=rng,
+    try:
+        items, label, next_cursor, teams = _ranked(
+            rt, served, surface, user_id, limit, cursor, strategy, assignment, rng
         )
-        _count(rt, surface, page)
-        items = [_item(row) for row in page.ranked.itertuples(index=False)]
-        label, next_cursor, teams = page.strategy, page.next_cursor, [page.strategy] * len(items)
+    except StoreUnavailableError:
+        fallback = rt.strategies.fallbacks.get(surface)
+        if fallback is None:
+            raise
+        # the online store is down: a page without features, under its own arm so that
+        # experiment analyses leave it out; /readyz says why
+        rt.metrics.fallbacks.labels(surface=surface).inc()
+        assignment = Assignment(None, FALLBACK_ARM, fallback, None)
+        items, label, next_cursor, teams = _ranked(
+            rt, served, surface, user_id, limit, None, fallback, assignment, rng
+        )
     request.state.strategy = label
     rt.writer.submit(
         _impressions(request_id, user_id, surface, items, assignment, teams, served.version)
@@ -82,6 +81,38 @@ def serve_page(
         items=items,
         next_cursor=next_cursor,
     )
+
+
+def _ranked(
+    rt: Runtime,
+    served: Served,
+    surface: str,
+    user_id: str,
+    limit: int,
+    cursor: str | None,
+    strategy: str | None,
+    assignment: Assignment,
+    rng: np.random.Generator,
+) -> tuple[list[RankedItem], str, str | None, list[str]]:
+    """The page's items, its strategy label, the next cursor and the strategy that
+    placed each item."""
+    if assignment.interleave is not None and cursor is None:
+        items, teams = _interleaved(rt, served, surface, user_id, limit, assignment.interleave, rng)
+        return items, "|".join(assignment.interleave), None, teams
+    page = served.pager.page(
+        user_id,
+        surface,
+        limit,
+        now=rt.world.as_of,
+        cursor=cursor,
+        # a cursor pins its session's strategy; an arm's is asked only on a first page
+        strategy=strategy if cursor is not None else assignment.strategy,
+        exploration=assignment.exploration,
+        rng=rng,
+    )
+    _count(rt, surface, page)
+    items = [_item(row) for row in page.ranked.itertuples(index=False)]
+    return items, page.strategy, page.next_cursor, [page.strategy] * len(items)
 
 
 def _count(rt: Runtime, surface: str, page: Page) -> None:
