@@ -7,8 +7,9 @@ The heads share one binned dataset: only the label changes between them.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
@@ -20,10 +21,12 @@ from circlerank.progress import step
 
 from .config import BoosterParams
 from .dataset import TrainingSet
+from .distributed import fit_binary_on_cluster, worth_distributing
 from .position import inverse_propensity_weights
 from .predictor import BoosterPredictor, Predictor, predictor
 from .ranker import inputs
 
+log = logging.getLogger(__name__)
 MIN_POSITIVES = 20
 
 
@@ -67,12 +70,14 @@ class HeadsRanker:
         ipw: bool = False,
         negative_rate: float = 1.0,
         seed: int = 0,
+        client: Any | None = None,
     ) -> None:
         self.params = params
         self.weights = weights
         self.ipw = ipw
         self.negative_rate = negative_rate
         self.seed = seed
+        self.client = client  # a dask.distributed Client: train on its cluster
 
     def fit(self, train: TrainingSet, valid: TrainingSet) -> Self:
         self.features = list(train.features)
@@ -86,7 +91,7 @@ class HeadsRanker:
             if weight == 0 or y.sum() < MIN_POSITIVES:
                 continue
             with step(f"head {train.surface}/{label}: {int(y.sum()):,} positives"):
-                self.boosters[label] = self._fit_one(shared, train, label, x_valid, valid)
+                self.boosters[label] = self._fit_one(shared, x_train, train, label, x_valid, valid)
         if train.primary not in self.boosters:
             raise ModelError(
                 f"{train.surface}: got {int(train.frame[train.primary].sum())} "
@@ -100,25 +105,46 @@ class HeadsRanker:
     def _fit_one(
         self,
         shared: lgb.Dataset,
+        x_train: np.ndarray,
         train: TrainingSet,
         label: str,
         x_valid: np.ndarray,
         valid: TrainingSet,
     ) -> lgb.Booster:
-        shared.set_label(train.frame[label].to_numpy(np.float64))
+        y = train.frame[label].to_numpy(np.float64)
         weight = self._base_weight
         if self.ipw:
             weight = weight * inverse_propensity_weights(train.frame, label)
-        shared.set_weight(weight)
         y_valid = valid.frame[label].to_numpy(np.float64)
-        held = lgb.Dataset(x_valid, label=y_valid, reference=shared)
-        booster = lgb.train(
-            booster_params(self.params, self.seed, "binary"),
-            shared,
-            num_boost_round=self.params.max_rounds,
-            valid_sets=[held],
-            callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
+        params = booster_params(self.params, self.seed, "binary")
+        distribute = self.client is not None and worth_distributing(
+            self.client, len(x_train), self.params.min_data_in_leaf
         )
+        if self.client is not None and not distribute:
+            log.info("head %s: %d rows are too few to split across workers", label, len(y))
+        if distribute:
+            booster = fit_binary_on_cluster(
+                self.client,
+                params,
+                self.params.max_rounds,
+                self.params.early_stopping_rounds,
+                x_train,
+                y,
+                weight,
+                x_valid,
+                y_valid,
+            )
+        else:
+            shared.set_label(y)
+            shared.set_weight(weight)
+            held = lgb.Dataset(x_valid, label=y_valid, reference=shared)
+            booster = lgb.train(
+                params,
+                shared,
+                num_boost_round=self.params.max_rounds,
+                valid_sets=[held],
+                callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
+            )
         predicted = booster.predict(x_valid, num_iteration=booster.best_iteration)
         if 0 < y_valid.sum() < len(y_valid):
             self.metrics[f"{label}_auc"] = float(roc_auc_score(y_valid, predicted))

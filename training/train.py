@@ -100,7 +100,11 @@ def fit_als(
         return ALSModel(config.als.params(config.seed)).fit(interactions)
 
 
-def fit_rankers(train: TrainingSet, valid: TrainingSet, config: TrainConfig) -> dict[str, Ranker]:
+def fit_rankers(
+    train: TrainingSet, valid: TrainingSet, config: TrainConfig, client: Any | None = None
+) -> dict[str, Ranker]:
+    """Every configured ranker; the LightGBM heads on the Dask cluster of `client`
+    when one is given (the others are small enough for the driver)."""
     rankers: dict[str, Ranker] = {}
     for name in config.rankers:
         ranker: Ranker
@@ -111,6 +115,7 @@ def fit_rankers(train: TrainingSet, valid: TrainingSet, config: TrainConfig) -> 
                 ipw=config.position_bias == "ipw",
                 negative_rate=config.negative_rate,
                 seed=config.seed,
+                client=client,
             )
         elif name == "lambdarank":
             ranker = LambdaRanker(config.booster, config.seed)
@@ -220,7 +225,7 @@ def train(
                     builder, surface, until, position_feature=config.position_bias == "feature"
                 )
                 train_set, valid_set = full.split(validation)
-            rankers = fit_rankers(train_set, valid_set, config)
+            rankers = fit_rankers(train_set, valid_set, config, getattr(engine, "client", None))
         except ModelError as exc:
             log.warning("not training %s: %s", surface, exc)
             manifest["skipped"][surface] = str(exc)
