@@ -11,13 +11,16 @@ bring no improvement. The booster returned is a plain `lgb.Booster` with that
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
-# LightGBM's own parameter names, as the scikit-learn interface takes them
-_RENAMED = {"num_threads": "n_jobs", "seed": "random_state"}
+# LightGBM's own parameter names, as the scikit-learn interface takes them; threads
+# are the workers' own (lightgbm.dask ignores n_jobs)
+_RENAMED = {"seed": "random_state"}
+_DROPPED = {"objective", "num_threads"}
 
 
 # Below this many rows per worker and per `min_data_in_leaf` a head trains on the
@@ -48,15 +51,17 @@ def fit_binary_on_cluster(
     workers = max(1, len(client.scheduler_info()["workers"]))
     rows = max(1, math.ceil(len(x) / workers))
     settings: dict[str, Any] = {
-        _RENAMED.get(k, k): v for k, v in params.items() if k != "objective"
+        _RENAMED.get(k, k): v for k, v in params.items() if k not in _DROPPED
     }
-    settings["n_jobs"] = 1  # one thread per worker process: the workers are the parallelism
     model = DaskLGBMClassifier(client=client, n_estimators=rounds, **settings)
-    model.fit(
-        da.from_array(x, chunks=(rows, x.shape[1])),
-        da.from_array(y, chunks=rows),
-        sample_weight=da.from_array(weight, chunks=rows),
-    )
+    with warnings.catch_warnings():
+        # the scikit-learn wrapper always passes n_jobs, which lightgbm.dask then ignores
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        model.fit(
+            da.from_array(x, chunks=(rows, x.shape[1])),
+            da.from_array(y, chunks=rows),
+            sample_weight=da.from_array(weight, chunks=rows),
+        )
     booster: lgb.Booster = model.booster_
     booster.best_iteration = best_iteration(booster, x_valid, y_valid, patience)
     return booster
