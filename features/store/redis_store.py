@@ -38,7 +38,10 @@ _KEEP_NAMESPACES = 2  # the current snapshot and the one before (readers still o
 
 
 def _row_key(namespace: str, table: str, ids: Sequence[str]) -> bytes:
-    return f"{namespace}:{table}:".encode() + json.dumps(list(ids)).encode()
+    """One id follows the table name as it is (nothing can follow it); several are a
+    JSON list, so that no two pairs run together."""
+    text = ids[0] if len(ids) == 1 else json.dumps(list(ids))
+    return f"{namespace}:{table}:".encode() + text.encode("utf-8", "surrogatepass")
 
 
 def _client(url: str, timeout_s: float) -> redis.Redis:
@@ -140,10 +143,12 @@ class RedisOnlineStore(OnlineStoreReader):
             values = self._read(table, ids_of)
         if values is None:
             raise StoreUnavailableError(f"online store {self.url}: the snapshot vanished")
-        for i, value in zip(text, values, strict=True):
-            if isinstance(value, bytes):
-                out[i] = np.frombuffer(value, dtype=_DTYPE, count=width)
-                hit[i] = True
+        found = [isinstance(v, bytes) for v in values]
+        rows_found = np.asarray(text, dtype=np.intp)[np.asarray(found, dtype=bool)]
+        if len(rows_found) and width:
+            packed = b"".join(v for v in values if isinstance(v, bytes))
+            out[rows_found] = np.frombuffer(packed, dtype=_DTYPE).reshape(-1, width)
+        hit[rows_found] = True
         return out, hit
 
     def _read(self, table: str, ids: list[list[str]]) -> list[object] | None:
