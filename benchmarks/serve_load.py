@@ -8,29 +8,34 @@ and its latency counts from then, so a slow server cannot slow the load down and
 its queue. Prints p50/p99 and errors per rate (median of --repeats runs), the same for
 GET /healthz at 200/s as the HTTP floor measured in the same run, and the server's RSS
 (all its processes) before and after a --soak seconds run at --soak-rate (200/s).
+`--online-store redis` and `--event-log postgresql` run the server on those backends
+(local servers started from the system packages, as the tests do).
 
     .venv/bin/python benchmarks/serve_load.py [--world DIR --models DIR] [--seconds 20]
-        [--repeats 3] [--soak 120]
+        [--repeats 3] [--soak 120] [--online-store file|redis] [--event-log sqlite|postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
 import numpy as np  # noqa: E402
+
+from tests.servers import LocalPostgres, LocalRedis, free_port  # noqa: E402
 
 TOKEN = "load-test-token"
 CONNECTIONS = 64
@@ -96,12 +101,6 @@ async def drive(port: int, paths: list[str], rate: float) -> tuple[np.ndarray, i
     while not idle.empty():
         idle.get_nowait().close()
     return latencies, errors
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -171,17 +170,30 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=120.0, help="RSS run length (s)")
     parser.add_argument("--rates", default="25,50,100,200", help="feed rates (req/s)")
     parser.add_argument("--soak-rate", type=float, default=200.0)
+    parser.add_argument("--online-store", choices=("file", "redis"), default="file")
+    parser.add_argument("--event-log", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with tempfile.TemporaryDirectory() as tmp_name, contextlib.ExitStack() as servers:
         tmp = Path(tmp_name)
+        backends: list[str] = ["--event-log", f"sqlite:///{tmp / 'events.db'}"]
+        if args.event_log == "postgresql":
+            postgres = LocalPostgres()
+            postgres.start()
+            servers.callback(postgres.close)
+            backends = ["--event-log", postgres.url]
+        if args.online_store == "redis":
+            redis = LocalRedis()
+            redis.start()
+            servers.callback(redis.close)
+            backends += ["--online-store", redis.url]
         world, models = _world(args, tmp)
         strategies = tmp / "strategies.toml"
         _strategies(strategies)
         import pandas as pd
 
         users = pd.read_parquet(world / "users.parquet")["user_id"].to_numpy()
-        port = _free_port()
+        port = free_port()
         env = os.environ | {
             "CIRCLERANK_API_TOKENS": TOKEN,
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
@@ -203,8 +215,7 @@ def main() -> None:
                 str(port),
                 "--strategies",
                 str(strategies),
-                "--event-log",
-                f"sqlite:///{tmp / 'events.db'}",
+                *backends,
                 "--snapshot",
                 str(tmp / "snapshot"),
             ],
@@ -232,7 +243,10 @@ def main() -> None:
                 params={"user_id": str(users[0]), "strategy": "load1000"},
                 headers={"Authorization": f"Bearer {TOKEN}"},
             ).json()
-            print(f"server: 2 workers, bundle {check['model_version']}, strategy load1000")
+            print(
+                f"server: 2 workers, bundle {check['model_version']}, strategy load1000, "
+                f"online store {args.online_store}, event log {args.event_log}"
+            )
             rows = []
             for rate in [float(r) for r in args.rates.split(",")]:
                 runs = []

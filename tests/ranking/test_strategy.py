@@ -33,6 +33,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_shipped_strategies_load_and_build() -> None:
     strategies = load_strategies()
     assert strategies.defaults == {"feed": "community", "circle_suggestions": "suggest"}
+    assert strategies.fallbacks == {"feed": "popularity", "circle_suggestions": "popular_circles"}
     for strategy in strategies.strategies.values():
         Pipeline(strategy)  # every component resolves and takes its params
 
@@ -53,6 +54,12 @@ def test_params_reach_the_component(tmp_path: Path) -> None:
         ("k = 5", "k = 0", "greater than 0"),
         ("k = 5", "kk = 5", "Extra inputs"),
         ('feed = "mine"', 'feed = "theirs"', "'theirs' is not a feed strategy"),
+        ('feed = "mine"', 'feed = "mine"\n[fallbacks]\nfeed = "x"', "fallbacks: 'x' is not"),
+        (
+            'scorer = "chronological"',
+            'scorer = "value"\n[fallbacks]\nfeed = "mine"',
+            "fallbacks: 'mine' scores with features",
+        ),
     ],
 )
 def test_bad_strategies_are_config_errors(tmp_path: Path, old: str, new: str, message: str) -> None:

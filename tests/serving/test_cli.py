@@ -33,6 +33,16 @@ def test_serve_refuses_an_unknown_event_log_backend(
     assert "unknown backend; valid: sqlite:///path, postgresql://" in capsys.readouterr().err
 
 
+def test_serve_refuses_an_online_store_that_is_not_redis(
+    served_world: ServedWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CIRCLERANK_API_TOKENS", "token-123456")
+    args = ["serve", "--data", str(served_world.data), "--models", str(served_world.models)]
+    args += ["--online-store", "memcached://x"]
+    assert main(args) == 2
+    assert "CIRCLERANK_ONLINE_STORE: Value error, must be redis://" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_export_events_writes_the_contract_columns(tmp_path: Path, suffix: str) -> None:
     log = SQLiteEventLog(tmp_path / "events.db")
