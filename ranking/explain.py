@@ -136,17 +136,36 @@ class Explainer:
         explain = self._post if surface == "feed" else self._circle
         return [explain(u, i, sources(int(s))) for u, i, s in rows]
 
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        """circle -> its name (plain dicts: a page asks about 20 items one by one)."""
+        circles = self.catalog.items("circle_suggestions")
+        if "name" not in circles:
+            return {}
+        return {c: str(n) for c, n in zip(circles.index, circles["name"], strict=True)}
+
+    @cached_property
+    def _posts(self) -> dict[str, tuple[str, str]]:
+        """post -> (author, circle), of the live posts."""
+        items = self.catalog.items("feed")
+        pairs = zip(items["author_id"].tolist(), items["circle_id"].tolist(), strict=True)
+        return dict(zip(items.index.tolist(), pairs, strict=True))
+
+    @cached_property
+    def _new_circles(self) -> frozenset[str]:
+        circles = self.catalog.items("circle_suggestions")
+        created = circles["created_at"].astype(TS)
+        recent = created >= self.catalog.as_of - pd.Timedelta(days=NEW_DAYS)
+        return frozenset(circles.index[recent.to_numpy(dtype=bool, na_value=False)])
+
     def _circle_name(self, circle: object) -> str:
-        names = self.catalog.items("circle_suggestions")
-        if circle in names.index and "name" in names:
-            return str(names.at[circle, "name"])
-        return "your circle"
+        return self._names.get(circle, "your circle")  # type: ignore[call-overload]
 
     def _post(self, user: str, post: str, found_by: list[str]) -> Explained:
-        items = self.catalog.items("feed")
-        if post not in items.index:
+        facts = self._posts.get(post)
+        if facts is None:
             return Explained(["popular"], "Popular right now")
-        author, circle = items.at[post, "author_id"], items.at[post, "circle_id"]
+        author, circle = facts
         mine = self.friends.get(user, frozenset())
         codes, texts = [], []
         engaged = len(mine & self.engaged.get(post, frozenset()))
@@ -184,12 +203,9 @@ class Explainer:
         if category is not None and category in self.shops_in.get(user, frozenset()):
             codes.append("shopping_interest")
             texts.append(f"People who shop at {_category_phrase(category)} places like this circle")
-        circles = self.catalog.items("circle_suggestions")
-        if circle in circles.index:
-            created = circles.at[circle, "created_at"]
-            if created >= self.catalog.as_of - pd.Timedelta(days=NEW_DAYS):
-                codes.append("new_circle")
-                texts.append("A new circle")
+        if circle in self._new_circles:
+            codes.append("new_circle")
+            texts.append("A new circle")
         if not codes:
             codes.append("popular")
             texts.append("Popular right now")

@@ -87,16 +87,22 @@ class Pager:
         result = pipeline.run(ctx, user, limit=len(served) + wanted)
         ranked = result.ranked
         done: set[str] = set(served)
-        fresh = ~ranked["item_id"].map(lambda i: digest(str(i)) in done).to_numpy(dtype=bool)
-        unserved = ranked[fresh].reset_index(drop=True)
+        items = ranked["item_id"].tolist()
+        unserved = np.array(
+            [i for i, item in enumerate(items) if not done or digest(str(item)) not in done],
+            dtype=np.intp,
+        )
         rng = rng if rng is not None else np.random.default_rng()
-        shown, propensity = fill_slots(unserved["score"].to_numpy(), limit, exploration, rng)
-        page = unserved.take(shown).reset_index(drop=True)
-        page["rank"] = np.arange(len(served), len(served) + len(page))
-        page["propensity"] = propensity
+        score = ranked["score"].to_numpy()[unserved]
+        shown, propensity = fill_slots(score, limit, exploration, rng)
+        page = ranked.take(unserved[shown]).reset_index(drop=True)
         explained = ctx.catalog.explainer.explain(surface, page, pipeline.source_names)
-        page["reasons"] = [e.codes for e in explained]
-        page["explanation"] = [e.text for e in explained]
+        page = page.assign(
+            rank=np.arange(len(served), len(served) + len(page)),
+            propensity=propensity,
+            reasons=[e.codes for e in explained],
+            explanation=[e.text for e in explained],
+        )
         next_cursor = None
         if len(page) == limit:
             now_served = served + tuple(digest(str(i)) for i in page["item_id"])
