@@ -55,8 +55,8 @@ class ValueScorer(Scorer[ValueParams]):
 
     A cascade: the primary head (click, join) predicts every candidate, and the other
     heads only each user's `shortlist` most likely ones. Candidates off the shortlist
-    score below all on it, in primary-head order. Below the shortlist size, the value
-    of every candidate is exact."""
+    score below all on it, in primary-head order (so deep pages still fill). Below the
+    shortlist size, the value of every candidate is exact."""
 
     name = "value"
     Params: ClassVar[type[BaseModel]] = ValueParams
@@ -76,8 +76,12 @@ class ValueScorer(Scorer[ValueParams]):
         kept = _within_top(user, first, shortlist)
         value = np.empty(len(x))
         value[kept] = heads.value(x[kept], known={primary: first[kept]})
-        # off the list: below the lowest value on it, still in primary-head order
-        value[~kept] = value[kept].min() - 2.0 + first[~kept]
+        # off the list: below the lowest value on it, in primary-head order, and never
+        # tied (equal probabilities follow candidate order): ties would make every later
+        # sort break them by item id, which costs more than the cascade saves
+        off = np.flatnonzero(~kept)
+        order = off[np.argsort(-first[off], kind="stable")]
+        value[order] = value[kept].min() - 1.0 - np.arange(1, len(order) + 1) / len(order)
         return value
 
 

@@ -215,3 +215,44 @@ def test_blend_scores_are_the_weighted_log_odds_of_head_and_logistic(
         replayer.close()
     with pytest.raises(ValueError, match="positive weight"):
         BlendParams(heads=0.0, logistic=0.0)
+
+
+def test_the_value_cascade_is_exact_on_its_shortlist_and_orders_the_rest_below(
+    world: SimResult, trained: Path, tmp_path: Path
+) -> None:
+    from ranking.scorers import ValueParams, ValueScorer
+    from training.dataset import PRIMARY
+    from training.heads import HeadsRanker
+    from training.ranker import inputs
+
+    data = load_contract(world.out_dir, quarantine_dir=tmp_path / "q")
+    replayer = Replayer(data, load_bundle(trained), world.split_time)
+    ctx = replayer.context("feed")
+    users = pd.read_parquet(world.out_dir / "users.parquet")["user_id"].tolist()[:40]
+    posts = ctx.catalog.items("feed").index.tolist()[:60]
+    candidates = pd.DataFrame(
+        {
+            "user_id": pd.Series(np.repeat(users, len(posts)), dtype=object),
+            "item_id": pd.Series(np.tile(posts, len(users)), dtype=object),
+        }
+    )
+    rows = candidates.assign(as_of=world.split_time)
+    features = replayer.features.for_requests(rows, "feed")
+    heads = load_bundle(trained).ranker("feed", "heads")
+    assert isinstance(heads, HeadsRanker)
+    x = inputs(features.assign(position=0.0), heads.features)
+    exact, first = heads.value(x), heads.predict(x, PRIMARY["feed"])
+
+    everything = ValueScorer(ValueParams(shortlist=None)).score(ctx, candidates, features)
+    np.testing.assert_allclose(everything, exact, rtol=1e-12)
+    short = ValueScorer(ValueParams(shortlist=7)).score(ctx, candidates, features)
+    by_user = candidates.assign(short=short, exact=exact, first=first).groupby("user_id")
+    for _, got in by_user:
+        kept = got.nlargest(7, "first").index
+        off = got.index.difference(kept)
+        np.testing.assert_allclose(got.loc[kept, "short"], got.loc[kept, "exact"], rtol=1e-12)
+        assert got.loc[off, "short"].max() < got.loc[kept, "short"].min()
+        ordered = got.loc[off].sort_values("short", ascending=False)["first"].to_numpy()
+        assert (np.diff(ordered) <= 0).all()  # the rest in primary-head order
+        assert got.loc[off, "short"].is_unique  # no ties for later sorts to break by id
+    replayer.close()
