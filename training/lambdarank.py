@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
@@ -19,6 +19,7 @@ from circlerank.progress import step
 
 from .config import BoosterParams
 from .dataset import TrainingSet
+from .distributed import fit_lambdarank_on_cluster, ndcg_at, worth_distributing
 from .heads import booster_params
 from .predictor import BoosterPredictor, Predictor, predictor
 from .ranker import inputs
@@ -39,9 +40,10 @@ def graded_labels(train: TrainingSet) -> np.ndarray:
 class LambdaRanker:
     name = "lambdarank"
 
-    def __init__(self, params: BoosterParams, seed: int = 0) -> None:
+    def __init__(self, params: BoosterParams, seed: int = 0, client: Any | None = None) -> None:
         self.params = params
         self.seed = seed
+        self.client = client  # a dask.distributed Client: train on its cluster
 
     def fit(self, train: TrainingSet, valid: TrainingSet) -> Self:
         self.features = list(train.features)
@@ -51,23 +53,38 @@ class LambdaRanker:
             raise ModelError(f"{train.surface}: got no positive impressions for LambdaRank")
         params = booster_params(self.params, self.seed, "lambdarank")
         params.update({"eval_at": [cutoff], "lambdarank_truncation_level": 2 * cutoff})
-        data = lgb.Dataset(inputs(train.frame, self.features), label=y, group=train.groups())
-        held = lgb.Dataset(
-            inputs(valid.frame, self.features),
-            label=graded_labels(valid),
-            group=valid.groups(),
-            reference=data,
+        x, groups = inputs(train.frame, self.features), train.groups()
+        x_valid, y_valid = inputs(valid.frame, self.features), graded_labels(valid)
+        distribute = self.client is not None and worth_distributing(
+            self.client, len(y), self.params.min_data_in_leaf
         )
         with step(f"lambdarank {train.surface}: {len(y):,} rows"):
-            self.booster = lgb.train(
-                params,
-                data,
-                num_boost_round=self.params.max_rounds,
-                valid_sets=[held],
-                callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
-            )
-        best = self.booster.best_score.get("valid_0", {})
-        self.metrics = {f"ndcg@{cutoff}": float(best.get(f"ndcg@{cutoff}", np.nan))}
+            if distribute:
+                self.booster = fit_lambdarank_on_cluster(
+                    self.client,
+                    params,
+                    self.params.max_rounds,
+                    self.params.early_stopping_rounds,
+                    (x, y, groups),
+                    (x_valid, y_valid, valid.groups()),
+                    cutoff,
+                )
+            else:
+                data = lgb.Dataset(x, label=y, group=groups)
+                held = lgb.Dataset(x_valid, label=y_valid, group=valid.groups(), reference=data)
+                self.booster = lgb.train(
+                    params,
+                    data,
+                    num_boost_round=self.params.max_rounds,
+                    valid_sets=[held],
+                    callbacks=[
+                        lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)
+                    ],
+                )
+        best = self.booster.best_iteration
+        raw = np.asarray(self.booster.predict(x_valid, num_iteration=best, raw_score=True))
+        ndcg = ndcg_at(y_valid, valid.groups(), cutoff)(raw)
+        self.metrics = {f"ndcg@{cutoff}": ndcg}
         self.metrics["rounds"] = float(self.booster.best_iteration)
         self.predictor: Predictor = BoosterPredictor(self.booster)
         return self

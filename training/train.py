@@ -103,8 +103,8 @@ def fit_als(
 def fit_rankers(
     train: TrainingSet, valid: TrainingSet, config: TrainConfig, client: Any | None = None
 ) -> dict[str, Ranker]:
-    """Every configured ranker; the LightGBM heads on the Dask cluster of `client`
-    when one is given (the others are small enough for the driver)."""
+    """Every configured ranker; the LightGBM ones (heads, LambdaRank) on the Dask
+    cluster of `client` when one is given, the logistic regression on the driver."""
     rankers: dict[str, Ranker] = {}
     for name in config.rankers:
         ranker: Ranker
@@ -118,7 +118,7 @@ def fit_rankers(
                 client=client,
             )
         elif name == "lambdarank":
-            ranker = LambdaRanker(config.booster, config.seed)
+            ranker = LambdaRanker(config.booster, config.seed, client)
         else:
             ranker = LogisticRanker(seed=config.seed)
         rankers[name] = ranker.fit(train, valid)
