@@ -2,11 +2,11 @@
 
 For each scale a world is simulated (--users x scale users, --days days, seed 0) and
 `train` runs on it once per engine, each in a fresh process: point-in-time features of
-every logged impression, the LightGBM heads (on the cluster with the dask engine),
-LambdaRank, logistic regression, ALS and source recall. Printed per run: wall time,
-peak RSS of the driver and of each Dask worker, and the heads' validation metrics,
-with the Dask run's difference from the pandas run (target: within 1%) and the growth
-of wall time from 1x to 4x.
+every logged impression, the LightGBM heads and LambdaRank (on the cluster with the
+dask engine), logistic regression, ALS and source recall. Printed per run: wall time,
+peak RSS of the driver and of each Dask worker, and the LightGBM rankers' validation
+metrics, with the Dask run's difference from the pandas run (target: within 1%) and
+the growth of wall time from 1x to 4x.
 
     .venv/bin/python benchmarks/scale.py [--users 5000] [--days 30] [--scales 1 4]
 """
@@ -27,7 +27,13 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
 ENGINES = ("pandas", "dask")
-METRICS = {"feed": ("click_logloss", "click_auc"), "circle_suggestions": ("join_logloss",)}
+# (surface, ranker) -> validation metrics compared between engines
+METRICS = {
+    ("feed", "heads"): ("click_logloss", "click_auc"),
+    ("feed", "lambdarank"): ("ndcg@10",),
+    ("circle_suggestions", "heads"): ("join_logloss",),
+    ("circle_suggestions", "lambdarank"): ("ndcg@5",),
+}
 
 
 def peak_rss_mb() -> float:
@@ -56,10 +62,10 @@ def one_run(engine_name: str, world: Path, until: str, out: Path) -> None:
         engine.close()
     metrics = bundle.manifest["metrics"]
     found = {
-        f"{surface}/{name}": metrics[surface]["heads"][name]
-        for surface, names in METRICS.items()
+        f"{surface}/{name}": metrics[surface][ranker][name]
+        for (surface, ranker), names in METRICS.items()
         for name in names
-        if name in metrics.get(surface, {}).get("heads", {})
+        if name in metrics.get(surface, {}).get(ranker, {})
     }
     rows = {s: r["train"] + r["valid"] for s, r in bundle.manifest["rows"].items()}
     result = {"wall_s": wall, "driver_mb": peak_rss_mb(), "workers_mb": workers}
@@ -107,7 +113,7 @@ def main() -> None:
                     + ", ".join(f"{k} {v:.5f}" for k, v in got["metrics"].items()),
                     flush=True,
                 )
-    print("\nDask against pandas (validation metrics of the heads; target within 1%):")
+    print("\nDask against pandas (validation metrics of the LightGBM rankers; target within 1%):")
     for scale in args.scales:
         if (scale, "pandas") in results and (scale, "dask") in results:
             a, b = results[(scale, "pandas")]["metrics"], results[(scale, "dask")]["metrics"]
