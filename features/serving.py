@@ -145,12 +145,12 @@ class ServingFeatures:
         parts = self._parts(rows, surface, entities)
 
         def columns(names: Sequence[str]) -> np.ndarray | None:
-            at = [layout.position.get(n) for n in names]
-            if None in at:
+            at = [layout.position[n] for n in names if n in layout.position]
+            if len(at) < len(names):
                 return None
-            if len({p for p, _ in at}) == 1:  # type: ignore[misc]
-                return _gather(parts[at[0][0]], [j for _, j in at])  # type: ignore[index, misc]
-            return np.column_stack([_gather(parts[p], [j]) for p, j in at])  # type: ignore[misc]
+            if len({p for p, _ in at}) == 1:
+                return _gather(parts[at[0][0]], [j for _, j in at])
+            return np.column_stack([_gather(parts[p], [j]) for p, j in at])
 
         as_of = rows[AS_OF].astype(TS)
         cross = cross_values(columns, days(as_of), self.schema.vocab, self.schema.config)

@@ -33,8 +33,7 @@ ROWS_PER_WORKER_PER_LEAF = 20
 
 
 def worth_distributing(client: Any, rows: int, min_data_in_leaf: int) -> bool:
-    workers = max(1, len(client.scheduler_info()["workers"]))
-    return rows >= ROWS_PER_WORKER_PER_LEAF * min_data_in_leaf * workers
+    return rows >= ROWS_PER_WORKER_PER_LEAF * min_data_in_leaf * _workers(client)
 
 
 def fit_binary_on_cluster(
@@ -51,19 +50,15 @@ def fit_binary_on_cluster(
     import dask.array as da
     from lightgbm import DaskLGBMClassifier
 
-    workers = max(1, len(client.scheduler_info()["workers"]))
-    rows = max(1, math.ceil(len(x) / workers))
+    rows = max(1, math.ceil(len(x) / _workers(client)))
     settings = _settings(params)
     model = DaskLGBMClassifier(client=client, n_estimators=rounds, **settings)
-    with warnings.catch_warnings():
-        # the scikit-learn wrapper always passes n_jobs, which lightgbm.dask then ignores
-        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        model.fit(
-            da.from_array(x, chunks=(rows, x.shape[1])),
-            da.from_array(y, chunks=rows),
-            sample_weight=da.from_array(weight, chunks=rows),
-        )
-    booster: lgb.Booster = model.booster_
+    booster = _fit(
+        model,
+        da.from_array(x, chunks=(rows, x.shape[1])),
+        da.from_array(y, chunks=rows),
+        sample_weight=da.from_array(weight, chunks=rows),
+    )
     booster.best_iteration = best_iteration(booster, x_valid, y_valid, patience)
     return booster
 
@@ -83,7 +78,7 @@ def fit_lambdarank_on_cluster(
     from lightgbm import DaskLGBMRanker
 
     x, y, groups = train
-    workers = max(1, len(client.scheduler_info()["workers"]))
+    workers = _workers(client)
     # cut the queries into one run per worker, at the query nearest each equal share
     ends = np.cumsum(groups)
     cuts = np.searchsorted(ends, np.arange(1, workers) * len(x) / workers)
@@ -92,18 +87,30 @@ def fit_lambdarank_on_cluster(
     row_chunks = tuple(int(n) for n in np.diff(np.r_[0, ends][bounds]))
     settings = _settings(params)
     model = DaskLGBMRanker(client=client, n_estimators=rounds, **settings)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        model.fit(
-            da.from_array(x, chunks=(row_chunks, x.shape[1])),
-            da.from_array(y, chunks=(row_chunks,)),
-            group=da.from_array(groups, chunks=(group_chunks,)),
-        )
-    booster: lgb.Booster = model.booster_
+    booster = _fit(
+        model,
+        da.from_array(x, chunks=(row_chunks, x.shape[1])),
+        da.from_array(y, chunks=(row_chunks,)),
+        group=da.from_array(groups, chunks=(group_chunks,)),
+    )
     x_valid, y_valid, groups_valid = valid
     metric = ndcg_at(y_valid, groups_valid, cutoff)
     booster.best_iteration = _best_round(booster, x_valid, metric, patience, higher=True)
     return booster
+
+
+def _fit(model: Any, *args: Any, **kwargs: Any) -> lgb.Booster:
+    """Fit a lightgbm.dask model and return its booster."""
+    with warnings.catch_warnings():
+        # the scikit-learn wrapper always passes n_jobs, which lightgbm.dask then ignores
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        model.fit(*args, **kwargs)
+    booster: lgb.Booster = model.booster_
+    return booster
+
+
+def _workers(client: Any) -> int:
+    return max(1, len(client.scheduler_info()["workers"]))
 
 
 def _settings(params: dict[str, object]) -> dict[str, Any]:
