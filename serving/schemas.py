@@ -99,6 +99,9 @@ class Readiness(BaseModel):
     as_of: str | None
     snapshot: str | None
     event_log: str | None
+    # set while writes to the event log fail (served impressions wait and are retried;
+    # POST /v1/events answers 503)
+    event_log_error: str | None
     online_store: str | None
     # false while the online store is unreachable (pages come from the fallback)
     online_store_available: bool

@@ -27,6 +27,7 @@ class BackgroundWriter:
         on_dropped: Callable[[int], None] | None = None,
     ) -> None:
         self.log = log_
+        self.last_error: str | None = None  # the event log's error while it is failing
         self.interval_s = interval_s
         self.max_pending = max_pending
         self._on_written = on_written or (lambda n: None)
@@ -75,7 +76,13 @@ class BackgroundWriter:
             try:
                 self.flush()
             except EventLogError as exc:
-                log.error("impression log: %s (will retry)", exc)
+                if self.last_error is None:  # once per outage, not every interval
+                    log.error("impression log: %s (retrying every %.1f s)", exc, self.interval_s)
+                self.last_error = str(exc)
+            else:
+                if self.last_error is not None:
+                    log.warning("impression log writable again; %d rows pending", self.pending)
+                self.last_error = None
 
     def close(self) -> None:
         self._stop.set()

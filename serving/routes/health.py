@@ -32,6 +32,7 @@ async def readyz(request: Request) -> Any:
         as_of=rt.world.as_of.isoformat(),
         snapshot=str(rt.world.snapshot),
         event_log=rt.event_log.url,
+        event_log_error=rt.writer.last_error,
         online_store=rt.world.online_store,
         online_store_available=store.available,
         online_store_error=store.error,

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from serving.eventlog import PostgresEventLog
@@ -18,6 +19,15 @@ from .conftest import AUTH, ServedWorld
 from .server_process import EventSender, free_port, start_server
 
 pytestmark = pytest.mark.slow
+
+
+def wait_for(check: Callable[[], object], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_a_redis_outage_degrades_the_feed_and_recovers(
@@ -63,15 +73,21 @@ def test_no_acknowledged_event_is_lost_across_a_postgres_restart_and_an_api_kill
     postgres = LocalPostgres()
     postgres.start()
     port = free_port()
+    base, user = f"http://127.0.0.1:{port}", served_world.users[0]
     server = start_server(served_world, postgres.url, port)
     try:
         with EventSender(port) as sender:
             sender.wait_for(300)
             postgres.stop(kill=True)  # the database crashes mid-stream
-            time.sleep(1.5)
+            # a feed page still answers; its impressions wait, and /readyz says why
+            feed = httpx.get(f"{base}/v1/feed", params={"user_id": user}, headers=AUTH)
+            assert feed.status_code == 200
+            assert wait_for(lambda: httpx.get(f"{base}/readyz").json()["event_log_error"])
+            time.sleep(1.0)
             during = dict(sender.statuses)
             postgres.start()
             sender.wait_for(len(sender.acknowledged) + 300)
+            assert wait_for(lambda: httpx.get(f"{base}/readyz").json()["event_log_error"] is None)
             server.send_signal(signal.SIGKILL)  # then the API, batches in flight
             server.wait()
         assert during.get(503, 0) > 0, f"no batch was refused while the database was down: {during}"
