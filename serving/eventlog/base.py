@@ -51,6 +51,29 @@ COLUMNS = tuple(f.name for f in fields(LoggedEvent))
 STORED = ("event_id", "ts_us", *COLUMNS[2:])
 
 
+# what each stored column holds, for the backends' DDL and casts; the first seven are
+# required (NOT NULL), event_id is unique
+KIND = {c: "text" for c in STORED} | {
+    "ts_us": "int",
+    "position": "int",
+    "propensity": "float",
+    "score": "float",
+}
+REQUIRED = STORED[:7]
+
+
+def create_table(key: str, types: dict[str, str]) -> str:
+    """The events table's DDL in one SQL dialect: `key` is its auto-incrementing
+    arrival-order column's type, `types` maps each KIND to the dialect's type."""
+    columns = [f"seq {key}"]
+    for column in STORED:
+        spec = f"{column} {types[KIND[column]]}"
+        spec += " NOT NULL" if column in REQUIRED else ""
+        spec += " UNIQUE" if column == "event_id" else ""
+        columns.append(spec)
+    return "CREATE TABLE IF NOT EXISTS events (\n    " + ",\n    ".join(columns) + "\n)"
+
+
 def stored_row(event: LoggedEvent) -> tuple[object, ...]:
     """The event's values in STORED order."""
     ts_us = int(event.ts.value // 1000)

@@ -20,32 +20,13 @@ import psycopg
 
 from circlerank.errors import EventLogError
 
-from .base import STORED, LoggedEvent, stored_row
+from .base import KIND, STORED, LoggedEvent, create_table, stored_row
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq BIGSERIAL PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    ts_us BIGINT NOT NULL,
-    user_id TEXT NOT NULL,
-    surface TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    request_id TEXT,
-    position INTEGER,
-    propensity DOUBLE PRECISION,
-    arm TEXT,
-    experiment TEXT,
-    strategy TEXT,
-    model_version TEXT,
-    score DOUBLE PRECISION
-)
-"""
-_TYPES = {"ts_us": "bigint", "position": "integer", "propensity": "float8", "score": "float8"}
+_TYPES = {"text": "text", "int": "bigint", "float": "double precision"}
+_SCHEMA = create_table("BIGSERIAL PRIMARY KEY", _TYPES)
 _INSERT = (
     f"INSERT INTO events ({', '.join(STORED)}) SELECT * FROM unnest("
-    + ", ".join(f"%s::{_TYPES.get(c, 'text')}[]" for c in STORED)
+    + ", ".join(f"%s::{_TYPES[KIND[c]]}[]" for c in STORED)
     + ") ON CONFLICT (event_id) DO NOTHING"
 )
 

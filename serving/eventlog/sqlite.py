@@ -17,28 +17,11 @@ import pandas as pd
 
 from circlerank.errors import EventLogError
 
-from .base import STORED, LoggedEvent, stored_row
+from .base import STORED, LoggedEvent, create_table, stored_row
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
-    ts_us INTEGER NOT NULL,
-    user_id TEXT NOT NULL,
-    surface TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    request_id TEXT,
-    position INTEGER,
-    propensity REAL,
-    arm TEXT,
-    experiment TEXT,
-    strategy TEXT,
-    model_version TEXT,
-    score REAL
+_SCHEMA = create_table(
+    "INTEGER PRIMARY KEY AUTOINCREMENT", {"text": "TEXT", "int": "INTEGER", "float": "REAL"}
 )
-"""
 _INSERT = (
     f"INSERT OR IGNORE INTO events ({', '.join(STORED)}) VALUES ({', '.join('?' for _ in STORED)})"
 )
