@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .components import RankContext, ReRanker, Slate
+from .components import RankContext, ReRanker, Slate, ranks_within
 from .history import rows_by
 
 
@@ -34,11 +34,8 @@ def occurrence(user: np.ndarray, keys: np.ndarray) -> np.ndarray:
     key = np.asarray(keys, dtype=np.int64)
     pair = user * (int(key.max(initial=0)) + 2) + (key + 1)
     order = np.argsort(pair, kind="stable")
-    ordered = pair[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    sizes = np.diff(np.r_[starts, len(ordered)])
     count = np.empty(len(pair), dtype=np.int64)
-    count[order] = np.arange(len(pair)) - np.repeat(starts, sizes)
+    count[order] = ranks_within(pair[order])
     return count
 
 
@@ -226,7 +223,7 @@ class ExploreNewPosts(ReRanker[ExploreParams]):
         # each user's scores, highest first, given out in the new order, a hair apart so
         # that ties cannot undo it
         descending = slate.score[order]
-        position = np.arange(len(order)) - np.repeat(starts, ends - starts)
+        position = ranks_within(user)
         score = np.empty(len(order))
         score[explored] = descending - 1e-9 * np.maximum(1.0, np.abs(descending)) * position
         return score

@@ -55,6 +55,7 @@ class LambdaRanker:
         params.update({"eval_at": [cutoff], "lambdarank_truncation_level": 2 * cutoff})
         x, groups = inputs(train.frame, self.features), train.groups()
         x_valid, y_valid = inputs(valid.frame, self.features), graded_labels(valid)
+        valid_groups = valid.groups()
         distribute = self.client is not None and worth_distributing(
             self.client, len(y), self.params.min_data_in_leaf
         )
@@ -66,12 +67,12 @@ class LambdaRanker:
                     self.params.max_rounds,
                     self.params.early_stopping_rounds,
                     (x, y, groups),
-                    (x_valid, y_valid, valid.groups()),
+                    (x_valid, y_valid, valid_groups),
                     cutoff,
                 )
             else:
                 data = lgb.Dataset(x, label=y, group=groups)
-                held = lgb.Dataset(x_valid, label=y_valid, group=valid.groups(), reference=data)
+                held = lgb.Dataset(x_valid, label=y_valid, group=valid_groups, reference=data)
                 self.booster = lgb.train(
                     params,
                     data,
@@ -83,7 +84,7 @@ class LambdaRanker:
                 )
         best = self.booster.best_iteration
         raw = np.asarray(self.booster.predict(x_valid, num_iteration=best, raw_score=True))
-        ndcg = ndcg_at(y_valid, valid.groups(), cutoff)(raw)
+        ndcg = ndcg_at(y_valid, valid_groups, cutoff)(raw)
         self.metrics = {f"ndcg@{cutoff}": ndcg}
         self.metrics["rounds"] = float(self.booster.best_iteration)
         self.predictor: Predictor = BoosterPredictor(self.booster)

@@ -243,11 +243,11 @@ def ensure_loaded(store: OnlineStore, url: str, prefix: str = DEFAULT_PREFIX) ->
     """Load `store` into Redis unless the snapshot there already is the same one (same
     instant, tables and columns). Returns whether it loaded."""
     try:
-        there = RedisOnlineStore.open(url, prefix)
+        there: RedisOnlineStore | None = RedisOnlineStore.open(url, prefix)
     except StoreUnavailableError:
-        raise
+        raise  # a dead server is not an empty one
     except FeatureStoreError:
-        there = None
+        there = None  # no snapshot there yet
     if there is not None:
         same = there.as_of == store.as_of and all(
             t in there.tables
