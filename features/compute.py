@@ -192,9 +192,12 @@ class FeatureBuilder:
                     frames.append(renamed[keys])
         if not frames:
             return pd.DataFrame(columns=keys)
-        return (
-            pd.concat(frames, ignore_index=True).dropna().drop_duplicates().reset_index(drop=True)
-        )
+        found = pd.concat(frames, ignore_index=True).dropna()
+        # first occurrences by the keys' factorized codes: DataFrame.drop_duplicates
+        # hashes string tuples and costs 8x more on millions of pairs
+        combined = _combined([pd.factorize(found[k])[0].astype(np.int64) for k in keys])
+        first = ~pd.Series(combined).duplicated().to_numpy()
+        return found[first].reset_index(drop=True)
 
     def materialize(
         self, as_of: pd.Timestamp, entities: Iterable[str] | None = None
@@ -358,10 +361,7 @@ class QueryGroups:
             if time_code not in self._codes:
                 self._codes[time_code] = pd.factorize(times)[0].astype(np.int64)
             codes = [self._code(k) for k in keys] + [self._codes[time_code]]
-            combined = np.zeros(len(self.queries), dtype=np.int64)
-            for code in codes:
-                combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
-            group = pd.factorize(combined)[0].astype(np.int64)
+            group = pd.factorize(_combined(codes))[0].astype(np.int64)
             first = np.flatnonzero(~pd.Series(group).duplicated().to_numpy())
             # keys as categoricals over the column's distinct values: point-in-time
             # lookups then take their codes instead of hashing the ids again
@@ -374,6 +374,14 @@ class QueryGroups:
             unique[AS_OF] = times.iloc[first].reset_index(drop=True)
             self._distinct[(keys, cadence)] = (unique, group)
         return self._distinct[(keys, cadence)]
+
+
+def _combined(codes: list[np.ndarray]) -> np.ndarray:
+    """One int64 per row, equal exactly when every column's code is (codes >= -1)."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for code in codes:
+        combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
+    return combined
 
 
 def model_columns(frame: pd.DataFrame, builder: FeatureBuilder) -> list[str]:

@@ -190,14 +190,15 @@ def _write_table(
         hashes = key_hashes(ids)
         order = np.argsort(hashes, kind="stable")
         hashes = hashes[order]
-        ids = [column[order] for column in ids]
+        # fixed-width str (so the reader can map the ids instead of parsing them), made
+        # before sorting: converting the sorted objects reads them in random memory order
+        ids = [column.astype(str)[order] for column in ids]
         collisions = _check_unique(name, key_columns, hashes, ids)
         folder.mkdir()
         _save(folder / HASHES, hashes)
         _save(folder / BUCKETS, bucket_starts(hashes))
         for position, column in enumerate(ids):
-            # fixed-width str, so the reader can map the ids instead of parsing them
-            _save(folder / key_file(position), column.astype(str))
+            _save(folder / key_file(position), column)
         _write_values(folder / VALUES, frame, columns, order)
     return {
         "keys": key_columns,
@@ -219,7 +220,9 @@ def _check_unique(
     in_run[1:] |= same
     in_run[:-1] |= same
     rows = np.flatnonzero(in_run)
-    suspects = pd.DataFrame({c: column[rows] for c, column in zip(key_columns, ids, strict=True)})
+    suspects = pd.DataFrame(
+        {c: column[rows].astype(object) for c, column in zip(key_columns, ids, strict=True)}
+    )
     duplicated = suspects.duplicated()
     if duplicated.any():
         example = tuple(suspects[duplicated].iloc[0])
