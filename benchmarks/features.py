@@ -126,6 +126,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.child:
+        from circlerank.memory import keep_freed_memory
+
+        keep_freed_memory()  # as the `circlerank` command does for every batch job
         print(json.dumps(workload(*args.child)))
         return
     scales = [int(s) for s in args.scales.split(",")]

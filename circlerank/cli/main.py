@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from circlerank import __version__
 from circlerank.errors import CircleRankError
+from circlerank.memory import keep_freed_memory
 
 from . import (
     ab,
@@ -44,6 +45,7 @@ COMMANDS = (
     rehearse,
     demo,
 )
+LONG_RUNNING = {"serve"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +74,10 @@ def _configure_logging(quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.quiet)
+    if args.command not in LONG_RUNNING:
+        # batch jobs allocate and free millions-of-rows arrays all the time; a server
+        # keeps the default, so that its RSS follows what it holds
+        keep_freed_memory()
     try:
         code: int = args.handler(args)
     except CircleRankError as exc:
