@@ -20,6 +20,7 @@ from .contract import ContractData
 from .cross import cross_values
 from .materialize import ONLINE, read_schema
 from .pit import AS_OF, TS, days
+from .rows import FeatureRows
 from .store import OnlineStore, OnlineStoreReader
 from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX
 from .views.interest import POPULATION
@@ -140,6 +141,10 @@ class ServingFeatures:
 
     def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         """The same columns, in the same order, as FeatureBuilder.for_requests."""
+        return self.rows(rows, surface).frame()
+
+    def rows(self, rows: pd.DataFrame, surface: str) -> FeatureRows:
+        """`for_requests` as one float matrix, which models read without a frame."""
         entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
         layout = self._layout(tuple(entities))
         parts = self._parts(rows, surface, entities)
@@ -159,14 +164,8 @@ class ServingFeatures:
             values[:, start:stop] = _gather(part, scalar)
         for i, column in enumerate(cross.values(), start=layout.width):
             values[:, i] = column
-        names = layout.index([], list(cross), dtype=object)
-        out = pd.DataFrame(values, columns=names, index=rows.index, copy=False)
-        out.insert(0, "user_id", rows["user_id"].array)
-        out.insert(1, "item_id", rows["item_id"].array)
-        out.insert(2, AS_OF, as_of)
-        # the training frame's column index holds str, like any built from names
-        out.columns = layout.index(["user_id", "item_id", AS_OF], list(cross))
-        return out
+        names, position = layout.columns(list(cross))
+        return FeatureRows(rows, values, names, position)
 
     def _layout(self, entities: tuple[str, ...]) -> _Layout:
         if entities not in self._layouts:
@@ -258,21 +257,24 @@ class _ItemCache:
 @dataclass
 class _Layout:
     """Where each store column sits (entity, column), the scalar columns of each entity
-    and the slice of the output they fill, and the output's column index per set of
-    cross features (built once: an index of strings is costly to build per request)."""
+    and the slice of the output they fill, and the output's columns with their positions
+    per set of cross features (built once: an index of strings is costly to build per
+    request)."""
 
     position: dict[str, tuple[int, int]]
     scalar: list[np.ndarray]
     slices: list[tuple[int, int]]
     scalar_names: list[str]
-    _indexes: dict[tuple[str, ...], pd.Index] = field(default_factory=dict)
+    _columns: dict[tuple[str, ...], tuple[pd.Index, dict[str, int]]] = field(default_factory=dict)
 
     @property
     def width(self) -> int:
         return len(self.scalar_names)
 
-    def index(self, ids: list[str], cross: list[str], dtype: object = None) -> pd.Index:
-        key = (*ids, "|", *cross, "|", str(dtype))
-        if key not in self._indexes:
-            self._indexes[key] = pd.Index([*ids, *self.scalar_names, *cross], dtype=dtype)
-        return self._indexes[key]
+    def columns(self, cross: list[str]) -> tuple[pd.Index, dict[str, int]]:
+        """The output's columns with these cross features, and each one's position."""
+        key = tuple(cross)
+        if key not in self._columns:
+            names = [*self.scalar_names, *cross]
+            self._columns[key] = (pd.Index(names), {c: i for i, c in enumerate(names)})
+        return self._columns[key]

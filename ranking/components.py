@@ -17,13 +17,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from features.rows import ModelRows
+
 from .catalog import Catalog
 
 if TYPE_CHECKING:
     from training.bundle import Bundle
 
 SURFACES = ("feed", "circle_suggestions")
-FeatureLookup = Callable[[pd.DataFrame, str], pd.DataFrame]
+FeatureLookup = Callable[[pd.DataFrame, str], ModelRows]
 
 
 class NoParams(BaseModel):
@@ -81,7 +83,7 @@ class Scorer(Component[P]):
 
     @abstractmethod
     def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
         """Higher is better, one float per candidate row."""
 

@@ -68,7 +68,7 @@ class Replayer:
         return RankContext(
             surface=surface,
             catalog=self.catalog,
-            features=self.features.for_requests,
+            features=self.features.rows,
             bundle=self.bundle,
         )
 

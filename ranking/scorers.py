@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from circlerank.errors import ModelError
+from features.rows import ModelRows
 from training.dataset import POSITION, PRIMARY
 from training.heads import HeadsRanker
 from training.logistic import LogisticRanker
@@ -18,7 +19,7 @@ from .catalog import lookup
 from .components import RankContext, Scorer, ranks_within, user_codes
 
 
-def _model_rows(features: pd.DataFrame | None) -> pd.DataFrame:
+def _model_rows(features: ModelRows | None) -> ModelRows:
     if features is None:
         raise ModelError("this scorer needs features, but the pipeline has none")
     # position was a training input to absorb the logging policy's slot bias; serving
@@ -37,7 +38,7 @@ class _ModelScorer(Scorer):
     ranker: ClassVar[str]
 
     def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
         return _ranker(ctx, self.name, self.ranker).score(_model_rows(features))
 
@@ -62,7 +63,7 @@ class ValueScorer(Scorer[ValueParams]):
     Params: ClassVar[type[BaseModel]] = ValueParams
 
     def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
         heads = _ranker(ctx, self.name, "heads")
         assert isinstance(heads, HeadsRanker)
@@ -120,7 +121,7 @@ class BlendScorer(Scorer[BlendParams]):
     Params: ClassVar[type[BaseModel]] = BlendParams
 
     def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
         rows = _model_rows(features)
         out = np.zeros(len(rows))
@@ -173,7 +174,7 @@ class Chronological(Scorer):
     needs_features = False
 
     def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
         created = lookup(ctx.catalog.items(ctx.surface)["created_at"], candidates["item_id"])
         return (created - ctx.as_of).dt.total_seconds().to_numpy(np.float64, na_value=-1e18)
@@ -186,7 +187,7 @@ class Popularity(Scorer):
     needs_features = False
 
     def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
         popularity = lookup(ctx.catalog.item_popularity(ctx.surface), candidates["item_id"])
         return popularity.fillna(0.0).to_numpy(dtype=np.float64)
@@ -206,7 +207,7 @@ class RandomScorer(Scorer[RandomParams]):
     Params: ClassVar[type[BaseModel]] = RandomParams
 
     def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: pd.DataFrame | None
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
         keys = candidates["user_id"].astype("str") + "|" + candidates["item_id"].astype("str")
         hashed = pd.util.hash_array(

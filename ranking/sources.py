@@ -214,7 +214,7 @@ class InterestCircles(CandidateSource[TopK]):
         match = ctx.features(rows, ctx.surface).get("interest_match")
         if match is None:
             return pd.DataFrame(columns=PAIR)
-        every["interest"] = match.to_numpy()
+        every["interest"] = np.asarray(match, dtype=np.float64)
         return _top_per_user(every, "interest", self.params.k)
 
 

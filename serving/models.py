@@ -76,7 +76,7 @@ class ModelHolder:
         world = self.world
 
         def contexts(surface: str, as_of: pd.Timestamp) -> RankContext:
-            return RankContext(surface, world.catalog(as_of), world.features.for_requests, bundle)
+            return RankContext(surface, world.catalog(as_of), world.features.rows, bundle)
 
         served = Served(bundle, Pager(contexts, self.strategies, self.signer), time.time())
         for surface in bundle.rankers:  # ranks with every model before it may serve

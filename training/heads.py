@@ -18,6 +18,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from circlerank.errors import ModelError
 from circlerank.progress import step
+from features.rows import ModelRows
 
 from .config import BoosterParams
 from .dataset import TrainingSet
@@ -159,11 +160,11 @@ class HeadsRanker:
             {label: p.predict(x) for label, p in self.predictors.items()}, index=rows.index
         )
 
-    def probability(self, rows: pd.DataFrame, label: str) -> np.ndarray:
+    def probability(self, rows: ModelRows, label: str) -> np.ndarray:
         """P(action) of one head."""
         return self.predict(inputs(rows, self.features), label)
 
-    def score(self, rows: pd.DataFrame) -> np.ndarray:
+    def score(self, rows: ModelRows) -> np.ndarray:
         return self.value(inputs(rows, self.features))
 
     def value(self, x: np.ndarray, known: dict[str, np.ndarray] | None = None) -> np.ndarray:

@@ -12,10 +12,10 @@ from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from circlerank.errors import ModelError
 from circlerank.progress import step
+from features.rows import ModelRows
 
 from .config import BoosterParams
 from .dataset import TrainingSet
@@ -90,7 +90,7 @@ class LambdaRanker:
         self.predictor: Predictor = BoosterPredictor(self.booster)
         return self
 
-    def score(self, rows: pd.DataFrame) -> np.ndarray:
+    def score(self, rows: ModelRows) -> np.ndarray:
         x = inputs(rows, self.features)
         return self.predictor.predict(x)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Self
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from circlerank.progress import step
+from features.rows import ModelRows
 
 from .dataset import TrainingSet
 from .ranker import inputs
@@ -60,13 +60,13 @@ class LogisticRanker:
             self.metrics[f"{train.primary}_auc"] = float(auc)
         return self
 
-    def logit(self, rows: pd.DataFrame) -> np.ndarray:
+    def logit(self, rows: ModelRows) -> np.ndarray:
         """Log-odds of the primary action."""
         x = _compress(inputs(rows, self.features))
         x = np.where(np.isnan(x), self.median, x)
         return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
-    def score(self, rows: pd.DataFrame) -> np.ndarray:
+    def score(self, rows: ModelRows) -> np.ndarray:
         return np.asarray(expit(self.logit(rows)))  # no overflow for very negative logits
 
     def save(self, directory: Path) -> None:

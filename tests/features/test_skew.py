@@ -83,3 +83,30 @@ def test_serving_reads_object_and_str_ids_alike(
     for column, values in keys.items():
         assert values.dtype == object
         assert values.tolist() == hydrated[column].tolist(), column
+
+
+def test_model_matrix_from_feature_rows_equals_the_frames(
+    world: ContractData, small_world: SimResult, tmp_path: Path
+) -> None:
+    """Models read serving rows as a matrix, with no frame: the same inputs as from the
+    training frame, for any column order, absent columns (NaN) and set constants."""
+    from training.ranker import inputs
+
+    t = small_world.split_time
+    builder = FeatureBuilder(world)
+    write_snapshot(builder, tmp_path / "features", t)
+    rows = requests(world, t, "feed")
+    training = builder.for_requests(rows, "feed").assign(position=0.0, circle_members=5.0)
+    serving = ServingFeatures(tmp_path / "features", world).rows(rows, "feed")
+    serving = serving.assign(position=0.0, circle_members=5.0)
+
+    model = [c for c in training.columns if c not in ("user_id", "item_id", "as_of")]
+    model = [*np.random.default_rng(0).permutation(model), "never_computed"]
+    from_rows, from_frame = inputs(serving, model), inputs(training, model)
+    assert from_rows.flags.c_contiguous and from_rows.shape == (len(rows), len(model))
+    np.testing.assert_allclose(from_rows, from_frame, rtol=1e-9, atol=1e-9)
+    assert np.isnan(from_rows[:, -1]).all()
+    assert (from_rows[:, model.index("circle_members")] == 5.0).all()
+    pd.testing.assert_frame_equal(
+        serving.frame(), training, check_exact=False, rtol=1e-9, atol=1e-9
+    )
