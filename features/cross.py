@@ -36,8 +36,14 @@ def _vectors(vocab: Vocabulary, config: FeatureConfig) -> tuple[list[str], list[
 
 def cross_inputs(vocab: Vocabulary, config: FeatureConfig) -> set[str]:
     """Every column `cross_features` may read besides as_of (callers gather just these)."""
+    return {*SCALAR_INPUTS, *interest_inputs(vocab, config)}
+
+
+def interest_inputs(vocab: Vocabulary, config: FeatureConfig) -> set[str]:
+    """The columns `interest_values` reads: category vectors of users, circles and the
+    population, so equal for rows with the same user and circle."""
     user_vec, circle_vec, baseline = _vectors(vocab, config)
-    return {*SCALAR_INPUTS, *user_vec, *circle_vec, *baseline}
+    return {*user_vec, *circle_vec, *baseline}
 
 
 def _lifts(
@@ -76,6 +82,15 @@ def cross_values(
 ) -> dict[str, np.ndarray]:
     """`cross_features` over any column source (a frame in training, the online store's
     block at serving time), with each row's as_of in days since the epoch."""
+    out = interest_values(columns, vocab, config)
+    out.update(row_values(columns, as_of_days))
+    return out
+
+
+def interest_values(
+    columns: Columns, vocab: Vocabulary, config: FeatureConfig
+) -> dict[str, np.ndarray]:
+    """The cross features of the user's and the circle's payment categories."""
     out: dict[str, np.ndarray] = {}
     user_vec, circle_vec, baseline = _vectors(vocab, config)
     a = columns(user_vec) if vocab.categories else None
@@ -86,6 +101,12 @@ def cross_values(
         base = columns(baseline)
         if base is not None:
             out["interest_lift"], out["interest_lift_sq"] = _lifts(a, b, _zero_nan(base))
+    return out
+
+
+def row_values(columns: Columns, as_of_days: np.ndarray) -> dict[str, np.ndarray]:
+    """The cross features of scalar columns and the row's time."""
+    out: dict[str, np.ndarray] = {}
     created = columns(["post_created_day"])
     if created is not None:
         out["post_age_hours"] = 24.0 * (as_of_days - created[:, 0])

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
-from .cross import cross_values
+from .cross import Columns, interest_inputs, interest_values, row_values
 from .materialize import ONLINE, read_schema
 from .pit import AS_OF, TS, days
 from .rows import FeatureRows
@@ -103,10 +103,13 @@ class ServingFeatures:
                 self._items[surface] = _ItemCache(own, ITEM_KEYS[surface] - {"scope"})
             return self._items[surface]
 
-    def _parts(self, rows: pd.DataFrame, surface: str, entities: list[str]) -> list[_Part]:
+    def _parts(
+        self, rows: pd.DataFrame, surface: str, entities: list[str]
+    ) -> tuple[list[_Part], dict[str, _Factorized]]:
         """Each entity's feature rows for the request rows, entities in order, as
         distinct rows and an index per request row (not yet gathered: a request reads
-        a few of the vector columns, and one user's row serves all its items).
+        a few of the vector columns, and one user's row serves all its items); and
+        each key column's factorization.
 
         An item's own entities (its post, circle, author) and hydrated keys do not
         change while the snapshot serves, so they are computed once per item and
@@ -134,10 +137,11 @@ class ServingFeatures:
             factorized["city"] = pd.factorize(np.asarray(city)[user_code], use_na_sentinel=False)
         if "scope" in wanted:
             factorized["scope"] = (np.zeros(len(rows), dtype=np.intp), np.array([POPULATION]))
-        return [
+        parts = [
             cache.part(e, code) if e in cache.entities else self._values(e, factorized)
             for e in entities
         ]
+        return parts, factorized
 
     def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         """The same columns, in the same order, as FeatureBuilder.for_requests."""
@@ -147,18 +151,32 @@ class ServingFeatures:
         """`for_requests` as one float matrix, which models read without a frame."""
         entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
         layout = self._layout(tuple(entities))
-        parts = self._parts(rows, surface, entities)
+        parts, keys = self._parts(rows, surface, entities)
 
-        def columns(names: Sequence[str]) -> np.ndarray | None:
-            at = [layout.position[n] for n in names if n in layout.position]
-            if len(at) < len(names):
-                return None
-            if len({p for p, _ in at}) == 1:
-                return _gather(parts[at[0][0]], [j for _, j in at])
-            return np.column_stack([_gather(parts[p], [j]) for p, j in at])
+        def columns_of(subset: np.ndarray | None) -> Columns:
+            """The named columns for every request row, or for the `subset` rows."""
+            chosen = parts if subset is None else [(d, g[subset]) for d, g in parts]
 
+            def columns(names: Sequence[str]) -> np.ndarray | None:
+                at = [layout.position[n] for n in names if n in layout.position]
+                if len(at) < len(names):
+                    return None
+                if len({p for p, _ in at}) == 1:
+                    return _gather(chosen[at[0][0]], [j for _, j in at])
+                return np.column_stack([_gather(chosen[p], [j]) for p, j in at])
+
+            return columns
+
+        # the interest features depend on the user and the circle alone: computed once
+        # per distinct pair (a request's 1,000 posts come from a few dozen circles)
+        vocab, config = self.schema.vocab, self.schema.config
+        first, inverse = _distinct_rows(
+            [keys[k][0] for k in self._interest_keys(layout)], len(rows)
+        )
+        interest = interest_values(columns_of(first), vocab, config)
+        cross = {name: value[inverse] for name, value in interest.items()}
         as_of = rows[AS_OF].astype(TS)
-        cross = cross_values(columns, days(as_of), self.schema.vocab, self.schema.config)
+        cross.update(row_values(columns_of(None), days(as_of)))
         values = np.empty((len(rows), layout.width + len(cross)))
         for part, (start, stop), scalar in zip(parts, layout.slices, layout.scalar, strict=True):
             values[:, start:stop] = _gather(part, scalar)
@@ -166,6 +184,12 @@ class ServingFeatures:
             values[:, i] = column
         names, position = layout.columns(list(cross))
         return FeatureRows(rows, values, names, position)
+
+    def _interest_keys(self, layout: _Layout) -> list[str]:
+        """The key columns of the entities holding the interest features' inputs."""
+        inputs = interest_inputs(self.schema.vocab, self.schema.config)
+        held = {layout.entities[layout.position[c][0]] for c in inputs if c in layout.position}
+        return sorted({k for entity in held for k in ENTITY_KEYS[entity]})
 
     def _layout(self, entities: tuple[str, ...]) -> _Layout:
         if entities not in self._layouts:
@@ -180,7 +204,7 @@ class ServingFeatures:
                 slices.append((len(names), len(names) + len(mine)))
                 scalar.append(np.array(mine, dtype=np.intp))
                 names += [columns[j] for j in mine]
-            self._layouts[entities] = _Layout(position, scalar, slices, names)
+            self._layouts[entities] = _Layout(entities, position, scalar, slices, names)
         return self._layouts[entities]
 
 
@@ -197,6 +221,18 @@ def _gather(part: _Part, columns: Sequence[int] | np.ndarray) -> np.ndarray:
     if len(runs) == 1:
         return distinct[group, runs[0][0] : runs[0][1]]
     return np.concatenate([distinct[group, a:b] for a, b in runs], axis=1)
+
+
+def _distinct_rows(codes: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A first row of each distinct combination of the codes (each >= 0) over n rows,
+    and each row's combination; all rows are one combination when there are no codes."""
+    if not codes:
+        return np.zeros(min(n, 1), dtype=np.intp), np.zeros(n, dtype=np.intp)
+    combined = codes[0].astype(np.int64)
+    for code in codes[1:]:
+        combined = combined * (int(code.max(initial=-1)) + 1) + code
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return first, inverse
 
 
 def _wanted(entities: Sequence[str]) -> set[str]:
@@ -261,6 +297,7 @@ class _Layout:
     per set of cross features (built once: an index of strings is costly to build per
     request)."""
 
+    entities: tuple[str, ...]
     position: dict[str, tuple[int, int]]
     scalar: list[np.ndarray]
     slices: list[tuple[int, int]]
