@@ -124,7 +124,11 @@ class ServingFeatures:
             keys = self.hydrate.object_keys(fresh, surface)
             cache.add(missing, keys, self._entity_values(fresh, surface, cache.entities))
             code = cache.codes(items)
-        wanted = _wanted(entities)
+        # keys of the entities looked up per request, and of the interest features
+        # (an item's own entities need none: their rows come by the item's code)
+        layout = self._layout(tuple(entities))
+        wanted = _wanted([e for e in entities if e not in cache.entities])
+        wanted |= set(self._interest_keys(layout))
         factorized: dict[str, _Factorized] = {
             k: cache.factorized(k, code) for k in cache.keys if k in wanted
         }
@@ -187,9 +191,12 @@ class ServingFeatures:
 
     def _interest_keys(self, layout: _Layout) -> list[str]:
         """The key columns of the entities holding the interest features' inputs."""
-        inputs = interest_inputs(self.schema.vocab, self.schema.config)
-        held = {layout.entities[layout.position[c][0]] for c in inputs if c in layout.position}
-        return sorted({k for entity in held for k in ENTITY_KEYS[entity]})
+        if layout.interest_keys is None:
+            inputs = interest_inputs(self.schema.vocab, self.schema.config)
+            at = layout.position
+            held = {layout.entities[at[c][0]] for c in inputs if c in at}
+            layout.interest_keys = sorted({k for entity in held for k in ENTITY_KEYS[entity]})
+        return layout.interest_keys
 
     def _layout(self, entities: tuple[str, ...]) -> _Layout:
         if entities not in self._layouts:
@@ -251,6 +258,7 @@ class _ItemCache:
         self._key_code = {k: np.empty(0, dtype=np.intp) for k in self.keys}
         self._vocab: dict[str, dict[object, int]] = {k: {} for k in self.keys}
         self._values_of: dict[str, list[object]] = {k: [] for k in self.keys}
+        self._values = {k: np.empty(0, dtype=object) for k in self.keys}
         self._rows: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -260,8 +268,6 @@ class _ItemCache:
             if not fresh:
                 return
             start = len(self.code)
-            for n, i in enumerate(fresh):
-                self.code[items[i]] = start + n
             for k in self.keys:
                 vocab, values = self._vocab[k], self._values_of[k]
                 codes = np.empty(len(fresh), dtype=np.intp)
@@ -272,9 +278,16 @@ class _ItemCache:
                         values.append(value)
                     codes[n] = vocab[value]
                 self._key_code[k] = np.concatenate([self._key_code[k], codes])
+                array = np.empty(len(values), dtype=object)
+                array[:] = values
+                self._values[k] = array
             for entity, block in zip(self.entities, rows, strict=True):
                 old = self._rows.get(entity, np.empty((0, block.shape[1])))
                 self._rows[entity] = np.vstack([old, block[fresh]])
+            # codes last: a concurrent request finds an item only once its keys and
+            # rows are in place
+            for n, i in enumerate(fresh):
+                self.code[items[i]] = start + n
 
     def codes(self, items: np.ndarray) -> np.ndarray:
         """Each item's code; -1 for an item not cached yet."""
@@ -282,9 +295,14 @@ class _ItemCache:
         return np.fromiter((get(i, -1) for i in items), dtype=np.intp, count=len(items))
 
     def factorized(self, key: str, code: np.ndarray) -> _Factorized:
-        distinct, group = np.unique(self._key_code[key][code], return_inverse=True)
-        values = self._values_of[key]
-        return group, np.array([values[d] for d in distinct], dtype=object)
+        """Each row's index among the distinct key values, and those values (sorted by
+        key code, as np.unique would give them): one pass over a mask of the vocabulary
+        instead of a sort."""
+        codes = self._key_code[key][code]
+        values = self._values[key]
+        present = np.zeros(len(values), dtype=bool)
+        present[codes] = True
+        return (np.cumsum(present) - 1)[codes], values[np.flatnonzero(present)]
 
     def part(self, entity: str, code: np.ndarray) -> _Part:
         return self._rows[entity], code
@@ -303,6 +321,7 @@ class _Layout:
     slices: list[tuple[int, int]]
     scalar_names: list[str]
     _columns: dict[tuple[str, ...], tuple[pd.Index, dict[str, int]]] = field(default_factory=dict)
+    interest_keys: list[str] | None = None  # set by ServingFeatures on first use
 
     @property
     def width(self) -> int:
