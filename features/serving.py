@@ -63,8 +63,15 @@ class ServingFeatures:
         one circle, author or topic for many items."""
         codes = [keys[k] for k in ENTITY_KEYS[entity]]
         ids: np.ndarray | tuple[np.ndarray, ...]
+        varying = [i for i, (_, uniques) in enumerate(codes) if len(uniques) > 1]
         if len(codes) == 1:
             group, ids = codes[0][0], codes[0][1]
+        elif len(varying) <= 1:
+            # a pair with one side fixed (one user asking about many items): the
+            # varying side's codes are already the distinct pairs
+            v = varying[0] if varying else 0
+            group, n = codes[v][0], len(codes[v][1])
+            ids = tuple(u if i == v else np.repeat(u, n) for i, (_, u) in enumerate(codes))
         else:
             combined = codes[0][0].astype(np.int64)
             for code, uniques in codes[1:]:

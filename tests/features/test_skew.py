@@ -110,3 +110,19 @@ def test_model_matrix_from_feature_rows_equals_the_frames(
     pd.testing.assert_frame_equal(
         serving.frame(), training, check_exact=False, rtol=1e-9, atol=1e-9
     )
+
+
+@pytest.mark.parametrize("surface", ["feed", "circle_suggestions"])
+def test_one_user_many_items_equals_training(
+    world: ContractData, small_world: SimResult, tmp_path: Path, surface: str
+) -> None:
+    """The API's case: one user, many items (pairs keyed by the varying side only)."""
+    t = small_world.split_time
+    builder = FeatureBuilder(world)
+    write_snapshot(builder, tmp_path / "features", t)
+    rows = requests(world, t, surface).iloc[:-1]  # without the unseen user's row
+    for user in rows["user_id"].unique()[:3]:
+        one = rows.assign(user_id=user)
+        serving = ServingFeatures(tmp_path / "features", world).for_requests(one, surface)
+        training = builder.for_requests(one, surface)
+        pd.testing.assert_frame_equal(serving, training, check_exact=False, rtol=1e-9, atol=1e-9)
