@@ -33,16 +33,23 @@ def rows_by(codes: np.ndarray) -> list[np.ndarray]:
 def contains(per_user: PerUser, users: Iterable[Any], ids: Iterable[Any]) -> np.ndarray:
     """For each (user, id) row: whether the id is in the user's set. Rows of users
     without a set (most, for most questions) are not looked at."""
-    user = np.asarray(list(users), dtype=object)
-    item = np.asarray(list(ids), dtype=object)
+    user, item = _objects(users), _objects(ids)
     found = np.zeros(len(user), dtype=bool)
     if not per_user or len(user) == 0:
         return found
-    for rows in rows_by(pd.factorize(user)[0]):
+    # one user asking (the API's case) is one group: no factorizing and sorting
+    one = (user == user[0]).all()
+    for rows in [np.arange(len(user))] if one else rows_by(pd.factorize(user)[0]):
         mine = per_user.get(user[rows[0]], NOTHING)
         if mine:
             found[rows] = np.fromiter((i in mine for i in item[rows].tolist()), bool, len(rows))
     return found
+
+
+def _objects(values: Iterable[Any]) -> np.ndarray:
+    if isinstance(values, pd.Series | pd.Index | np.ndarray):
+        return np.asarray(values, dtype=object)
+    return np.asarray(list(values), dtype=object)
 
 
 def _per_user(users: pd.Series, ids: pd.Series) -> PerUser:

@@ -112,6 +112,13 @@ def test_contains_reads_each_users_own_set() -> None:
     assert contains(per_user, users, ids).tolist() == [True, False, False, False, True, True]
     assert contains({}, users, ids).tolist() == [False] * 6
     assert contains(per_user, [], []).tolist() == []
+    # one user (the API's case), from a Series as filters pass it
+    one = pd.Series(["a", "a", "a"], dtype=object)
+    assert contains(per_user, one, pd.Series(["y", "z", "x"])).tolist() == [True, False, True]
+    assert contains(per_user, np.array(["c", "c"], dtype=object), ["x", "y"]).tolist() == [
+        False,
+        False,
+    ]
 
 
 def test_friends_circles_work_without_transfers() -> None:
