@@ -1,5 +1,6 @@
-"""Positions of string ids in an id column: hash each id once, natively, then look
-values up by position instead of mapping strings column by column."""
+"""Integer codes of string ids: positions in an id column (hash each id once, natively,
+then look values up by position instead of mapping strings column by column), and one
+code per row for keys of several columns."""
 
 from __future__ import annotations
 
@@ -27,3 +28,20 @@ def positions(ids: pd.Series | pd.Index, index: pd.Index) -> np.ndarray:
 def take(column: pd.Series, rows: np.ndarray) -> pd.Series:
     """`column` at `rows` (missing where rows is -1), as a fresh default-indexed Series."""
     return pd.Series(column.array.take(rows, allow_fill=True), name=column.name)
+
+
+def combined_codes(codes: list[np.ndarray]) -> np.ndarray:
+    """One int64 per row, equal exactly when every column's code is (codes >= -1)."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for code in codes:
+        combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
+    return combined
+
+
+def distinct_rows(codes: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A first row of each distinct combination of the codes over n rows, and each
+    row's combination; all rows are one combination when there are no codes."""
+    if not codes:
+        return np.zeros(min(n, 1), dtype=np.intp), np.zeros(n, dtype=np.intp)
+    _, first, inverse = np.unique(combined_codes(codes), return_index=True, return_inverse=True)
+    return first, inverse

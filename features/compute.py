@@ -17,7 +17,7 @@ import pandas as pd
 
 from circlerank.progress import step
 
-from .codes import positions
+from .codes import combined_codes, positions
 from .config import FeatureConfig
 from .contract import ContractData
 from .cross import cross_features, cross_inputs
@@ -195,7 +195,7 @@ class FeatureBuilder:
         found = pd.concat(frames, ignore_index=True).dropna()
         # first occurrences by the keys' factorized codes: DataFrame.drop_duplicates
         # hashes string tuples and costs 8x more on millions of pairs
-        combined = _combined([pd.factorize(found[k])[0].astype(np.int64) for k in keys])
+        combined = combined_codes([pd.factorize(found[k])[0].astype(np.int64) for k in keys])
         first = ~pd.Series(combined).duplicated().to_numpy()
         return found[first].reset_index(drop=True)
 
@@ -361,7 +361,7 @@ class QueryGroups:
             if time_code not in self._codes:
                 self._codes[time_code] = pd.factorize(times)[0].astype(np.int64)
             codes = [self._code(k) for k in keys] + [self._codes[time_code]]
-            group = pd.factorize(_combined(codes))[0].astype(np.int64)
+            group = pd.factorize(combined_codes(codes))[0].astype(np.int64)
             first = np.flatnonzero(~pd.Series(group).duplicated().to_numpy())
             # keys as categoricals over the column's distinct values: point-in-time
             # lookups then take their codes instead of hashing the ids again
@@ -374,14 +374,6 @@ class QueryGroups:
             unique[AS_OF] = times.iloc[first].reset_index(drop=True)
             self._distinct[(keys, cadence)] = (unique, group)
         return self._distinct[(keys, cadence)]
-
-
-def _combined(codes: list[np.ndarray]) -> np.ndarray:
-    """One int64 per row, equal exactly when every column's code is (codes >= -1)."""
-    combined = np.zeros(len(codes[0]), dtype=np.int64)
-    for code in codes:
-        combined = combined * (int(code.max(initial=-1)) + 2) + code + 1
-    return combined
 
 
 def model_columns(frame: pd.DataFrame, builder: FeatureBuilder) -> list[str]:

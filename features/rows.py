@@ -44,12 +44,6 @@ class FeatureRows:
     def __len__(self) -> int:
         return len(self.keys)
 
-    @property
-    def columns(self) -> list[str]:
-        """Every column, as the frame would list them."""
-        more = [c for c in self.constants if c not in self._position]
-        return [*KEYS, *self.value_columns, *more]
-
     def get(self, name: str) -> np.ndarray | None:
         """One feature column as floats, or None when the rows lack it."""
         if name in self.constants:

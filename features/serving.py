@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .codes import distinct_rows
 from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
 from .cross import Columns, interest_inputs, interest_values, row_values
@@ -33,12 +34,6 @@ ITEM_KEYS = {
 
 _Factorized = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
 _Part = tuple[np.ndarray, np.ndarray]  # distinct feature rows, each request row's index
-
-
-def _first_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's group among the distinct codes, and the first row of each group."""
-    group = pd.factorize(codes)[0]
-    return group, np.unique(group, return_index=True)[1]
 
 
 class ServingFeatures:
@@ -73,10 +68,7 @@ class ServingFeatures:
             group, n = codes[v][0], len(codes[v][1])
             ids = tuple(u if i == v else np.repeat(u, n) for i, (_, u) in enumerate(codes))
         else:
-            combined = codes[0][0].astype(np.int64)
-            for code, uniques in codes[1:]:
-                combined = combined * (len(uniques) + 1) + code
-            group, first = _first_rows(combined)
+            first, group = distinct_rows([code for code, _ in codes], len(codes[0][0]))
             ids = tuple(uniques[code[first]] for code, uniques in codes)
         values, known = self.store.lookup_found(entity, ids)
         if not known.all():
@@ -181,9 +173,7 @@ class ServingFeatures:
         # the interest features depend on the user and the circle alone: computed once
         # per distinct pair (a request's 1,000 posts come from a few dozen circles)
         vocab, config = self.schema.vocab, self.schema.config
-        first, inverse = _distinct_rows(
-            [keys[k][0] for k in self._interest_keys(layout)], len(rows)
-        )
+        first, inverse = distinct_rows([keys[k][0] for k in self._interest_keys(layout)], len(rows))
         interest = interest_values(columns_of(first), vocab, config)
         cross = {name: value[inverse] for name, value in interest.items()}
         as_of = rows[AS_OF].astype(TS)
@@ -235,18 +225,6 @@ def _gather(part: _Part, columns: Sequence[int] | np.ndarray) -> np.ndarray:
     if len(runs) == 1:
         return distinct[group, runs[0][0] : runs[0][1]]
     return np.concatenate([distinct[group, a:b] for a, b in runs], axis=1)
-
-
-def _distinct_rows(codes: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A first row of each distinct combination of the codes (each >= 0) over n rows,
-    and each row's combination; all rows are one combination when there are no codes."""
-    if not codes:
-        return np.zeros(min(n, 1), dtype=np.intp), np.zeros(n, dtype=np.intp)
-    combined = codes[0].astype(np.int64)
-    for code in codes[1:]:
-        combined = combined * (int(code.max(initial=-1)) + 1) + code
-    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    return first, inverse
 
 
 def _wanted(entities: Sequence[str]) -> set[str]:

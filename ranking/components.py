@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from features.rows import ModelRows
 
 from .catalog import Catalog
+from .history import user_codes
 
 if TYPE_CHECKING:
     from training.bundle import Bundle
@@ -107,14 +108,6 @@ class Slate:
     def order(self) -> np.ndarray:
         """Entry indices by user, then score descending, then item id."""
         return best_first(self.user_codes, self.item, self.score)
-
-
-def user_codes(user: np.ndarray) -> np.ndarray:
-    """Integer codes of user ids, in id order; a one-user request, the API's case,
-    skips the hashing."""
-    if len(user) and (user == user[0]).all():
-        return np.zeros(len(user), dtype=np.int64)
-    return pd.factorize(user, sort=True)[0].astype(np.int64)
 
 
 def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.ndarray:

@@ -23,8 +23,18 @@ POSITIVE = ("click", "like", "comment", "share", "join")
 NOTHING: frozenset[str] = frozenset()
 
 
+def user_codes(user: np.ndarray) -> np.ndarray:
+    """Integer codes of user ids, in id order; a one-user request, the API's case,
+    skips the hashing."""
+    if len(user) and (user == user[0]).all():
+        return np.zeros(len(user), dtype=np.int64)
+    return pd.factorize(user, sort=True)[0].astype(np.int64)
+
+
 def rows_by(codes: np.ndarray) -> list[np.ndarray]:
     """Row indices grouped by integer code (one array per code, rows in order)."""
+    if len(codes) and (codes == codes[0]).all():  # one group (one user): no sort
+        return [np.arange(len(codes))]
     by_code = np.argsort(codes, kind="stable")
     ordered = codes[by_code]
     return np.split(by_code, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1) if len(codes) else []
@@ -37,9 +47,7 @@ def contains(per_user: PerUser, users: Iterable[Any], ids: Iterable[Any]) -> np.
     found = np.zeros(len(user), dtype=bool)
     if not per_user or len(user) == 0:
         return found
-    # one user asking (the API's case) is one group: no factorizing and sorting
-    one = (user == user[0]).all()
-    for rows in [np.arange(len(user))] if one else rows_by(pd.factorize(user)[0]):
+    for rows in rows_by(user_codes(user)):
         mine = per_user.get(user[rows[0]], NOTHING)
         if mine:
             found[rows] = np.fromiter((i in mine for i in item[rows].tolist()), bool, len(rows))

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], object], timeout_s: float = 10.0, every_s: float = 0.1) -> bool:
+    """Whether `check()` turns true within `timeout_s`, asking every `every_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every_s)
+    return False
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:

@@ -13,21 +13,12 @@ import httpx
 import pytest
 
 from serving.eventlog import PostgresEventLog
-from tests.servers import LocalPostgres, LocalRedis
+from tests.servers import LocalPostgres, LocalRedis, wait_for
 
 from .conftest import AUTH, ServedWorld
 from .server_process import EventSender, free_port, start_server
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(check: Callable[[], object], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_redis_outage_degrades_the_feed_and_recovers(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from pathlib import Path
 
+from tests.servers import wait_for
 from training.bundle import point_current
 
 from .conftest import ADMIN, AUTH, ServedWorld
@@ -95,19 +95,13 @@ def test_a_schema_mismatched_bundle_is_refused(api, fresh_models: Path) -> None:
 
 
 def test_the_watcher_follows_current_and_refuses_a_corrupt_bundle(api, fresh_models: Path) -> None:
-    def wait_for(condition, timeout_s: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            time.sleep(0.05)
-        return False
-
     with api(models=fresh_models, reload_poll_s=0.1) as client:
         point_current(fresh_models, _copy_bundle(fresh_models, "20990101T000000-watched").name)
-        assert wait_for(lambda: _version(client) == "20990101T000000-watched")
+        assert wait_for(lambda: _version(client) == "20990101T000000-watched", 30.0, 0.05)
         point_current(fresh_models, _corrupt(fresh_models))
-        assert wait_for(lambda: client.get("/readyz").json()["reload_refused"] is not None)
+        assert wait_for(
+            lambda: client.get("/readyz").json()["reload_refused"] is not None, 30.0, 0.05
+        )
         assert _version(client) == "20990101T000000-watched"
 
 
