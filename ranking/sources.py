@@ -107,7 +107,11 @@ class PopularPosts(CandidateSource[TopK]):
 
 
 class ALSPosts(CandidateSource[TopK]):
-    """Fresh in-network posts nearest the user's ALS vector (faiss inner product)."""
+    """The user's fresh in-network posts with the highest ALS dot product.
+
+    Each user's own few hundred posts are scored exactly: a faiss search filtered to
+    the posts of a whole batch of users would give a user fewer of its own posts the
+    larger the batch, so offline replay would differ from the API's one-user requests."""
 
     name = "als_posts"
     surfaces = ("feed",)
@@ -116,11 +120,10 @@ class ALSPosts(CandidateSource[TopK]):
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         if ctx.bundle is None or "feed" not in ctx.bundle.als:
             return pd.DataFrame(columns=PAIR)
-        pairs = ctx.catalog.feed_posts(users)
-        found = ctx.bundle.als["feed"].recommend(
-            users, self.params.k, allowed=set(pairs["item_id"])
-        )
-        return found.merge(pairs[PAIR], on=PAIR)[PAIR]
+        pairs = ctx.catalog.feed_posts(users)[PAIR]
+        score = ctx.bundle.als["feed"].score(pairs["user_id"], pairs["item_id"])
+        known = np.isfinite(score)
+        return _top_per_user(pairs[known].assign(score=score[known]), "score", self.params.k)
 
 
 class EligibleCircles(CandidateSource):

@@ -256,3 +256,33 @@ def test_the_value_cascade_is_exact_on_its_shortlist_and_orders_the_rest_below(
         assert (np.diff(ordered) <= 0).all()  # the rest in primary-head order
         assert got.loc[off, "short"].is_unique  # no ties for later sorts to break by id
     replayer.close()
+
+
+def test_als_posts_are_each_users_best_own_posts_whatever_the_batch(
+    world: SimResult, trained: Path, tmp_path: Path
+) -> None:
+    from ranking.sources import ALSPosts, TopK
+
+    data = load_contract(world.out_dir, quarantine_dir=tmp_path / "q")
+    replayer = Replayer(data, load_bundle(trained), world.split_time)
+    try:
+        ctx = replayer.context("feed")
+        source = ALSPosts(TopK(k=5))
+        users = data["users"]["user_id"].to_numpy(dtype=object)[:60]
+        together = source.fetch(ctx, users)
+        als = ctx.bundle.als["feed"]  # type: ignore[union-attr]
+        checked = 0
+        for user in users[:15]:
+            alone = source.fetch(ctx, np.array([user], dtype=object))
+            mine = together[together["user_id"] == user]
+            assert alone["item_id"].tolist() == mine["item_id"].tolist()
+            # the oracle: every own in-network post scored, the five best kept
+            own = ctx.catalog.feed_posts(np.array([user], dtype=object))
+            score = pd.Series(als.score(own["user_id"], own["item_id"]), index=own["item_id"])
+            best = score.dropna().sort_values(ascending=False).head(5)
+            np.testing.assert_allclose(score[alone["item_id"]].to_numpy(), best.to_numpy())
+            checked += len(alone) > 0
+        assert checked >= 5
+    finally:
+        replayer.close()
+
