@@ -47,8 +47,10 @@ class ValueParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # the full value is computed for each user's `shortlist` candidates most likely to
-    # get the primary action; None scores every candidate with every head
-    shortlist: int | None = Field(default=300, ge=1)
+    # get the primary action; None scores every candidate with every head. On a world
+    # of seed 3, share of oracle@10 of `community` was 0.7066 at 300, 0.7075 at 50
+    # and 0.7086 at 20, and the five secondary heads cost most of the scoring at 300
+    shortlist: int | None = Field(default=50, ge=1)
 
 
 class ValueScorer(Scorer[ValueParams]):
