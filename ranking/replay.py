@@ -22,10 +22,12 @@ from training.bundle import Bundle
 
 from .catalog import Catalog
 from .components import RankContext
+from .forked import run_batches
 from .pipeline import Pipeline, RankResult
 from .strategy import Strategies, load_strategies
 
-BATCH_USERS = 500
+BATCH_USERS = 500  # at most, per pipeline run
+FIRST_BATCH = 100  # ranked in this process first: it fills the caches workers share
 
 
 class Replayer:
@@ -39,9 +41,14 @@ class Replayer:
         feature_dir: str | Path | None = None,
         strategies: Strategies | None = None,
         reuse_snapshot: bool = False,
+        workers: int = 1,
     ) -> None:
         """`reuse_snapshot`: read the snapshot already in `feature_dir` (it must be as
-        of `at`) instead of materializing one."""
+        of `at`) instead of materializing one. `workers`: processes that rank batches
+        of users at once (forks of this one; see `ranking.forked`)."""
+        if workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {workers}")
+        self.workers = workers
         self.data = data
         self.bundle = bundle
         self.at = at
@@ -79,18 +86,30 @@ class Replayer:
         ctx = self.context(surface)
         total = RankResult()
         pages = []
-        batches = range(0, len(users), BATCH_USERS)
-        for start in track(batches, desc=f"ranking {surface} ({pipeline.strategy.name})"):
-            got = pipeline.run(ctx, users[start : start + BATCH_USERS], limit)
+        batches = _batches(users, self.workers)
+        done = run_batches(lambda batch: pipeline.run(ctx, batch, limit), batches, self.workers)
+        desc = f"ranking {surface} ({pipeline.strategy.name})"
+        for got in track(done, desc=desc, total=len(batches)):
             pages.append(got.ranked)
             total.candidates.update(got.candidates)
             total.removed.update(got.removed)
             for stage, seconds in got.seconds.items():
                 total.seconds[stage] = total.seconds.get(stage, 0.0) + seconds
         if pages:
-            total.ranked = pd.concat(pages, ignore_index=True)
+            # each batch is sorted by user then rank; so is the whole, whatever the batches
+            total.ranked = pd.concat(pages, ignore_index=True).sort_values(
+                ["user_id", "rank"], kind="stable", ignore_index=True
+            )
         return total
 
     def close(self) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+def _batches(users: np.ndarray, workers: int) -> list[np.ndarray]:
+    """A small first batch, then batches of at most BATCH_USERS, at least two per
+    worker so that the workers finish about together."""
+    first, rest = users[:FIRST_BATCH], users[FIRST_BATCH:]
+    size = min(BATCH_USERS, max(FIRST_BATCH, -(-len(rest) // (2 * workers))))
+    return [first] + [rest[start : start + size] for start in range(0, len(rest), size)]

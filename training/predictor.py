@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "CIRCLERANK_CACHE_DIR"
 # below this many rows one thread wins: starting threads costs more than it saves
 _ROWS_PER_THREAD = 20_000
+_threads = os.cpu_count() or 1
+
+
+def use_threads(n: int) -> None:
+    """Predict on at most `n` threads in this process (a forked worker uses one)."""
+    global _threads
+    _threads = max(1, n)
 
 
 class Predictor(Protocol):
@@ -41,7 +48,9 @@ class BoosterPredictor:
         self.booster = booster
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(x, num_iteration=self.booster.best_iteration))
+        return np.asarray(
+            self.booster.predict(x, num_iteration=self.booster.best_iteration, num_threads=_threads)
+        )
 
 
 class CompiledPredictor:
@@ -54,7 +63,7 @@ class CompiledPredictor:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float64)
-        jobs = max(1, min(os.cpu_count() or 1, len(x) // _ROWS_PER_THREAD))
+        jobs = max(1, min(_threads, len(x) // _ROWS_PER_THREAD))
         return np.asarray(self.model.predict(x, n_jobs=jobs))  # type: ignore[attr-defined]
 
 

@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--strategy", metavar="NAME", help="default: the surface's default")
     parser.add_argument("--strategies", metavar="FILE", help="strategies TOML (default: shipped)")
     parser.add_argument("--out", metavar="FILE.parquet", required=True)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes ranking batches of users at once (default: one per core)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -49,6 +54,7 @@ def read_users(path: str) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from features.contract import load_contract, parse_as_of
+    from ranking.forked import default_workers
     from ranking.pipeline import Pipeline
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
@@ -56,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     surface = SURFACES[args.surface]
     strategies = load_strategies(args.strategies)
     strategies.get(args.strategy, surface)  # fail fast on an unknown name
@@ -63,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     at = parse_as_of(args.at)
     bundle = load_bundle(args.models)
     data = load_contract(args.data)
-    replayer = Replayer(data, bundle, at, strategies=strategies)
+    replayer = Replayer(data, bundle, at, strategies=strategies, workers=workers)
     try:
         result = replayer.rank(surface, users, args.limit, args.strategy)
     finally:

@@ -286,3 +286,33 @@ def test_als_posts_are_each_users_best_own_posts_whatever_the_batch(
     finally:
         replayer.close()
 
+
+@pytest.mark.parametrize("surface", ["feed", "circle_suggestions"])
+def test_ranking_in_forked_workers_equals_ranking_here(
+    world: SimResult, trained: Path, tmp_path: Path, surface: str
+) -> None:
+    from ranking.forked import can_fork
+
+    if not can_fork():
+        pytest.skip("this platform does not fork")
+    data = load_contract(world.out_dir, quarantine_dir=tmp_path / "q")
+    users = data["users"]["user_id"].to_numpy(dtype=object)
+    pages = {}
+    for workers in (1, 2):
+        replayer = Replayer(
+            data,
+            load_bundle(trained),
+            world.split_time,
+            tmp_path / "snap",
+            workers=workers,
+            reuse_snapshot=workers > 1,
+        )
+        try:
+            got = replayer.rank(surface, users, 10)
+        finally:
+            replayer.close()
+        pages[workers] = got
+    assert len(users) > 300  # more than the first batch: the rest ran in two workers
+    pd.testing.assert_frame_equal(pages[1].ranked, pages[2].ranked)
+    assert pages[1].candidates == pages[2].candidates
+    assert pages[1].removed == pages[2].removed
