@@ -10,6 +10,7 @@ the whole gather of 1,000 rows' features takes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -66,15 +67,17 @@ class FeatureRows:
         a column (as `training.ranker.inputs` gives for a frame)."""
         get = self._position.get
         at = np.fromiter((get(n, -1) for n in names), dtype=np.intp, count=len(names))
-        fixed = [(j, self.constants[n]) for j, n in enumerate(names) if n in self.constants]
-        if not fixed and (at >= 0).all():
-            return self.values[:, at]
-        found = at >= 0
         out = np.empty((len(self), len(names)))
-        out[:, found] = self.values[:, at[found]]
-        out[:, ~found] = np.nan
-        for j, value in fixed:
-            out[:, j] = value
+        # a model reads the columns in a few runs of the stored order: copying slices
+        # is several times faster than a fancy index over the columns
+        for start, stop in _runs(at):
+            if at[start] < 0:
+                out[:, start:stop] = np.nan
+            else:
+                out[:, start:stop] = self.values[:, at[start] : at[start] + stop - start]
+        for j, name in enumerate(names):
+            if name in self.constants:
+                out[:, j] = self.constants[name]
         return out
 
     def frame(self) -> pd.DataFrame:
@@ -87,6 +90,16 @@ class FeatureRows:
             out[name] = value
         out.columns = pd.Index(out.columns.tolist())
         return out
+
+
+def _runs(at: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) spans of `at` that step by one (or are all -1)."""
+    if len(at) == 0:
+        return []
+    step = np.diff(at)
+    breaks = (step != 1) & ~((at[1:] < 0) & (at[:-1] < 0))
+    edges = [0, *(np.flatnonzero(breaks) + 1).tolist(), len(at)]
+    return list(pairwise(edges))
 
 
 ModelRows = pd.DataFrame | FeatureRows

@@ -100,13 +100,16 @@ def test_model_matrix_from_feature_rows_equals_the_frames(
     serving = ServingFeatures(tmp_path / "features", world).rows(rows, "feed")
     serving = serving.assign(position=0.0, circle_members=5.0)
 
-    model = [c for c in training.columns if c not in ("user_id", "item_id", "as_of")]
-    model = [*np.random.default_rng(0).permutation(model), "never_computed"]
-    from_rows, from_frame = inputs(serving, model), inputs(training, model)
-    assert from_rows.flags.c_contiguous and from_rows.shape == (len(rows), len(model))
-    np.testing.assert_allclose(from_rows, from_frame, rtol=1e-9, atol=1e-9)
-    assert np.isnan(from_rows[:, -1]).all()
-    assert (from_rows[:, model.index("circle_members")] == 5.0).all()
+    stored = [c for c in training.columns if c not in ("user_id", "item_id", "as_of")]
+    shuffled = [*np.random.default_rng(0).permutation(stored), "never_computed"]
+    # in stored order with gaps, absent columns and a constant inside: copied by runs
+    runs = [*stored[:5], "never_computed", "also_absent", *stored[9:]]
+    for model in (shuffled, runs):
+        from_rows, from_frame = inputs(serving, model), inputs(training, model)
+        assert from_rows.flags.c_contiguous and from_rows.shape == (len(rows), len(model))
+        np.testing.assert_allclose(from_rows, from_frame, rtol=1e-9, atol=1e-9)
+        assert np.isnan(from_rows[:, model.index("never_computed")]).all()
+        assert (from_rows[:, model.index("circle_members")] == 5.0).all()
     pd.testing.assert_frame_equal(
         serving.frame(), training, check_exact=False, rtol=1e-9, atol=1e-9
     )
