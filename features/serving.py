@@ -115,7 +115,13 @@ class ServingFeatures:
         gathered by the item's code; only the user's entities and the user x item
         pairs are looked up per request."""
         cache = self._item_cache(surface, entities)
+        users = rows["user_id"].to_numpy(dtype=object)
+        user_code, user_ids = pd.factorize(users, use_na_sentinel=False)
         items = rows["item_id"].to_numpy(dtype=object)
+        # many users (offline batches) share most items: look each distinct one up once
+        at, items = (
+            pd.factorize(items, use_na_sentinel=False) if len(user_ids) > 1 else (None, items)
+        )
         code = cache.codes(items)
         if (code < 0).any():
             missing = np.asarray(pd.unique(items[code < 0]))
@@ -123,6 +129,8 @@ class ServingFeatures:
             keys = self.hydrate.object_keys(fresh, surface)
             cache.add(missing, keys, self._entity_values(fresh, surface, cache.entities))
             code = cache.codes(items)
+        if at is not None:
+            code = code[at]
         # keys of the entities looked up per request, and of the interest features
         # (an item's own entities need none: their rows come by the item's code)
         layout = self._layout(tuple(entities))
@@ -131,8 +139,6 @@ class ServingFeatures:
         factorized: dict[str, _Factorized] = {
             k: cache.factorized(k, code) for k in cache.keys if k in wanted
         }
-        users = rows["user_id"].to_numpy(dtype=object)
-        user_code, user_ids = pd.factorize(users, use_na_sentinel=False)
         factorized["user_id"] = (user_code, user_ids)
         if "city" in wanted:
             ids = pd.Series(user_ids, dtype=object)

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from training.bundle import Bundle
 
 SURFACES = ("feed", "circle_suggestions")
+# a candidate's user as an integer code in user id order, added by the pipeline once so
+# that components group rows by user without hashing the ids again
+USER = "user"
 FeatureLookup = Callable[[pd.DataFrame, str], ModelRows]
 
 
@@ -99,11 +102,12 @@ class Slate:
     item: np.ndarray  # object ids
     row: np.ndarray  # int64
     score: np.ndarray  # float64
+    codes: np.ndarray | None = None  # the users' codes in id order, when known
 
     @cached_property
     def user_codes(self) -> np.ndarray:
         """Integer codes of the users, in id order (the users never change)."""
-        return user_codes(self.user)
+        return self.codes if self.codes is not None else user_codes(self.user)
 
     def order(self) -> np.ndarray:
         """Entry indices by user, then score descending, then item id."""
@@ -118,12 +122,23 @@ def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.nda
         order = np.argsort(lower, kind="stable")
         tied = lower[order][1:] == lower[order][:-1]
     else:
-        order = np.lexsort((lower, users))
+        order = by_user_then(users, lower)
         tied = (users[order][1:] == users[order][:-1]) & (lower[order][1:] == lower[order][:-1])
     if tied.any():  # sorting ids is the costly part: only when some scores tie
         items = pd.factorize(item, sort=True)[0]
         order = np.lexsort((items, lower, users))
     return order
+
+
+def by_user_then(users: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Indices by user code, then `key` ascending, then row: np.lexsort((key, users)).
+    Sorting the key first, then the codes stably, is about twice as fast: codes of up
+    to 2**15 users sort by radix."""
+    users = np.asarray(users)
+    if len(users) and (users.min() < 0 or users.max() >= 2**15):
+        return np.lexsort((key, users))
+    first = np.argsort(key, kind="stable")
+    return first[np.argsort(users[first].astype(np.int16), kind="stable")]
 
 
 def ranks_within(sorted_users: np.ndarray) -> np.ndarray:
@@ -137,3 +152,10 @@ class ReRanker(Component[P]):
     @abstractmethod
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         """New scores for the slate's entries (same order as the slate)."""
+
+
+def candidate_users(candidates: pd.DataFrame) -> np.ndarray:
+    """Each candidate row's user as an integer code in id order."""
+    if USER in candidates:
+        return candidates[USER].to_numpy(dtype=np.int64)
+    return user_codes(candidates["user_id"].to_numpy(dtype=object))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from .catalog import lookup
-from .components import Filter, RankContext
-from .history import contains
+from .components import Filter, RankContext, candidate_users
+from .history import PerUser, contains
 
 
 class CreditGate(Filter):
@@ -82,7 +83,7 @@ class AlreadySeen(Filter[Window]):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         seen = ctx.catalog.history.items("feed", ("impression",), self.params.days)
-        return ~contains(seen, candidates["user_id"], candidates["item_id"])
+        return ~_listed(seen, candidates, candidates["item_id"])
 
 
 class HiddenByUser(Filter):
@@ -94,7 +95,7 @@ class HiddenByUser(Filter):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         hidden = ctx.catalog.history.items("feed", ("hide", "report"))
-        return ~contains(hidden, candidates["user_id"], candidates["item_id"])
+        return ~_listed(hidden, candidates, candidates["item_id"])
 
 
 class HiddenAuthorParams(BaseModel):
@@ -114,7 +115,7 @@ class HiddenAuthor(Filter[HiddenAuthorParams]):
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         hidden = ctx.catalog.history.hidden_authors(self.params.min_hides)
         author = ctx.catalog.item_values("feed", "author_id", candidates)
-        return ~contains(hidden, candidates["user_id"], author)
+        return ~_listed(hidden, candidates, author)
 
 
 class DeletedPost(Filter):
@@ -140,7 +141,7 @@ class LeftCircle(Filter):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         circle = ctx.catalog.item_values("feed", "circle_id", candidates)
-        return ~contains(ctx.catalog.history.left_circles(), candidates["user_id"], circle)
+        return ~_listed(ctx.catalog.history.left_circles(), candidates, circle)
 
 
 class DismissedParams(BaseModel):
@@ -160,7 +161,12 @@ class DismissedCircle(Filter[DismissedParams]):
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         history = ctx.catalog.history
         dismissed = history.items("circle_suggestions", ("dismiss",), self.params.days)
-        return ~contains(dismissed, candidates["user_id"], candidates["item_id"])
+        return ~_listed(dismissed, candidates, candidates["item_id"])
+
+
+def _listed(per_user: PerUser, candidates: pd.DataFrame, ids: Iterable[Any]) -> np.ndarray:
+    """Whether each candidate row's id (`ids`, one per row) is in its user's set."""
+    return contains(per_user, candidates["user_id"], ids, candidate_users(candidates))
 
 
 FILTERS: tuple[type[Filter], ...] = (

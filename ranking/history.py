@@ -40,14 +40,17 @@ def rows_by(codes: np.ndarray) -> list[np.ndarray]:
     return np.split(by_code, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1) if len(codes) else []
 
 
-def contains(per_user: PerUser, users: Iterable[Any], ids: Iterable[Any]) -> np.ndarray:
+def contains(
+    per_user: PerUser, users: Iterable[Any], ids: Iterable[Any], codes: np.ndarray | None = None
+) -> np.ndarray:
     """For each (user, id) row: whether the id is in the user's set. Rows of users
-    without a set (most, for most questions) are not looked at."""
+    without a set (most, for most questions) are not looked at. `codes`: the users as
+    integer codes, when the caller has them."""
     user, item = _objects(users), _objects(ids)
     found = np.zeros(len(user), dtype=bool)
     if not per_user or len(user) == 0:
         return found
-    for rows in rows_by(user_codes(user)):
+    for rows in rows_by(user_codes(user) if codes is None else codes):
         mine = per_user.get(user[rows[0]], NOTHING)
         if mine:
             found[rows] = np.fromiter((i in mine for i in item[rows].tolist()), bool, len(rows))

@@ -14,6 +14,7 @@ from features.pit import AS_OF
 
 from .catalog import ROW
 from .components import (
+    USER,
     CandidateSource,
     Filter,
     RankContext,
@@ -21,6 +22,7 @@ from .components import (
     Scorer,
     Slate,
     best_first,
+    candidate_users,
     ranks_within,
     user_codes,
 )
@@ -79,6 +81,7 @@ class Pipeline:
             if len(empty):
                 more = self._gather(ctx, empty, self.fallback, result, clock)
                 candidates = pd.concat([candidates, more], ignore_index=True)
+                candidates[USER] = user_codes(candidates["user_id"].to_numpy(dtype=object))
         if candidates.empty:
             return result
         features = None
@@ -100,6 +103,7 @@ class Pipeline:
                 item=candidates["item_id"].to_numpy(dtype=object),
                 row=candidates[ROW].to_numpy(dtype=np.int64),
                 score=np.asarray(score, dtype=np.float64),
+                codes=candidates[USER].to_numpy(dtype=np.int64),
             )
             for reranker in self.rerankers:
                 slate.score = reranker.rerank(ctx, slate)
@@ -126,8 +130,9 @@ class Pipeline:
             users_found.append(got["user_id"].to_numpy(dtype=object))
             items_found.append(got["item_id"].to_numpy(dtype=object))
             bits_found.append(np.full(len(got), self._bit[source.name], dtype=np.int64))
-        candidates = _union(users_found, items_found, bits_found)
-        candidates[ROW] = ctx.catalog.rows(ctx.surface, candidates["item_id"])
+        candidates, item_code, item_ids = _union(users_found, items_found, bits_found)
+        # each distinct item looked up once (a batch of users shares most posts)
+        candidates[ROW] = ctx.catalog.rows(ctx.surface, pd.Series(item_ids))[item_code]
         clock.tick("sources")
         for step in self.filters:
             keep = step.keep(ctx, candidates)
@@ -141,13 +146,15 @@ class Pipeline:
 
 def _union(
     users: list[np.ndarray], items: list[np.ndarray], bits: list[np.ndarray]
-) -> pd.DataFrame:
-    """One row per (user, item), in first-seen order; `sources` ORs the bits of every
-    source that found it."""
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """One row per (user, item), in first-seen order, with the user's code (USER);
+    `sources` ORs the bits of every source that found it. Also each row's item as a
+    code into the distinct item ids returned."""
     if not users:
-        return pd.DataFrame({"user_id": [], "item_id": [], "sources": []})
+        empty = {"user_id": [], "item_id": [], "sources": [], USER: np.empty(0, np.int64)}
+        return pd.DataFrame(empty), np.empty(0, np.intp), np.empty(0, object)
     user, item, bit = np.concatenate(users), np.concatenate(items), np.concatenate(bits)
-    user_code = pd.factorize(user)[0].astype(np.int64)
+    user_code = user_codes(user)
     item_code, item_ids = pd.factorize(item)
     key = user_code * len(item_ids) + item_code
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -155,20 +162,22 @@ def _union(
     np.bitwise_or.at(sources, inverse, bit)
     order = np.argsort(first, kind="stable")
     rows, sources = first[order], sources[order]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "user_id": pd.Series(user[rows], dtype=object),
             "item_id": pd.Series(item[rows], dtype=object),
             "sources": sources,
+            USER: user_code[rows],
         }
     )
+    return frame, item_code[rows], np.asarray(item_ids, dtype=object)
 
 
 def _top(candidates: pd.DataFrame, score: np.ndarray, limit: int) -> pd.DataFrame:
     """The first `limit` rows of each user, best first, with their rank from 0."""
     user = candidates["user_id"].to_numpy(dtype=object)
     item = candidates["item_id"].to_numpy(dtype=object)
-    order = best_first(user_codes(user), item, score)
+    order = best_first(candidate_users(candidates), item, score)
     rank = ranks_within(user[order])
     shown = rank < limit
     rows = order[shown]

@@ -16,7 +16,7 @@ from training.logistic import LogisticRanker
 from training.ranker import Ranker, inputs
 
 from .catalog import lookup
-from .components import RankContext, Scorer, ranks_within, user_codes
+from .components import RankContext, Scorer, by_user_then, candidate_users, ranks_within
 
 
 def _model_rows(features: ModelRows | None) -> ModelRows:
@@ -71,7 +71,7 @@ class ValueScorer(Scorer[ValueParams]):
         assert isinstance(heads, HeadsRanker)
         x = inputs(_model_rows(features), heads.features)
         shortlist = self.params.shortlist
-        user = user_codes(candidates["user_id"].to_numpy(dtype=object))
+        user = candidate_users(candidates)
         if shortlist is None or np.bincount(user).max() <= shortlist:
             return heads.value(x)
         primary = PRIMARY[ctx.surface]
@@ -143,7 +143,7 @@ class BlendScorer(Scorer[BlendParams]):
 
 def _within_top(user: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
     """Whether each row is among its user's `n` highest scores (ties by row order)."""
-    order = np.lexsort((-score, user))
+    order = by_user_then(user, -score)
     kept = np.zeros(len(order), dtype=bool)
     kept[order[ranks_within(user[order]) < n]] = True
     return kept
@@ -158,7 +158,7 @@ def _als_standardized(ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
     score = model.score(
         candidates["user_id"].to_numpy(dtype=object), candidates["item_id"].to_numpy(dtype=object)
     )
-    user = user_codes(candidates["user_id"].to_numpy(dtype=object))
+    user = candidate_users(candidates)
     known = np.isfinite(score)
     n = np.bincount(user[known], minlength=user.max() + 1).astype(np.float64)
     total = np.bincount(user[known], weights=score[known], minlength=len(n))
