@@ -16,7 +16,7 @@ from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
 
-from .history import History
+from .history import History, user_codes
 
 if TYPE_CHECKING:
     from .explain import Explainer
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 ROW = "row"  # a candidate's row in Catalog.items(surface); -1 when it is not a live item
+# a candidate's user as an integer code in user id order, added by the pipeline once so
+# that components group rows by user without hashing the ids again
+USER = "user"
 
 
 def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
@@ -316,14 +319,32 @@ class Catalog:
 
     def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
         """(user_id, post rows): fresh posts of the circles each user belongs to, not
-        written by the user (the in-network feed surface). Several sources of one
-        request ask for the same users: the last answer is kept."""
+        written by the user (the in-network feed surface), with each post's ROW and
+        each user's code (USER). Several sources of one request ask for the same users:
+        the last answer is kept."""
         key, memo = tuple(users), self._feed_memo  # one read: safe across threads
         if memo is not None and memo[0] == key:
             return memo[1]
         mine = self.members[self.members["user_id"].isin(users)]
-        pairs = mine.merge(self.posts, on="circle_id")
+        pairs = mine.merge(self._posts_with_rows, on="circle_id")
         pairs = pairs[pairs["author_id"] != pairs["user_id"]]
         pairs = pairs.rename(columns={"post_id": "item_id"}).reset_index(drop=True)
+        pairs[USER] = user_codes(pairs["user_id"].to_numpy(dtype=object))
         self._feed_memo = (key, pairs)
         return pairs
+
+    @cached_property
+    def _posts_with_rows(self) -> pd.DataFrame:
+        return self.posts.assign(**{ROW: np.arange(len(self.posts), dtype=np.int64)})
+
+    def post_rank(self, by: str) -> np.ndarray:
+        """Each post's place (by its row in `posts`) when posts are ordered by `by`,
+        highest first and missing last, then by id."""
+
+        def ranked() -> np.ndarray:
+            ordered = self.posts.sort_values([by, "post_id"], ascending=[False, True])
+            rank = np.empty(len(ordered), dtype=np.int64)
+            rank[ordered.index.to_numpy()] = np.arange(len(ordered))
+            return rank
+
+        return self._memo(("post_rank", by), ranked)

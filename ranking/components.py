@@ -19,16 +19,13 @@ from pydantic import BaseModel, ConfigDict
 
 from features.rows import ModelRows
 
-from .catalog import Catalog
+from .catalog import USER, Catalog
 from .history import user_codes
 
 if TYPE_CHECKING:
     from training.bundle import Bundle
 
 SURFACES = ("feed", "circle_suggestions")
-# a candidate's user as an integer code in user id order, added by the pipeline once so
-# that components group rows by user without hashing the ids again
-USER = "user"
 FeatureLookup = Callable[[pd.DataFrame, str], ModelRows]
 
 

@@ -12,9 +12,8 @@ import pandas as pd
 
 from features.pit import AS_OF
 
-from .catalog import ROW
+from .catalog import ROW, USER
 from .components import (
-    USER,
     CandidateSource,
     Filter,
     RankContext,

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from .components import CandidateSource, RankContext
+from .catalog import ROW, USER
+from .components import CandidateSource, RankContext, best_first, by_user_then, ranks_within
 
 PAIR = ["user_id", "item_id"]
 
@@ -31,6 +32,21 @@ def _top_per_user(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
     return ordered.groupby("user_id", sort=False).head(k)[PAIR]
 
 
+def _first_per_user(pairs: pd.DataFrame, order: np.ndarray, k: int) -> pd.DataFrame:
+    """The first `k` rows of each user in `order` (row indices sorted by user code):
+    what `_top_per_user` gives, from an order already known."""
+    kept = order[ranks_within(pairs[USER].to_numpy()[order]) < k]
+    return pairs[PAIR].iloc[kept].reset_index(drop=True)
+
+
+def _top_feed_posts(ctx: RankContext, users: np.ndarray, by: str, k: int) -> pd.DataFrame:
+    """Each user's `k` in-network posts with the highest `by` (then lowest id): the
+    posts' order is computed once per catalog, so a request only sorts its users."""
+    pairs = ctx.catalog.feed_posts(users)
+    rank = ctx.catalog.post_rank(by)[pairs[ROW].to_numpy()]
+    return _first_per_user(pairs, by_user_then(pairs[USER].to_numpy(), rank), k)
+
+
 class CirclePosts(CandidateSource):
     """Every fresh post in the circles the user belongs to: the in-network feed."""
 
@@ -49,7 +65,7 @@ class TrendingPosts(CandidateSource[TopK]):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        return _top_per_user(ctx.catalog.feed_posts(users), "engagement", self.params.k)
+        return _top_feed_posts(ctx, users, "engagement", self.params.k)
 
 
 class FreshPosts(CandidateSource[TopK]):
@@ -60,7 +76,7 @@ class FreshPosts(CandidateSource[TopK]):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        return _top_per_user(ctx.catalog.feed_posts(users), "created_at", self.params.k)
+        return _top_feed_posts(ctx, users, "created_at", self.params.k)
 
 
 class NewCreatorParams(BaseModel):
@@ -77,9 +93,9 @@ class NewCreatorPosts(CandidateSource[NewCreatorParams]):
     Params: ClassVar[type[BaseModel]] = NewCreatorParams
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        new = ctx.catalog.new_creators(self.params.days)
         pairs = ctx.catalog.feed_posts(users)
-        return pairs[pairs["author_id"].isin(new)][PAIR]
+        new = ctx.catalog.by_new_creator(self.params.days)[pairs[ROW].to_numpy()]
+        return pairs.loc[new, PAIR]
 
 
 class SocialPosts(CandidateSource):
@@ -120,10 +136,17 @@ class ALSPosts(CandidateSource[TopK]):
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         if ctx.bundle is None or "feed" not in ctx.bundle.als:
             return pd.DataFrame(columns=PAIR)
-        pairs = ctx.catalog.feed_posts(users)[PAIR]
-        score = ctx.bundle.als["feed"].score(pairs["user_id"], pairs["item_id"])
-        known = np.isfinite(score)
-        return _top_per_user(pairs[known].assign(score=score[known]), "score", self.params.k)
+        model = ctx.bundle.als["feed"]
+        pairs = ctx.catalog.feed_posts(users)
+        # each distinct user and post looked up once
+        user_at, user = pd.factorize(pairs["user_id"].to_numpy(dtype=object))
+        post, post_at = np.unique(pairs[ROW].to_numpy(), return_inverse=True)
+        post_ids = ctx.catalog.posts["post_id"].to_numpy(dtype=object)[post]
+        score = model.score_rows(model.user_rows(user)[user_at], model.item_rows(post_ids)[post_at])
+        known = np.flatnonzero(np.isfinite(score))
+        item = pairs["item_id"].to_numpy(dtype=object)[known]
+        order = known[best_first(pairs[USER].to_numpy()[known], item, score[known])]
+        return _first_per_user(pairs, order, self.params.k)
 
 
 class EligibleCircles(CandidateSource):

@@ -316,9 +316,21 @@ class ALSModel:
 
     def score(self, user_ids: Ids, item_ids: Ids) -> np.ndarray:
         """Dot product per aligned (user, item) pair; NaN where either is unknown."""
-        users, items, user_factors, item_factors, _ = self._fitted()
-        u = users.get_indexer(_as_ids(user_ids))
-        i = items.get_indexer(_as_ids(item_ids))
+        return self.score_rows(self.user_rows(user_ids), self.item_rows(item_ids))
+
+    def user_rows(self, user_ids: Ids) -> np.ndarray:
+        """Each user's row in the factors, -1 where unknown."""
+        return self._fitted()[0].get_indexer(_as_ids(user_ids))
+
+    def item_rows(self, item_ids: Ids) -> np.ndarray:
+        """Each item's row in the factors, -1 where unknown."""
+        return self._fitted()[1].get_indexer(_as_ids(item_ids))
+
+    def score_rows(self, user_rows: np.ndarray, item_rows: np.ndarray) -> np.ndarray:
+        """Dot product per aligned pair of factor rows; NaN where either is -1. Callers
+        scoring many pairs of few distinct ids look each id up once."""
+        _, _, user_factors, item_factors, _ = self._fitted()
+        u, i = np.asarray(user_rows), np.asarray(item_rows)
         if len(u) != len(i):
             raise ConfigError(f"score: got {len(u)} user ids but {len(i)} item ids")
         out = np.full(len(u), np.nan, dtype=np.float64)
