@@ -13,8 +13,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import TypeVar
+
+from training import predictor
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -37,28 +39,56 @@ def can_fork() -> bool:
 
 def run_batches(work: Callable[[B], R], batches: Sequence[B], workers: int) -> Iterator[R]:
     """`work(batch)` for each batch, in batch order. The first batch runs here (it warms
-    the caches every fork then shares); the rest in `workers` forked processes when
-    there are several and the platform forks, else here too."""
+    the caches every fork then shares). With several workers on a platform that forks,
+    `workers - 1` forked processes take the remaining batches from the front while this
+    process, whose caches are warm and whose memory is its own, takes them from the
+    back; otherwise all run here."""
     global _work
     if not batches:
         return
     yield work(batches[0])
-    rest = batches[1:]
+    rest = list(batches[1:])
     if workers <= 1 or len(rest) <= 1 or not can_fork():
         yield from map(work, rest)
         return
     if _work is not None:
         raise RuntimeError("run_batches does not nest: a pool is already running")
     _work = work  # type: ignore[assignment]
+    threads = predictor.threads()
+    predictor.use_threads(1)  # one core each: this process and its forks
     try:
         with ProcessPoolExecutor(
-            max_workers=min(workers, len(rest)),
+            max_workers=workers - 1,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_single_threaded,
         ) as pool:
-            yield from pool.map(_run, rest)  # type: ignore[misc]
+            done = _share(work, rest, pool, workers - 1)
     finally:
         _work = None
+        predictor.use_threads(threads)
+    yield from (done[i] for i in range(len(rest)))
+
+
+def _share(
+    work: Callable[[B], R], batches: list[B], pool: ProcessPoolExecutor, forks: int
+) -> dict[int, R]:
+    """Every batch's result by index: the forks are kept two batches deep from the
+    front, this process works from the back until the two meet."""
+    done: dict[int, R] = {}
+    sent: dict[int, Future[R]] = {}
+    front, back = 0, len(batches) - 1
+    while front <= back or sent:
+        while front <= back and len(sent) < 2 * forks:
+            sent[front] = pool.submit(_run, batches[front])  # type: ignore[arg-type]
+            front += 1
+        if front <= back:
+            done[back] = work(batches[back])
+            back -= 1
+        else:
+            wait(sent.values(), return_when=FIRST_COMPLETED)
+        for i in [i for i, future in sent.items() if future.done()]:
+            done[i] = sent.pop(i).result()
+    return done
 
 
 def _run(batch: object) -> object:
@@ -68,8 +98,6 @@ def _run(batch: object) -> object:
 
 def _single_threaded() -> None:
     """In a worker: native thread pools on one thread (see the module docstring)."""
-    from training import predictor
-
     predictor.use_threads(1)
     try:
         import faiss

@@ -108,8 +108,8 @@ class Replayer:
 
 
 def _batches(users: np.ndarray, workers: int) -> list[np.ndarray]:
-    """A small first batch, then batches of at most BATCH_USERS, at least two per
+    """A small first batch, then batches of at most BATCH_USERS, at least four per
     worker so that the workers finish about together."""
     first, rest = users[:FIRST_BATCH], users[FIRST_BATCH:]
-    size = min(BATCH_USERS, max(FIRST_BATCH, -(-len(rest) // (2 * workers))))
+    size = min(BATCH_USERS, max(FIRST_BATCH, -(-len(rest) // (4 * workers))))
     return [first] + [rest[start : start + size] for start in range(0, len(rest), size)]
