@@ -41,8 +41,9 @@ def run_batches(work: Callable[[B], R], batches: Sequence[B], workers: int) -> I
     """`work(batch)` for each batch, in batch order. The first batch runs here (it warms
     the caches every fork then shares). With several workers on a platform that forks,
     `workers - 1` forked processes take the remaining batches from the front while this
-    process, whose caches are warm and whose memory is its own, takes them from the
-    back; otherwise all run here."""
+    process takes them from the back; otherwise all run here. Both sides pay
+    copy-on-write page faults on their first batches after the fork (about 29,000 for
+    a batch of 240 users), so this pays off for a few thousand users and more."""
     global _work
     if not batches:
         return
