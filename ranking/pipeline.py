@@ -90,7 +90,8 @@ class Pipeline:
                     "user_id": candidates["user_id"],
                     "item_id": candidates["item_id"],
                     AS_OF: ctx.as_of,
-                }
+                },
+                copy=False,
             )
             features = ctx.features(rows, ctx.surface)
         clock.tick("features")
@@ -167,7 +168,8 @@ def _union(
             "item_id": pd.Series(item[rows], dtype=object),
             "sources": sources,
             USER: user_code[rows],
-        }
+        },
+        copy=False,  # fresh arrays: a copy would only cost (about 0.1 ms a request)
     )
     return frame, item_code[rows], np.asarray(item_ids, dtype=object)
 
@@ -176,8 +178,9 @@ def _top(candidates: pd.DataFrame, score: np.ndarray, limit: int) -> pd.DataFram
     """The first `limit` rows of each user, best first, with their rank from 0."""
     user = candidates["user_id"].to_numpy(dtype=object)
     item = candidates["item_id"].to_numpy(dtype=object)
-    order = best_first(candidate_users(candidates), item, score)
-    rank = ranks_within(user[order])
+    codes = candidate_users(candidates)
+    order = best_first(codes, item, score)
+    rank = ranks_within(codes[order])
     shown = rank < limit
     rows = order[shown]
     sources = candidates["sources"].to_numpy()
@@ -188,5 +191,6 @@ def _top(candidates: pd.DataFrame, score: np.ndarray, limit: int) -> pd.DataFram
             "rank": rank[shown],
             "score": score[rows],
             "sources": sources[rows],
-        }
+        },
+        copy=False,
     )

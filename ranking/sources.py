@@ -22,9 +22,9 @@ class TopK(BaseModel):
 
 def _for_every_user(users: np.ndarray, items: np.ndarray) -> pd.DataFrame:
     """The same items as candidates of every user."""
-    return pd.DataFrame(
-        {"user_id": np.repeat(users, len(items)), "item_id": np.tile(items, len(users))}
-    )
+    user = pd.Series(np.repeat(users, len(items)), dtype=object)
+    item = pd.Series(np.tile(items, len(users)), dtype=object)
+    return pd.DataFrame({"user_id": user, "item_id": item}, copy=False)
 
 
 def _top_per_user(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
