@@ -325,13 +325,29 @@ class Catalog:
         key, memo = tuple(users), self._feed_memo  # one read: safe across threads
         if memo is not None and memo[0] == key:
             return memo[1]
-        mine = self.members[self.members["user_id"].isin(users)]
+        mine = self.members.iloc[self.member_rows(users)]
         pairs = mine.merge(self._posts_with_rows, on="circle_id")
         pairs = pairs[pairs["author_id"] != pairs["user_id"]]
         pairs = pairs.rename(columns={"post_id": "item_id"}).reset_index(drop=True)
         pairs[USER] = user_codes(pairs["user_id"].to_numpy(dtype=object))
         self._feed_memo = (key, pairs)
         return pairs
+
+    def member_rows(self, users: np.ndarray) -> np.ndarray:
+        """The rows of `members` of these users, in table order (no scan of the table)."""
+        return _rows_of(self._member_rows_by_user, users)
+
+    def tie_rows(self, users: np.ndarray) -> np.ndarray:
+        """The rows of `ties` of these users, in table order (no scan of the table)."""
+        return _rows_of(self._tie_rows_by_user, users)
+
+    @cached_property
+    def _member_rows_by_user(self) -> dict[str, np.ndarray]:
+        return _rows_by_value(self.members["user_id"])
+
+    @cached_property
+    def _tie_rows_by_user(self) -> dict[str, np.ndarray]:
+        return _rows_by_value(self.ties["user_id"])
 
     @cached_property
     def _posts_with_rows(self) -> pd.DataFrame:
@@ -348,3 +364,21 @@ class Catalog:
             return rank
 
         return self._memo(("post_rank", by), ranked)
+
+
+def _rows_by_value(column: pd.Series) -> dict[str, np.ndarray]:
+    """value -> the rows holding it, ascending."""
+    codes, values = pd.factorize(column)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(values) + 1))
+    return {v: order[a:b] for v, a, b in zip(values.tolist(), bounds[:-1], bounds[1:], strict=True)}
+
+
+def _rows_of(rows_by_value: dict[str, np.ndarray], values: np.ndarray) -> np.ndarray:
+    """The rows of any of `values`, ascending."""
+    found = [
+        rows_by_value[v]
+        for v in pd.unique(np.asarray(values, dtype=object)).tolist()
+        if v in rows_by_value
+    ]
+    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)

@@ -106,8 +106,13 @@ class SocialPosts(CandidateSource):
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         pairs = ctx.catalog.feed_posts(users)
-        ties = ctx.catalog.ties.rename(columns={"other_id": "author_id"})
-        return pairs.merge(ties[["user_id", "author_id"]], on=["user_id", "author_id"])[PAIR]
+        ties = ctx.catalog.ties.iloc[ctx.catalog.tie_rows(users)]
+        # (user, author) pairs as integer keys over the ids of both sides
+        n = len(pairs)
+        user = pd.factorize(np.concatenate([pairs["user_id"], ties["user_id"]]))[0]
+        author = pd.factorize(np.concatenate([pairs["author_id"], ties["other_id"]]))[0]
+        key = user.astype(np.int64) * (int(author.max(initial=0)) + 1) + author
+        return pairs.loc[np.isin(key[:n], key[n:]), PAIR]
 
 
 class PopularPosts(CandidateSource[TopK]):
