@@ -97,12 +97,12 @@ class Pager:
         shown, propensity = fill_slots(score, limit, exploration, rng)
         page = ranked.take(unserved[shown]).reset_index(drop=True)
         explained = ctx.catalog.explainer.explain(surface, page, pipeline.source_names)
-        page = page.assign(
-            rank=np.arange(len(served), len(served) + len(page)),
-            propensity=propensity,
-            reasons=[e.codes for e in explained],
-            explanation=[e.text for e in explained],
-        )
+        columns = {name: page[name] for name in page.columns}
+        columns["rank"] = pd.Series(np.arange(len(served), len(served) + len(page)))
+        columns["propensity"] = pd.Series(propensity, dtype=np.float64)
+        columns["reasons"] = pd.Series([e.codes for e in explained], dtype=object)
+        columns["explanation"] = pd.Series([e.text for e in explained], dtype=object)
+        page = pd.DataFrame(columns, copy=False)  # one frame, not one per added column
         next_cursor = None
         if len(page) == limit:
             now_served = served + tuple(digest(str(i)) for i in page["item_id"])

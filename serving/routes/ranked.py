@@ -1,10 +1,11 @@
 """GET /v1/feed and GET /v1/circles/suggestions: a ranked, explained page per call,
 with every shown item logged as a served impression."""
 
+import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -111,7 +112,7 @@ def _ranked(
         rng=rng,
     )
     _count(rt, surface, page)
-    items = [_item(row) for row in page.ranked.itertuples(index=False)]
+    items = [_item(row) for row in _rows(page.ranked)]
     return items, page.strategy, page.next_cursor, [page.strategy] * len(items)
 
 
@@ -120,8 +121,26 @@ def _count(rt: Runtime, surface: str, page: Page) -> None:
     rt.metrics.ranked(surface, result.candidates, result.removed, result.seconds)
 
 
-def _item(row: Any, rank: int | None = None, propensity: float | None = None) -> RankedItem:
-    score = float(np.nan_to_num(row.score, posinf=1e300, neginf=-1e300))
+class _Row(NamedTuple):
+    item_id: Any
+    rank: int
+    score: float
+    propensity: float
+    reasons: list[str]
+    explanation: str
+
+
+def _rows(page: pd.DataFrame) -> list[_Row]:
+    """The page's rows as tuples (DataFrame.itertuples defines a new tuple class per
+    call, which costs more than the rest of turning a page into items)."""
+    columns = (page[name].tolist() for name in _Row._fields)
+    return [_Row(*values) for values in zip(*columns, strict=True)]
+
+
+def _item(row: _Row, rank: int | None = None, propensity: float | None = None) -> RankedItem:
+    score = float(row.score)
+    if not math.isfinite(score):  # JSON has no NaN or infinity
+        score = 0.0 if math.isnan(score) else math.copysign(1e300, score)
     return RankedItem(
         item_id=str(row.item_id),
         rank=int(row.rank if rank is None else rank),
@@ -147,7 +166,7 @@ def _interleaved(
     pages = [served.pager.page(user_id, surface, k, now=rt.world.as_of, strategy=s) for s in pair]
     for page in pages:
         _count(rt, surface, page)
-    rows = [list(p.ranked.itertuples(index=False)) for p in pages]
+    rows = [_rows(p.ranked) for p in pages]
     lists = [[r.item_id for r in side] for side in rows]
     chosen, team = team_draft(lists[0], lists[1], k, rng)
     probability = slot_probabilities(lists[0], lists[1], k)
