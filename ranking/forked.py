@@ -63,21 +63,21 @@ def run_batches(work: Callable[[B], R], batches: Sequence[B], workers: int) -> I
             mp_context=multiprocessing.get_context("fork"),
             initializer=_single_threaded,
         ) as pool:
-            done = _share(work, rest, pool, workers - 1)
+            yield from _share(work, rest, pool, workers - 1)
     finally:
         _work = None
         predictor.use_threads(threads)
-    yield from (done[i] for i in range(len(rest)))
 
 
 def _share(
     work: Callable[[B], R], batches: list[B], pool: ProcessPoolExecutor, forks: int
-) -> dict[int, R]:
-    """Every batch's result by index: the forks are kept two batches deep from the
-    front, this process works from the back until the two meet."""
+) -> Iterator[R]:
+    """Every batch's result, in batch order as soon as all before it are done: the
+    forks are kept two batches deep from the front, this process works from the back
+    until the two meet."""
     done: dict[int, R] = {}
     sent: dict[int, Future[R]] = {}
-    front, back = 0, len(batches) - 1
+    front, back, given = 0, len(batches) - 1, 0
     while front <= back or sent:
         while front <= back and len(sent) < 2 * forks:
             sent[front] = pool.submit(_run, batches[front])  # type: ignore[arg-type]
@@ -89,7 +89,9 @@ def _share(
             wait(sent.values(), return_when=FIRST_COMPLETED)
         for i in [i for i, future in sent.items() if future.done()]:
             done[i] = sent.pop(i).result()
-    return done
+        while given in done:
+            yield done.pop(given)
+            given += 1
 
 
 def _run(batch: object) -> object:
