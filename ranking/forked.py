@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import TypeVar
@@ -34,7 +35,9 @@ def default_workers() -> int:
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Linux only: macOS offers fork, but system libraries there may crash in a child
+    forked from a process with threads, which is why Python defaults to spawn there."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 def run_batches(work: Callable[[B], R], batches: Sequence[B], workers: int) -> Iterator[R]:
