@@ -110,6 +110,8 @@ class Replayer:
 def _batches(users: np.ndarray, workers: int) -> list[np.ndarray]:
     """A small first batch, then batches of at most BATCH_USERS, at least four per
     worker so that the workers finish about together."""
+    if len(users) == 0:
+        return []
     first, rest = users[:FIRST_BATCH], users[FIRST_BATCH:]
     size = min(BATCH_USERS, max(FIRST_BATCH, -(-len(rest) // (4 * workers))))
     return [first] + [rest[start : start + size] for start in range(0, len(rest), size)]
