@@ -16,7 +16,7 @@ from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
 
-from .history import History, user_codes
+from .history import History, rows_by, user_codes
 
 if TYPE_CHECKING:
     from .explain import Explainer
@@ -367,11 +367,11 @@ class Catalog:
 
 
 def _rows_by_value(column: pd.Series) -> dict[str, np.ndarray]:
-    """value -> the rows holding it, ascending."""
+    """value -> the rows holding it, ascending (missing values hold none)."""
     codes, values = pd.factorize(column)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(values) + 1))
-    return {v: order[a:b] for v, a, b in zip(values.tolist(), bounds[:-1], bounds[1:], strict=True)}
+    present = np.flatnonzero(codes >= 0)
+    groups = (present[rows] for rows in rows_by(codes[present]))
+    return dict(zip(values.tolist(), groups, strict=True))
 
 
 def _rows_of(rows_by_value: dict[str, np.ndarray], values: np.ndarray) -> np.ndarray:
