@@ -30,13 +30,29 @@ def test_the_split_is_8_1_1_per_user_and_disjoint(src: Path) -> None:
     assert split(pairs, seed=0).test.equals(data.test)  # same seed, same split
 
 
-def test_a_perfect_scorer_scores_one_and_train_items_are_masked(src: Path) -> None:
+def test_a_perfect_scorer_scores_one_and_earlier_phases_are_masked(src: Path) -> None:
+    """As RecBole's full-sort evaluation: validation ranks without the train pairs, test
+    without the train and validation pairs (which would otherwise win)."""
     data = split(interactions(src), seed=1)
     truth = np.zeros((data.users, data.items))
     truth[data.test["user"], data.test["item"]] = 2.0
-    truth[data.train["user"], data.train["item"]] = 5.0  # would win if not masked
-    got = evaluate(lambda users: truth[users], data, data.test)
+    truth[data.valid["user"], data.valid["item"]] = 4.0
+    truth[data.train["user"], data.train["item"]] = 5.0
+    got = evaluate(lambda users: truth[users], data, "test")
     assert got == {"ndcg@10": pytest.approx(1.0), "recall@10": pytest.approx(1.0)}
+    on_valid = evaluate(lambda users: truth[users], data, "valid")
+    assert on_valid == {"ndcg@10": pytest.approx(1.0), "recall@10": pytest.approx(1.0)}
+
+
+def test_validation_pairs_stay_rankable_for_validation_and_only_there(src: Path) -> None:
+    """A scorer that puts validation pairs first is perfect on validation and scores
+    nothing on test when the test pairs are ranked last."""
+    data = split(interactions(src), seed=1)
+    scores = np.ones((data.users, data.items))
+    scores[data.valid["user"], data.valid["item"]] = 9.0
+    scores[data.test["user"], data.test["item"]] = -5.0
+    assert evaluate(lambda users: scores[users], data, "valid")["ndcg@10"] == pytest.approx(1.0)
+    assert evaluate(lambda users: scores[users], data, "test")["ndcg@10"] == 0.0
 
 
 def test_the_baselines_run_end_to_end(src: Path) -> None:
