@@ -318,20 +318,42 @@ class Catalog:
         }
 
     def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
-        """(user_id, post rows): fresh posts of the circles each user belongs to, not
-        written by the user (the in-network feed surface), with each post's ROW and
-        each user's code (USER). Several sources of one request ask for the same users:
-        the last answer is kept."""
+        """(user_id, circle_id, item_id, author_id): fresh posts of the circles each
+        user belongs to, not written by the user (the in-network feed surface), with
+        each post's ROW and each user's code (USER); by membership row, then post row.
+        Several sources of one request ask for the same users: the last answer is kept."""
         key, memo = tuple(users), self._feed_memo  # one read: safe across threads
         if memo is not None and memo[0] == key:
             return memo[1]
-        mine = self.members.iloc[self.member_rows(users)]
-        pairs = mine.merge(self._posts_with_rows, on="circle_id")
-        pairs = pairs[pairs["author_id"] != pairs["user_id"]]
-        pairs = pairs.rename(columns={"post_id": "item_id"}).reset_index(drop=True)
-        pairs[USER] = user_codes(pairs["user_id"].to_numpy(dtype=object))
+        index = self._feed_index
+        member = self.member_rows(users)
+        # each membership row repeated once per post of its circle, beside those posts
+        # (in table order: what a merge of the memberships with the posts gives)
+        circle = index.member_circle[member]
+        count = index.circle_end[circle] - index.circle_start[circle]
+        member = np.repeat(member, count)
+        within = np.arange(len(member)) - np.repeat(np.cumsum(count) - count, count)
+        post = index.post_by_circle[np.repeat(index.circle_start[circle], count) + within]
+        mine = index.post_author[post] != index.member_user[member]
+        member, post = member[mine], post[mine]
+        user = index.member_user_id[member]
+        pairs = pd.DataFrame(
+            {
+                "user_id": pd.Series(user, dtype=object),
+                "circle_id": pd.Series(index.member_circle_id[member], dtype=object),
+                "item_id": pd.Series(index.post_id[post], dtype=object),
+                "author_id": pd.Series(index.post_author_id[post], dtype=object),
+                ROW: post.astype(np.int64),
+                USER: user_codes(user),
+            },
+            copy=False,
+        )
         self._feed_memo = (key, pairs)
         return pairs
+
+    @cached_property
+    def _feed_index(self) -> _FeedIndex:
+        return _FeedIndex(self.members, self.posts)
 
     def member_rows(self, users: np.ndarray) -> np.ndarray:
         """The rows of `members` of these users, in table order (no scan of the table)."""
@@ -349,10 +371,6 @@ class Catalog:
     def _tie_rows_by_user(self) -> dict[str, np.ndarray]:
         return _rows_by_value(self.ties["user_id"])
 
-    @cached_property
-    def _posts_with_rows(self) -> pd.DataFrame:
-        return self.posts.assign(**{ROW: np.arange(len(self.posts), dtype=np.int64)})
-
     def post_rank(self, by: str) -> np.ndarray:
         """Each post's place (by its row in `posts`) when posts are ordered by `by`,
         highest first and missing last, then by id."""
@@ -364,6 +382,27 @@ class Catalog:
             return rank
 
         return self._memo(("post_rank", by), ranked)
+
+
+class _FeedIndex:
+    """Memberships and posts as arrays for the in-network feed: each circle's post rows
+    (a block of `post_by_circle`), and members and authors as codes over one set of
+    people, so that a batch's user x post pairs are built without a merge."""
+
+    def __init__(self, members: pd.DataFrame, posts: pd.DataFrame) -> None:
+        circles = pd.factorize(pd.concat([members["circle_id"], posts["circle_id"]]).array)[0]
+        people = pd.factorize(pd.concat([members["user_id"], posts["author_id"]]).array)[0]
+        n = len(members)
+        self.member_circle, post_circle = circles[:n], circles[n:]
+        self.member_user, self.post_author = people[:n], people[n:]
+        self.post_by_circle = np.argsort(post_circle, kind="stable")
+        counts = np.bincount(post_circle, minlength=int(circles.max(initial=-1)) + 1)
+        self.circle_end = np.cumsum(counts)
+        self.circle_start = self.circle_end - counts
+        self.member_user_id = members["user_id"].to_numpy(dtype=object)
+        self.member_circle_id = members["circle_id"].to_numpy(dtype=object)
+        self.post_id = posts["post_id"].to_numpy(dtype=object)
+        self.post_author_id = posts["author_id"].to_numpy(dtype=object)
 
 
 def _rows_by_value(column: pd.Series) -> dict[str, np.ndarray]:

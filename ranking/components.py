@@ -116,7 +116,7 @@ def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.nda
     by item id so pages are stable."""
     lower = -np.asarray(score, dtype=np.float64)
     if not users.any():  # one user (codes all 0)
-        order = np.argsort(lower, kind="stable")
+        order = stable_argsort(lower)
         tied = lower[order][1:] == lower[order][:-1]
     else:
         order = by_user_then(users, lower)
@@ -134,8 +134,21 @@ def by_user_then(users: np.ndarray, key: np.ndarray) -> np.ndarray:
     users = np.asarray(users)
     if len(users) and (users.min() < 0 or users.max() >= 2**15):
         return np.lexsort((key, users))
-    first = np.argsort(key, kind="stable")
+    first = stable_argsort(key)
     return first[np.argsort(users[first].astype(np.int16), kind="stable")]
+
+
+def stable_argsort(key: np.ndarray) -> np.ndarray:
+    """np.argsort(key, kind="stable"). Numpy's default sort is about twice as fast on
+    floats (vectorized on x86) but not stable; without ties the sorted order is unique,
+    so only a key with ties (or NaN, which never compares equal) sorts again stably."""
+    key = np.asarray(key)
+    if key.dtype.kind == "f" and len(key) > 1:
+        order = np.argsort(key)
+        ordered = key[order]
+        if not ((ordered[1:] == ordered[:-1]).any() or np.isnan(ordered[-1])):
+            return order
+    return np.argsort(key, kind="stable")
 
 
 def ranks_within(sorted_users: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ negative score. Every parameter is a strategy parameter (ranking/strategies.toml
 
 from __future__ import annotations
 
+import itertools
 from typing import ClassVar
 
 import numpy as np
@@ -214,37 +215,50 @@ class ExploreNewPosts(ReRanker[ExploreParams]):
             return slate.score
         order = slate.order()
         user = slate.user_codes[order]
-        starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
-        ends = np.r_[starts[1:], len(order)]
-        # positions in `order`, each user's block rearranged, then the entries there
-        fresh = new[order]
-        blocks = [np.arange(lo, hi) for lo, hi in zip(starts, ends, strict=True)]
-        explored = order[np.concatenate([_explored(b, fresh[b], p.every) for b in blocks])]
+        position = ranks_within(user)
+        explored = np.empty(len(order), dtype=np.int64)
+        explored[explored_slots(user, position, new[order], p.every)] = order
         # each user's scores, highest first, given out in the new order, a hair apart so
         # that ties cannot undo it
         descending = slate.score[order]
-        position = ranks_within(user)
         score = np.empty(len(order))
         score[explored] = descending - 1e-9 * np.maximum(1.0, np.abs(descending)) * position
         return score
 
 
-def _explored(rows: np.ndarray, new: np.ndarray, every: int) -> np.ndarray:
-    """`rows` (best first) with the next new row pulled forward into every reserved
-    slot it would not reach on its own. Once the new rows are placed, the rest keeps its
-    order: the loop runs over the first few slots only."""
-    fresh, rest = rows[new], rows[~new]
-    merged = np.empty(len(rows), dtype=np.int64)
-    f = r = slot = 0
-    while f < len(fresh) and r < len(rest):
-        reserved = slot % every == every - 1
-        if reserved or fresh[f] < rest[r]:
-            merged[slot], f = fresh[f], f + 1
-        else:
-            merged[slot], r = rest[r], r + 1
-        slot += 1
-    merged[slot:] = np.concatenate([fresh[f:], rest[r:]])  # one of them is empty
-    return merged
+def explored_slots(
+    user: np.ndarray, position: np.ndarray, new: np.ndarray, every: int
+) -> np.ndarray:
+    """Where each entry of lists sorted by user, best first, goes when the next new
+    entry is pulled forward into every reserved slot (`every` - 1, 2 * `every` - 1, ...
+    of a user's list) it would not reach on its own; the others keep their order in
+    the slots left. `position` is each entry's place in its user's list.
+
+    The j-th new entry of a list, at position q, lands in the first slot after the
+    (j-1)-th's that is reserved or not before q: min(q, the first reserved slot after
+    the (j-1)-th's). That recurrence runs over a list's new entries only, for all
+    users at once."""
+    n = len(user)
+    start = np.arange(n) - position  # each entry's list, as its first index
+    fresh = np.flatnonzero(new)
+    if len(fresh) == 0:
+        return np.arange(n)
+    q = position[fresh]
+    j = ranks_within(user[fresh])
+    slot = np.empty(len(fresh), dtype=np.int64)
+    by_j = np.argsort(j, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(j))]
+    for lo, hi in itertools.pairwise(bounds):
+        at = by_j[lo:hi]
+        after = np.where(j[at] == 0, 0, slot[at - 1] + 1)  # the previous new entry's slot + 1
+        reserved = -(-(after + 1) // every) * every - 1  # the first reserved slot >= after
+        slot[at] = np.minimum(q[at], reserved)
+    taken = np.zeros(n, dtype=bool)
+    taken[start[fresh] + slot] = True
+    out = np.empty(n, dtype=np.int64)
+    out[fresh] = start[fresh] + slot
+    out[~new] = np.flatnonzero(~taken)  # the rest, in order, in the slots left
+    return out
 
 
 RERANKERS: tuple[type[ReRanker], ...] = (

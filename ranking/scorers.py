@@ -16,7 +16,14 @@ from training.logistic import LogisticRanker
 from training.ranker import Ranker, inputs
 
 from .catalog import lookup
-from .components import RankContext, Scorer, by_user_then, candidate_users, ranks_within
+from .components import (
+    RankContext,
+    Scorer,
+    by_user_then,
+    candidate_users,
+    ranks_within,
+    stable_argsort,
+)
 
 
 def _model_rows(features: ModelRows | None) -> ModelRows:
@@ -83,7 +90,7 @@ class ValueScorer(Scorer[ValueParams]):
         # tied (equal probabilities follow candidate order): ties would make every later
         # sort break them by item id, which costs more than the cascade saves
         off = np.flatnonzero(~kept)
-        order = off[np.argsort(-first[off], kind="stable")]
+        order = off[stable_argsort(-first[off])]
         value[order] = value[kept].min() - 1.0 - np.arange(1, len(order) + 1) / len(order)
         return value
 

@@ -9,7 +9,7 @@ import pytest
 from features.contract import ContractData
 from ranking.catalog import Catalog
 from ranking.components import RankContext, Slate
-from ranking.rerankers import occurrence, scaled
+from ranking.rerankers import explored_slots, occurrence, scaled
 from ranking.strategy import component_class
 
 from .policy_world import AS_OF_DAY, day, load
@@ -117,6 +117,36 @@ def test_new_posts_get_a_bounded_share_of_slots(world: ContractData) -> None:
         assert sorted(score[mine]) == pytest.approx(sorted(given.score[mine]))
     young = cls(cls.Params(every=4, max_age_hours=20)).rerank(ctx, given)
     assert young.tolist() == given.score.tolist()  # nothing is new at 20 h
+
+
+def merged_one_slot_at_a_time(new: list[bool], every: int) -> list[int]:
+    """Reference: one list's positions in their new order, walking the slots."""
+    fresh = [i for i, is_new in enumerate(new) if is_new]
+    rest = [i for i, is_new in enumerate(new) if not is_new]
+    merged: list[int] = []
+    while fresh and rest:
+        reserved = len(merged) % every == every - 1
+        merged.append(fresh.pop(0) if reserved or fresh[0] < rest[0] else rest.pop(0))
+    return merged + fresh + rest
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_exploration_slots_equal_the_slot_by_slot_merge(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 40, rng.integers(1, 6))
+    every = int(rng.integers(2, 6))
+    user = np.repeat(np.arange(len(sizes)), sizes)
+    position = np.concatenate([np.arange(k) for k in sizes]).astype(np.int64)
+    new = rng.random(len(user)) < rng.choice([0.05, 0.3, 0.8])
+    slots = explored_slots(user, position, new, every)
+    expected = []
+    for u, size in enumerate(sizes):
+        first = int(np.flatnonzero(user == u)[0]) if size else 0
+        merged = merged_one_slot_at_a_time(new[user == u].tolist(), every)
+        placed = np.empty(size, dtype=np.int64)
+        placed[merged] = np.arange(size)
+        expected += (first + placed).tolist()
+    assert slots.tolist() == expected
 
 
 def test_fatigue_on_suggestions_counts_circles_shown_without_a_join(world: ContractData) -> None:

@@ -1,0 +1,38 @@
+"""The catalog's in-network feed against a merge of memberships and posts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import ContractData
+from ranking.catalog import ROW, USER, Catalog
+
+from .policy_world import AS_OF_DAY, day, load
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> ContractData:
+    return load(tmp_path_factory.mktemp("policy"))
+
+
+@pytest.mark.parametrize("asked", [["u1"], ["u2", "u1", "u4"], ["u4", "nobody", "u3", "u2"]])
+def test_feed_posts_are_the_members_circles_posts_not_their_own(
+    world: ContractData, asked: list[str]
+) -> None:
+    catalog = Catalog(world, day(AS_OF_DAY))
+    users = np.array(asked, dtype=object)
+    got = catalog.feed_posts(users)
+    posts = catalog.posts.assign(**{ROW: np.arange(len(catalog.posts))})
+    mine = catalog.members[catalog.members["user_id"].isin(asked)]
+    expected = mine.merge(posts, on="circle_id")
+    expected = expected[expected["author_id"] != expected["user_id"]]
+    expected = expected.rename(columns={"post_id": "item_id"}).reset_index(drop=True)
+    assert len(expected) > 0 and (expected["user_id"] != "u1").any() == (len(asked) > 1)
+    columns = ["user_id", "circle_id", "item_id", "author_id", ROW]
+    pd.testing.assert_frame_equal(got[columns], expected[columns], check_dtype=False)
+    codes = pd.factorize(got["user_id"], sort=True)[0]
+    np.testing.assert_array_equal(got[USER].to_numpy(), codes)
+    own = world["posts"].set_index("post_id")["author_id"]
+    assert (own[got["item_id"]].to_numpy() != got["user_id"].to_numpy()).all()
