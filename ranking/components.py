@@ -115,40 +115,55 @@ def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.nda
     """Indices by user (integer codes in id order), then score descending; ties broken
     by item id so pages are stable."""
     lower = -np.asarray(score, dtype=np.float64)
-    if not users.any():  # one user (codes all 0)
-        order = stable_argsort(lower)
-        tied = lower[order][1:] == lower[order][:-1]
-    else:
-        order = by_user_then(users, lower)
-        tied = (users[order][1:] == users[order][:-1]) & (lower[order][1:] == lower[order][:-1])
-    if tied.any():  # sorting ids is the costly part: only when some scores tie
+    users = np.asarray(users)
+    order, tied = _by_user_then_unstable(users, lower)
+    if tied:  # sorting ids is the costly part: only when some scores tie
         items = pd.factorize(item, sort=True)[0]
         order = np.lexsort((items, lower, users))
     return order
 
 
 def by_user_then(users: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Indices by user code, then `key` ascending, then row: np.lexsort((key, users)).
-    Sorting the key first, then the codes stably, is about twice as fast: codes of up
-    to 2**15 users sort by radix."""
+    """Indices by user code, then `key` ascending, then row: np.lexsort((key, users))."""
     users = np.asarray(users)
-    if len(users) and (users.min() < 0 or users.max() >= 2**15):
+    order, tied = _by_user_then_unstable(users, np.asarray(key))
+    if not tied:
+        return order
+    if users.min() < 0 or users.max() >= 2**15:
         return np.lexsort((key, users))
-    first = stable_argsort(key)
+    first = np.argsort(key, kind="stable")
     return first[np.argsort(users[first].astype(np.int16), kind="stable")]
 
 
-def stable_argsort(key: np.ndarray) -> np.ndarray:
-    """np.argsort(key, kind="stable"). Numpy's default sort is about twice as fast on
-    floats (vectorized on x86) but not stable; without ties the sorted order is unique,
-    so only a key with ties (or NaN, which never compares equal) sorts again stably."""
-    key = np.asarray(key)
-    if key.dtype.kind == "f" and len(key) > 1:
+def _by_user_then_unstable(users: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Indices by user code, then `key` ascending, in any order among rows of one user
+    with equal keys; and whether there are such rows (NaN keys count as tied: they never
+    compare equal). Numpy's default sort is about twice as fast as its stable sort on
+    floats (vectorized on x86), and codes of up to 2**15 users then sort by radix."""
+    if len(users) < 2:
+        return np.arange(len(users)), False
+    one_user = not users.any()  # codes all 0: the API's one-user request
+    if one_user:
         order = np.argsort(key)
-        ordered = key[order]
-        if not ((ordered[1:] == ordered[:-1]).any() or np.isnan(ordered[-1])):
-            return order
-    return np.argsort(key, kind="stable")
+    elif users.min() < 0 or users.max() >= 2**15:
+        order = np.lexsort((key, users))
+    else:
+        first = np.argsort(key)
+        order = first[np.argsort(users[first].astype(np.int16), kind="stable")]
+    ordered = key[order]
+    same = ordered[1:] == ordered[:-1]
+    if not one_user:
+        same &= users[order][1:] == users[order][:-1]
+    nan = key.dtype.kind == "f" and bool(np.isnan(ordered).any())
+    return order, bool(same.any()) or nan
+
+
+def stable_argsort(key: np.ndarray) -> np.ndarray:
+    """np.argsort(key, kind="stable"), faster when no two keys are equal (see
+    `_by_user_then_unstable`)."""
+    key = np.asarray(key)
+    order, tied = _by_user_then_unstable(np.zeros(len(key), dtype=np.int64), key)
+    return np.argsort(key, kind="stable") if tied else order
 
 
 def ranks_within(sorted_users: np.ndarray) -> np.ndarray:

@@ -16,6 +16,10 @@ def test_by_user_then_equals_lexsort_ties_included(rows: list[tuple[int, int]]) 
     users = np.array([u for u, _ in rows], dtype=np.int64)
     key = np.array([k for _, k in rows], dtype=np.float64)  # few values: many ties
     np.testing.assert_array_equal(by_user_then(users, key), np.lexsort((key, users)))
+    with_nan = np.where(key == 3, np.nan, key)  # NaN never compares equal, yet ties
+    np.testing.assert_array_equal(by_user_then(users, with_nan), np.lexsort((with_nan, users)))
+    few_users = users % 3
+    np.testing.assert_array_equal(by_user_then(few_users, key), np.lexsort((key, few_users)))
 
 
 @pytest.mark.parametrize("n_users", [1, 7, 500, 40_000])
