@@ -179,6 +179,11 @@ class Catalog:
         ranked = posts.sort_values("engagement", ascending=False, kind="stable")
         return ranked["post_id"].to_numpy()
 
+    @cached_property
+    def popular_open_rows(self) -> np.ndarray:
+        """The rows in `posts` (and `items("feed")`) of `popular_open_posts`."""
+        return self.rows("feed", pd.Series(self.popular_open_posts, dtype=object))
+
     def rows(self, surface: str, ids: pd.Series) -> np.ndarray:
         """Each id's row in `items(surface)`, -1 where it is not a live item. A dict
         lookup of the request's Python strings: no pandas dtype inference per call."""

@@ -68,7 +68,9 @@ class Component(ABC, Generic[P]):
 class CandidateSource(Component[P]):
     @abstractmethod
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        """user_id, item_id rows for the users (any order, may repeat)."""
+        """user_id, item_id rows for the users (any order, may repeat); optionally
+        each item's ROW in `catalog.items(surface)` when the source knows it (saves the
+        pipeline a lookup per item)."""
 
 
 class Filter(Component[P]):

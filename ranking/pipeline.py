@@ -28,6 +28,7 @@ from .components import (
 from .strategy import Strategy
 
 RANKED_COLUMNS = ["user_id", "item_id", "rank", "score", "sources"]
+UNKNOWN_ROW = -2  # a source that did not say: looked up (-1 is 'not a live item')
 _EMPTY_PAGE = pd.DataFrame(columns=RANKED_COLUMNS)
 
 
@@ -123,16 +124,23 @@ class Pipeline:
     ) -> pd.DataFrame:
         """Candidates of the sources, one row per (user, item) with a bit mask of the
         sources that returned it, then filtered (removals counted per reason)."""
-        users_found, items_found, bits_found = [], [], []
+        users_found, items_found, bits_found, rows_found = [], [], [], []
         for source in sources:
             got = source.fetch(ctx, users)
             result.candidates[source.name] += len(got)
             users_found.append(got["user_id"].to_numpy(dtype=object))
             items_found.append(got["item_id"].to_numpy(dtype=object))
             bits_found.append(np.full(len(got), self._bit[source.name], dtype=np.int64))
-        candidates, item_code, item_ids = _union(users_found, items_found, bits_found)
-        # each distinct item looked up once (a batch of users shares most posts)
-        candidates[ROW] = ctx.catalog.rows(ctx.surface, pd.Series(item_ids))[item_code]
+            known = got[ROW].to_numpy(dtype=np.int64) if ROW in got else None
+            rows_found.append(np.full(len(got), UNKNOWN_ROW) if known is None else known)
+        candidates, item_code, item_ids = _union(users_found, items_found, bits_found, rows_found)
+        row = candidates[ROW].to_numpy(dtype=np.int64, copy=True)
+        unknown = row == UNKNOWN_ROW
+        if unknown.any():
+            # each distinct item looked up once (a batch of users shares most posts)
+            asked, at = np.unique(item_code[unknown], return_inverse=True)
+            row[unknown] = ctx.catalog.rows(ctx.surface, pd.Series(item_ids[asked]))[at]
+            candidates[ROW] = row
         clock.tick("sources")
         for step in self.filters:
             keep = step.keep(ctx, candidates)
@@ -145,15 +153,18 @@ class Pipeline:
 
 
 def _union(
-    users: list[np.ndarray], items: list[np.ndarray], bits: list[np.ndarray]
+    users: list[np.ndarray], items: list[np.ndarray], bits: list[np.ndarray], rows: list[np.ndarray]
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """One row per (user, item), in first-seen order, with the user's code (USER);
+    """One row per (user, item), in first-seen order, with the user's code (USER) and
+    the item's ROW as first seen (UNKNOWN_ROW where that source did not know it);
     `sources` ORs the bits of every source that found it. Also each row's item as a
     code into the distinct item ids returned."""
     if not users:
         empty = {"user_id": [], "item_id": [], "sources": [], USER: np.empty(0, np.int64)}
-        return pd.DataFrame(empty), np.empty(0, np.intp), np.empty(0, object)
+        frame = pd.DataFrame({**empty, ROW: np.empty(0, np.int64)})
+        return frame, np.empty(0, np.intp), np.empty(0, object)
     user, item, bit = np.concatenate(users), np.concatenate(items), np.concatenate(bits)
+    row = np.concatenate(rows)
     user_code = user_codes(user)
     item_code, item_ids = pd.factorize(item)
     key = user_code * len(item_ids) + item_code
@@ -161,17 +172,18 @@ def _union(
     sources = np.zeros(len(first), dtype=np.int64)
     np.bitwise_or.at(sources, inverse, bit)
     order = np.argsort(first, kind="stable")
-    rows, sources = first[order], sources[order]
+    at, sources = first[order], sources[order]
     frame = pd.DataFrame(
         {
-            "user_id": pd.Series(user[rows], dtype=object),
-            "item_id": pd.Series(item[rows], dtype=object),
+            "user_id": pd.Series(user[at], dtype=object),
+            "item_id": pd.Series(item[at], dtype=object),
             "sources": sources,
-            USER: user_code[rows],
+            USER: user_code[at],
+            ROW: row[at],
         },
         copy=False,  # fresh arrays: a copy would only cost (about 0.1 ms a request)
     )
-    return frame, item_code[rows], np.asarray(item_ids, dtype=object)
+    return frame, item_code[at], np.asarray(item_ids, dtype=object)
 
 
 def _top(candidates: pd.DataFrame, score: np.ndarray, limit: int) -> pd.DataFrame:

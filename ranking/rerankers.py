@@ -8,7 +8,6 @@ negative score. Every parameter is a strategy parameter (ranking/strategies.toml
 
 from __future__ import annotations
 
-import itertools
 from typing import ClassVar
 
 import numpy as np
@@ -234,25 +233,25 @@ def explored_slots(
     of a user's list) it would not reach on its own; the others keep their order in
     the slots left. `position` is each entry's place in its user's list.
 
-    The j-th new entry of a list, at position q, lands in the first slot after the
-    (j-1)-th's that is reserved or not before q: min(q, the first reserved slot after
-    the (j-1)-th's). That recurrence runs over a list's new entries only, for all
-    users at once."""
+    The j-th new entry of a list, at position q_j, lands in the first slot after the
+    previous one's that is reserved or not before q_j: min(q_j, reserved slot c_{j-1})
+    where c_j, the first reserved slot (by number) after the j-th's landing, follows
+    c_j = min(c_{j-1} + 1, M_j) from c_{-1} = 0, with M_j the first reserved slot after
+    q_j. So c_j = j + min(1, min over i <= j of (M_i - i)): a running minimum per list,
+    for all lists at once."""
     n = len(user)
     start = np.arange(n) - position  # each entry's list, as its first index
     fresh = np.flatnonzero(new)
     if len(fresh) == 0:
         return np.arange(n)
-    q = position[fresh]
+    q = position[fresh].astype(np.int64)
     j = ranks_within(user[fresh])
-    slot = np.empty(len(fresh), dtype=np.int64)
-    by_j = np.argsort(j, kind="stable")
-    bounds = np.r_[0, np.cumsum(np.bincount(j))]
-    for lo, hi in itertools.pairwise(bounds):
-        at = by_j[lo:hi]
-        after = np.where(j[at] == 0, 0, slot[at - 1] + 1)  # the previous new entry's slot + 1
-        reserved = -(-(after + 1) // every) * every - 1  # the first reserved slot >= after
-        slot[at] = np.minimum(q[at], reserved)
+    after = -(-(q + 2) // every) - 1  # M_j
+    # the running minimum restarts at each list: lists further on are shifted far down
+    shift = np.cumsum(j == 0) * (4 * n + 8)
+    c = j + np.minimum(1, np.minimum.accumulate(after - j - shift) + shift)
+    previous = np.where(j == 0, 0, np.r_[0, c[:-1]])
+    slot = np.minimum(q, (previous + 1) * every - 1)
     taken = np.zeros(n, dtype=bool)
     taken[start[fresh] + slot] = True
     out = np.empty(n, dtype=np.int64)

@@ -12,6 +12,7 @@ from .catalog import ROW, USER
 from .components import CandidateSource, RankContext, best_first, by_user_then, ranks_within
 
 PAIR = ["user_id", "item_id"]
+PAIR_ROW = [*PAIR, ROW]  # feed posts: their rows come with them
 
 
 class TopK(BaseModel):
@@ -36,7 +37,7 @@ def _first_per_user(pairs: pd.DataFrame, order: np.ndarray, k: int) -> pd.DataFr
     """The first `k` rows of each user in `order` (row indices sorted by user code):
     what `_top_per_user` gives, from an order already known."""
     kept = order[ranks_within(pairs[USER].to_numpy()[order]) < k]
-    return pairs[PAIR].iloc[kept].reset_index(drop=True)
+    return pairs[PAIR_ROW].iloc[kept].reset_index(drop=True)
 
 
 def _top_feed_posts(ctx: RankContext, users: np.ndarray, by: str, k: int) -> pd.DataFrame:
@@ -54,7 +55,7 @@ class CirclePosts(CandidateSource):
     surfaces = ("feed",)
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        return ctx.catalog.feed_posts(users)[PAIR]
+        return ctx.catalog.feed_posts(users)[PAIR_ROW]
 
 
 class TrendingPosts(CandidateSource[TopK]):
@@ -95,7 +96,7 @@ class NewCreatorPosts(CandidateSource[NewCreatorParams]):
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         pairs = ctx.catalog.feed_posts(users)
         new = ctx.catalog.by_new_creator(self.params.days)[pairs[ROW].to_numpy()]
-        return pairs.loc[new, PAIR]
+        return pairs.loc[new, PAIR_ROW]
 
 
 class SocialPosts(CandidateSource):
@@ -112,7 +113,7 @@ class SocialPosts(CandidateSource):
         user = pd.factorize(np.concatenate([pairs["user_id"], ties["user_id"]]))[0]
         author = pd.factorize(np.concatenate([pairs["author_id"], ties["other_id"]]))[0]
         key = user.astype(np.int64) * (int(author.max(initial=0)) + 1) + author
-        return pairs.loc[np.isin(key[:n], key[n:]), PAIR]
+        return pairs.loc[np.isin(key[:n], key[n:]), PAIR_ROW]
 
 
 class PopularPosts(CandidateSource[TopK]):
@@ -124,7 +125,9 @@ class PopularPosts(CandidateSource[TopK]):
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         top = ctx.catalog.popular_open_posts[: self.params.k]
-        return _for_every_user(users, top)
+        pairs = _for_every_user(users, top)
+        pairs[ROW] = np.tile(ctx.catalog.popular_open_rows[: self.params.k], len(users))
+        return pairs
 
 
 class ALSPosts(CandidateSource[TopK]):

@@ -8,6 +8,8 @@ import pytest
 
 from features.contract import ContractData
 from ranking.catalog import ROW, USER, Catalog
+from ranking.components import RankContext
+from ranking.strategy import component_class
 
 from .policy_world import AS_OF_DAY, day, load
 
@@ -36,3 +38,27 @@ def test_feed_posts_are_the_members_circles_posts_not_their_own(
     np.testing.assert_array_equal(got[USER].to_numpy(), codes)
     own = world["posts"].set_index("post_id")["author_id"]
     assert (own[got["item_id"]].to_numpy() != got["user_id"].to_numpy()).all()
+
+
+def test_feed_sources_give_each_items_own_row(world: ContractData) -> None:
+    """The rows sources hand the pipeline (so it need not look items up) are the items'
+    rows in `items("feed")`."""
+    catalog = Catalog(world, day(AS_OF_DAY))
+    ctx = RankContext("feed", catalog, features=None, bundle=None)
+    users = np.array(["u1", "u2", "u3", "u4"], dtype=object)
+    checked = 0
+    for name in (
+        "circle_posts",
+        "trending_posts",
+        "fresh_posts",
+        "new_creator_posts",
+        "social_posts",
+        "popular_posts",
+    ):
+        cls = component_class("sources", name, "feed")
+        got = cls(cls.Params()).fetch(ctx, users)
+        assert ROW in got
+        expected = catalog.rows("feed", got["item_id"])
+        np.testing.assert_array_equal(got[ROW].to_numpy(), expected)
+        checked += len(got)
+    assert checked > 0

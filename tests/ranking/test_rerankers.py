@@ -133,7 +133,7 @@ def merged_one_slot_at_a_time(new: list[bool], every: int) -> list[int]:
 @pytest.mark.parametrize("seed", range(30))
 def test_exploration_slots_equal_the_slot_by_slot_merge(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    sizes = rng.integers(0, 40, rng.integers(1, 6))
+    sizes = rng.integers(0, 40, rng.integers(1, 12))
     every = int(rng.integers(2, 6))
     user = np.repeat(np.arange(len(sizes)), sizes)
     position = np.concatenate([np.arange(k) for k in sizes]).astype(np.int64)
