@@ -7,6 +7,7 @@ the same function training uses, so serving and training rows agree exactly.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -223,14 +224,25 @@ def _gather(part: _Part, columns: Sequence[int] | np.ndarray) -> np.ndarray:
     in a few contiguous runs (vector columns sit together), and gathering rows of a
     slice is far cheaper than a two-axis fancy index."""
     distinct, group = part
-    at = np.asarray(columns, dtype=np.intp)
-    if len(at) == 0:
+    runs = _runs(tuple(int(c) for c in columns))
+    if not runs:
         return np.empty((len(group), 0))
-    starts = np.flatnonzero(np.r_[True, np.diff(at) != 1])
-    runs = [(at[a], at[b - 1] + 1) for a, b in zip(starts, [*starts[1:], len(at)], strict=True)]
     if len(runs) == 1:
         return distinct[group, runs[0][0] : runs[0][1]]
     return np.concatenate([distinct[group, a:b] for a, b in runs], axis=1)
+
+
+@functools.lru_cache(maxsize=1024)
+def _runs(columns: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """[start, stop) spans of consecutive column numbers: a request asks for the same
+    few column sets again and again."""
+    runs: list[tuple[int, int]] = []
+    for column in columns:
+        if runs and runs[-1][1] == column:
+            runs[-1] = (runs[-1][0], column + 1)
+        else:
+            runs.append((column, column + 1))
+    return tuple(runs)
 
 
 def _wanted(entities: Sequence[str]) -> set[str]:
