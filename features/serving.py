@@ -172,8 +172,8 @@ class ServingFeatures:
                 if len(at) < len(names):
                     return None
                 if len({p for p, _ in at}) == 1:
-                    return _gather(chosen[at[0][0]], [j for _, j in at])
-                return np.column_stack([_gather(chosen[p], [j]) for p, j in at])
+                    return _gather(chosen[at[0][0]], tuple(j for _, j in at))
+                return np.column_stack([_gather(chosen[p], (j,)) for p, j in at])
 
             return columns
 
@@ -205,7 +205,7 @@ class ServingFeatures:
     def _layout(self, entities: tuple[str, ...]) -> _Layout:
         if entities not in self._layouts:
             position: dict[str, tuple[int, int]] = {}
-            scalar: list[np.ndarray] = []
+            scalar: list[tuple[int, ...]] = []
             slices: list[tuple[int, int]] = []
             names: list[str] = []
             for p, entity in enumerate(entities):
@@ -213,18 +213,18 @@ class ServingFeatures:
                 position.update({c: (p, j) for j, c in enumerate(columns)})
                 mine = [j for j, c in enumerate(columns) if not c.startswith(VECTOR_PREFIX)]
                 slices.append((len(names), len(names) + len(mine)))
-                scalar.append(np.array(mine, dtype=np.intp))
+                scalar.append(tuple(mine))
                 names += [columns[j] for j in mine]
             self._layouts[entities] = _Layout(entities, position, scalar, slices, names)
         return self._layouts[entities]
 
 
-def _gather(part: _Part, columns: Sequence[int] | np.ndarray) -> np.ndarray:
+def _gather(part: _Part, columns: tuple[int, ...]) -> np.ndarray:
     """The part's columns for every request row, (rows, len(columns)). Columns come
     in a few contiguous runs (vector columns sit together), and gathering rows of a
     slice is far cheaper than a two-axis fancy index."""
     distinct, group = part
-    runs = _runs(tuple(int(c) for c in columns))
+    runs = _runs(columns)
     if not runs:
         return np.empty((len(group), 0))
     if len(runs) == 1:
@@ -320,7 +320,7 @@ class _Layout:
 
     entities: tuple[str, ...]
     position: dict[str, tuple[int, int]]
-    scalar: list[np.ndarray]
+    scalar: list[tuple[int, ...]]
     slices: list[tuple[int, int]]
     scalar_names: list[str]
     _columns: dict[tuple[str, ...], tuple[pd.Index, dict[str, int]]] = field(default_factory=dict)
