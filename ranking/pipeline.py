@@ -167,12 +167,12 @@ def _union(
     row = np.concatenate(rows)
     user_code = user_codes(user)
     item_code, item_ids = pd.factorize(item)
-    key = user_code * len(item_ids) + item_code
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    sources = np.zeros(len(first), dtype=np.int64)
-    np.bitwise_or.at(sources, inverse, bit)
-    order = np.argsort(first, kind="stable")
-    at, sources = first[order], sources[order]
+    # pairs numbered in first-seen order (a hash, not a sort): a pair is seen first
+    # where its number exceeds every number before it
+    pair = pd.factorize(user_code * len(item_ids) + item_code)[0]
+    at = np.flatnonzero(np.r_[True, pair[1:] > np.maximum.accumulate(pair)[:-1]])
+    sources = np.zeros(len(at), dtype=np.int64)
+    np.bitwise_or.at(sources, pair, bit)
     frame = pd.DataFrame(
         {
             "user_id": pd.Series(user[at], dtype=object),
