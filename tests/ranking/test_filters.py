@@ -146,3 +146,15 @@ def test_friends_circles_work_without_transfers() -> None:
     ties = Catalog(data, t0 + pd.Timedelta(days=1)).ties
     assert set(zip(ties["user_id"], ties["other_id"], strict=True)) == {("a", "b"), ("b", "a")}
     assert (ties["strength"] == 1.0).all()
+
+
+@pytest.mark.parametrize("users", [["nobody"], ["nobody", "stranger"], ["nobody", "u1"]])
+def test_users_no_source_finds_anything_for_get_an_empty_list(
+    world: ContractData, users: list[str]
+) -> None:
+    strategy = Strategy(
+        name="policy", surface="feed", sources=("circle_posts",), scorer="chronological"
+    )
+    result = Pipeline(strategy).run(context(world, "feed"), np.array(users, dtype=object), 20)
+    assert set(result.ranked["user_id"]) == ({"u1"} if "u1" in users else set())
+    assert result.candidates["circle_posts"] == (8 if "u1" in users else 0)
