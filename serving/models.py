@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from circlerank.errors import ModelError
+from circlerank.memory import freeze_heap
 from ranking.components import RankContext
 from ranking.cursor import CursorSigner
 from ranking.pages import Pager
@@ -110,6 +111,7 @@ class ModelHolder:
                 raise ModelError(f"refused bundle {target}: {reason}") from exc
             old = self.version
             self.current, self.refused = served, None
+            freeze_heap()  # the new bundle and the world it serves live long
             log.info("model bundle %s -> %s", old or "none", served.version)
             self.on_swap(old, served.version)
             return served

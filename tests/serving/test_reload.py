@@ -3,6 +3,7 @@ while the old one keeps serving, and the feed answers throughout."""
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import threading
@@ -136,3 +137,17 @@ def test_the_feed_keeps_answering_during_swaps(
             t.join()
     assert statuses and set(statuses) == {200}
     assert versions == {first, second}
+
+
+def test_a_swapped_in_bundle_is_out_of_the_garbage_collectors_scans(
+    api, fresh_models: Path
+) -> None:
+    """After a swap the long-lived heap (bundle, world, catalogs) is frozen, so full
+    collections no longer walk it; a replaced bundle's cycles are still collectable."""
+    with api(models=fresh_models) as client:
+        gc.unfreeze()
+        point_current(fresh_models, _copy_bundle(fresh_models, "20990101T000000-frozen").name)
+        assert client.post("/admin/reload", headers=ADMIN).status_code == 200
+        served = client.app.state.runtime.holder.current
+        assert gc.get_freeze_count() > 10_000
+        assert not any(o is served for g in range(3) for o in gc.get_objects(generation=g))
