@@ -268,6 +268,7 @@ def engine(
     data: Split,
     src: str | Path,
     social: bool = True,
+    tags: bool = False,
     sources: dict[str, dict[str, int]] | None = None,
     booster: dict[str, float] | None = None,
     seed: int = 0,
@@ -304,6 +305,9 @@ def engine(
         if social:
             edges = root / "all" / "social_edges.parquet"
             (tables / "social_edges.parquet").write_bytes(edges.read_bytes())
+        if tags:  # side information the published models did not use
+            posts = root / "all" / "posts.parquet"
+            (tables / "posts.parquet").write_bytes(posts.read_bytes())
         memberships = pd.read_parquet(root / "all" / "memberships.parquet")
         keep = set(
             zip(

@@ -86,6 +86,14 @@ def _circle_posts(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) ->
     )
 
 
+def _user_circle_posts(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
+    rows = stream[["author_id", "circle_id", "ts", "posts"]].rename(
+        columns={"author_id": "user_id"}
+    )
+    got = point_in_time(rows, queries, ["user_id", "circle_id"], [Sums(("posts",))])
+    return pd.DataFrame({"uc_posts": got["posts_all"].to_numpy()}, index=queries.index)
+
+
 AUTHOR_ACTIVITY = FeatureView(
     name="author_activity",
     entity="author",
@@ -114,4 +122,15 @@ CIRCLE_POSTS = FeatureView(
     description="Posts in 7 and 30 days and the share that is member-made (UGC).",
     stream=_posts,
     aggregate=_circle_posts,
+)
+
+USER_CIRCLE_POSTS = FeatureView(
+    name="user_circle_posts",
+    entity="user_circle",
+    keys=("user_id", "circle_id"),
+    sources=("posts",),
+    description="Posts the user wrote in the circle before t (on Last.fm: tags the user gave "
+    "the artist).",
+    stream=_posts,
+    aggregate=_user_circle_posts,
 )
