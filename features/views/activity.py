@@ -18,6 +18,16 @@ def _posts(streams: Streams) -> pd.DataFrame:
     return streams.get("posts", lambda s: post_stream(s.data))
 
 
+def _user_posts(streams: Streams) -> pd.DataFrame:
+    """The post stream keyed by its author as a user (partitioned by user_id)."""
+    return streams.get(
+        "user_posts",
+        lambda s: _posts(s)[["author_id", "circle_id", "ts", "posts"]].rename(
+            columns={"author_id": "user_id"}
+        ),
+    )
+
+
 def _members(streams: Streams) -> pd.DataFrame:
     return streams.get("memberships", lambda s: membership_changes(s.data))
 
@@ -87,10 +97,12 @@ def _circle_posts(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) ->
 
 
 def _user_circle_posts(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
-    rows = stream[["author_id", "circle_id", "ts", "posts"]].rename(
-        columns={"author_id": "user_id"}
+    got = point_in_time(
+        stream[["user_id", "circle_id", "ts", "posts"]],
+        queries,
+        ["user_id", "circle_id"],
+        [Sums(("posts",))],
     )
-    got = point_in_time(rows, queries, ["user_id", "circle_id"], [Sums(("posts",))])
     return pd.DataFrame({"uc_posts": got["posts_all"].to_numpy()}, index=queries.index)
 
 
@@ -131,6 +143,6 @@ USER_CIRCLE_POSTS = FeatureView(
     sources=("posts",),
     description="Posts the user wrote in the circle before t (on Last.fm: tags the user gave "
     "the artist).",
-    stream=_posts,
+    stream=_user_posts,
     aggregate=_user_circle_posts,
 )
