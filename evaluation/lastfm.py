@@ -356,3 +356,5 @@ def engine(
 
 GRIDS["engine (ALS + social + LightGBM)"] = (engine, [{}])
 GRIDS["engine without the social graph"] = (engine, [{"social": False}])
+# side information the published models did not use: each user's tag assignments
+GRIDS["engine + tags (side information)"] = (engine, [{"tags": True}])
