@@ -33,7 +33,7 @@ K = 10
 DEPTH = 50  # engine rankings per user: masked validation pairs at test leave K
 # RecBole-GNN, social recommendation results on LastFM (github.com/RUCAIBox/RecBole-GNN,
 # "results" table): NDCG@10 and Recall@10 where published
-PUBLISHED = {
+PUBLISHED: dict[str, dict[str, float | None]] = {
     "BPR (RecBole-GNN)": {"ndcg@10": 0.1674, "recall@10": None},
     "LightGCN (RecBole-GNN)": {"ndcg@10": 0.1972, "recall@10": 0.2064},
     "MHCN (RecBole-GNN)": {"ndcg@10": 0.2068, "recall@10": 0.2123},
