@@ -30,9 +30,10 @@ import scipy.sparse as sp
 from .metrics import per_user
 
 K = 10
+DEPTH = 50  # engine rankings per user: masked validation pairs at test leave K
 # RecBole-GNN, social recommendation results on LastFM (github.com/RUCAIBox/RecBole-GNN,
 # "results" table): NDCG@10 and Recall@10 where published
-PUBLISHED = {
+PUBLISHED: dict[str, dict[str, float | None]] = {
     "BPR (RecBole-GNN)": {"ndcg@10": 0.1674, "recall@10": None},
     "LightGCN (RecBole-GNN)": {"ndcg@10": 0.1972, "recall@10": 0.2064},
     "MHCN (RecBole-GNN)": {"ndcg@10": 0.2068, "recall@10": 0.2123},
@@ -240,42 +241,54 @@ def run(
 ENGINE_STRATEGY = """
 [strategies.lastfm]
 surface = "circle_suggestions"
-sources = ["als_circles", "friends_circles", "popular_circles"]
+sources = [{sources}]
 filters = ["not_member"]
-scorer = "blend"
-[strategies.lastfm.params.blend]
-heads = 1.0
-logistic = 0.0
-als = {als_weight}
-[strategies.lastfm.params.als_circles]
-k = {candidates}
-[strategies.lastfm.params.popular_circles]
-k = 50
+scorer = "lambdarank"
 """
+
+# candidate source -> params, the same at training (hidden memberships ranked among
+# them) and serving
+ENGINE_SOURCES: dict[str, dict[str, int]] = {
+    "als_circles": {"k": 100},
+    "knn_circles": {"k": 100},
+    "friends_circles": {"k": 50},
+    "popular_circles": {"k": 50},
+}
+
+
+def _strategy(sources: dict[str, dict[str, int]]) -> str:
+    text = ENGINE_STRATEGY.format(sources=", ".join(f'"{n}"' for n in sources))
+    for name, params in sources.items():
+        text += f"[strategies.lastfm.params.{name}]\n"
+        text += "".join(f"{k} = {v}\n" for k, v in params.items())
+    return text
 
 
 def engine(
     data: Split,
     src: str | Path,
     social: bool = True,
-    als_weight: float = 3.0,
-    candidates: int = 200,
+    tags: bool = False,
+    sources: dict[str, dict[str, int]] | None = None,
+    booster: dict[str, float] | None = None,
     seed: int = 0,
 ) -> Scorer:
     """The engine's suggestion pipeline on the train split: the imported tables with
     only train memberships (and the friend graph when `social`), `train` (suggestions
-    learn from hidden memberships), then the serving pipeline ranks each user's
-    candidates (ALS, friends' circles, popular circles) by the join head's log-odds plus
-    `als_weight` times the ALS score standardized within the user's candidates."""
+    learn from hidden memberships ranked among the candidates of `sources`, with the
+    candidate models' scores as features: training/membership_set.py), then the
+    serving pipeline ranks each user's candidates with the LambdaRank model. Each user
+    gets a ranking DEPTH deep, so that pairs masked at test (validation ones) leave ten."""
     import tempfile
 
     from features.contract import data_end, load_contract
     from features.importers.lastfm import import_lastfm
     from ranking.replay import Replayer
     from ranking.strategy import SHIPPED, load_strategies
-    from training.config import ALSConfig, TrainConfig
+    from training.config import ALSConfig, BoosterParams, MembershipCandidates, TrainConfig
     from training.train import train
 
+    sources = ENGINE_SOURCES if sources is None else sources
     pairs = pd.concat([data.train, data.valid, data.test])
     user_of = dict(zip(pairs["user"], pairs["user_id"], strict=True))
     item_of = dict(zip(pairs["item"], pairs["item_id"], strict=True))
@@ -292,6 +305,9 @@ def engine(
         if social:
             edges = root / "all" / "social_edges.parquet"
             (tables / "social_edges.parquet").write_bytes(edges.read_bytes())
+        if tags:  # side information the published models did not use
+            posts = root / "all" / "posts.parquet"
+            (tables / "posts.parquet").write_bytes(posts.read_bytes())
         memberships = pd.read_parquet(root / "all" / "memberships.parquet")
         keep = set(
             zip(
@@ -308,12 +324,16 @@ def engine(
         contract = load_contract(tables, quarantine_dir=root / "q")
         # ALS settings of the tuned baseline (seed 0's validation split)
         als = ALSConfig(factors=64, regularization=0.05, alpha=5.0, iterations=30)
-        bundle = train(contract, TrainConfig(seed=seed, als=als))
-        strategy_file = root / "strategies.toml"
-        strategy_file.write_text(
-            SHIPPED.read_text()
-            + ENGINE_STRATEGY.format(als_weight=als_weight, candidates=candidates)
+        config = TrainConfig(
+            seed=seed,
+            als=als,
+            rankers=("heads", "lambdarank"),
+            booster=BoosterParams.model_validate(booster or {}),
+            membership_candidates=MembershipCandidates(sources=sources),
         )
+        bundle = train(contract, config)
+        strategy_file = root / "strategies.toml"
+        strategy_file.write_text(SHIPPED.read_text() + _strategy(sources))
         replayer = Replayer(
             contract,
             bundle,
@@ -323,19 +343,18 @@ def engine(
         )
         try:
             users = np.array([f"u{user_of[u]}" for u in range(data.users)], dtype=object)
-            ranked = replayer.rank("circle_suggestions", users, K, "lastfm").ranked
+            ranked = replayer.rank("circle_suggestions", users, DEPTH, "lastfm").ranked
         finally:
             replayer.close()
     scores = np.full((data.users, data.items), -np.inf)
     user_code = {f"u{v}": k for k, v in user_of.items()}
     rows = ranked["user_id"].map(user_code).to_numpy()
     cols = ranked["item_id"].map(code_of).to_numpy()
-    scores[rows, cols] = K - ranked["rank"].to_numpy(np.float64)
+    scores[rows, cols] = DEPTH - ranked["rank"].to_numpy(np.float64)
     return lambda chunk: scores[chunk]
 
 
-GRIDS["engine (ALS + social + LightGBM)"] = (engine, [{"als_weight": 1.0}, {"als_weight": 3.0}])
-GRIDS["engine without the social graph"] = (
-    engine,
-    [{"social": False, "als_weight": 1.0}, {"social": False, "als_weight": 3.0}],
-)
+GRIDS["engine (ALS + social + LightGBM)"] = (engine, [{}])
+GRIDS["engine without the social graph"] = (engine, [{"social": False}])
+# side information the published models did not use: each user's tag assignments
+GRIDS["engine + tags (side information)"] = (engine, [{"tags": True}])

@@ -62,6 +62,18 @@ class FeatureRows:
             {**self.constants, **{k: float(v) for k, v in constants.items()}},
         )
 
+    def with_columns(self, columns: dict[str, np.ndarray]) -> FeatureRows:
+        """The same rows with per-row columns added (or replaced), one value per row."""
+        kept = [c for c in self.value_columns if c not in columns]
+        values = self.values if len(kept) == len(self.value_columns) else self.matrix(kept)
+        added = np.column_stack([np.asarray(v, dtype=np.float64) for v in columns.values()])
+        return FeatureRows(
+            self.keys,
+            np.ascontiguousarray(np.hstack([values, added.reshape(len(self), -1)])),
+            pd.Index([*kept, *columns]),
+            constants=self.constants,
+        )
+
     def matrix(self, names: Sequence[str]) -> np.ndarray:
         """The named columns as a new C-ordered float64 matrix, NaN where the rows lack
         a column (as `training.ranker.inputs` gives for a frame)."""

@@ -14,6 +14,7 @@ from training.dataset import POSITION, PRIMARY
 from training.heads import HeadsRanker
 from training.logistic import LogisticRanker
 from training.ranker import Ranker, inputs
+from training.signals import SIGNALS, with_signals
 
 from .catalog import lookup
 from .components import (
@@ -95,9 +96,29 @@ class ValueScorer(Scorer[ValueParams]):
         return value
 
 
-class LambdaRankScorer(_ModelScorer):
+class LambdaRankScorer(Scorer):
+    """LightGBM LambdaRank; a ranker trained on candidate signals (training/signals.py)
+    gets them from the bundle's candidate models."""
+
     name = "lambdarank"
-    ranker = "lambdarank"
+
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
+    ) -> np.ndarray:
+        ranker = _ranker(ctx, self.name, "lambdarank")
+        rows = _model_rows(features)
+        if ctx.bundle is not None and set(SIGNALS) & set(ranker.features):
+            models = {
+                "als": ctx.bundle.als.get(ctx.surface),
+                "knn": ctx.bundle.knn.get(ctx.surface),
+            }
+            rows = with_signals(
+                rows,
+                candidates["user_id"].to_numpy(dtype=object),
+                candidates["item_id"].to_numpy(dtype=object),
+                models,
+            )
+        return ranker.score(rows)
 
 
 class LogisticScorer(_ModelScorer):

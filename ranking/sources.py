@@ -168,18 +168,29 @@ class EligibleCircles(CandidateSource):
         return _for_every_user(users, ids)
 
 
-class FriendsCircles(CandidateSource):
-    """Circles the user's friends, follows and transfer partners belong to."""
+class AtMost(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    k: int | None = Field(default=None, gt=0)  # None: all
+
+
+class FriendsCircles(CandidateSource[AtMost]):
+    """Circles the user's friends, follows and transfer partners belong to; with `k`,
+    the `k` with the most of them per user."""
 
     name = "friends_circles"
     surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = AtMost
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         ties = ctx.catalog.ties
         ties = ties[ties["user_id"].isin(users)]
         members = ctx.catalog.members.rename(columns={"user_id": "other_id"})
         found = ties.merge(members, on="other_id").rename(columns={"circle_id": "item_id"})
-        return found[PAIR].drop_duplicates()
+        if self.params.k is None:
+            return found[PAIR].drop_duplicates()
+        counted = found.groupby(PAIR, sort=False).size().rename("friends").reset_index()
+        return _top_per_user(counted, "friends", self.params.k)
 
 
 class PopularCircles(CandidateSource[TopK]):
@@ -233,6 +244,25 @@ class ALSCircles(CandidateSource[TopK]):
         return found[PAIR]
 
 
+class KNNCircles(CandidateSource[TopK]):
+    """Circles whose members most overlap those of the user's circles (item-kNN)."""
+
+    name = "knn_circles"
+    surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = TopK
+
+    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
+        if ctx.bundle is None or "circle_suggestions" not in ctx.bundle.knn:
+            return pd.DataFrame(columns=PAIR)
+        found = ctx.bundle.knn["circle_suggestions"].recommend(
+            users,
+            self.params.k,
+            exclude=ctx.catalog.members.set_axis(PAIR, axis=1),
+            allowed=set(ctx.catalog.circles["circle_id"]),
+        )
+        return found[PAIR]
+
+
 class InterestCircles(CandidateSource[TopK]):
     """Circles whose members' payment categories best match the user's (interest_match)."""
 
@@ -265,5 +295,6 @@ SOURCES: tuple[type[CandidateSource], ...] = (
     PopularCircles,
     CityCircles,
     ALSCircles,
+    KNNCircles,
     InterestCircles,
 )

@@ -3,7 +3,7 @@
     MODELS/<version>/manifest.json     version, data range, feature schema, params,
                                        validation metrics, library versions, artifacts
     MODELS/<version>/<surface>/heads/  LightGBM text models, one per action
-    MODELS/<version>/<surface>/lambdarank/, logistic/, als/
+    MODELS/<version>/<surface>/lambdarank/, logistic/, als/, knn/
     MODELS/current -> <version>        switched atomically (symlink + rename)
 
 Loading checks the manifest and refuses a bundle whose feature schema differs from the
@@ -28,6 +28,7 @@ from features.schema import FeatureSchema
 from .als import ALSModel
 from .config import TrainConfig
 from .heads import HeadsRanker
+from .knn import ItemKNN
 from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
 from .ranker import Ranker
@@ -55,6 +56,7 @@ class Bundle:
     manifest: dict[str, Any]
     rankers: dict[str, dict[str, Ranker]] = field(default_factory=dict)  # surface -> name
     als: dict[str, ALSModel] = field(default_factory=dict)  # surface -> model
+    knn: dict[str, ItemKNN] = field(default_factory=dict)  # surface -> model
     directory: Path | None = None
 
     @property
@@ -94,6 +96,8 @@ class Bundle:
                 ranker.save(out / surface / name)
         for surface, model in self.als.items():
             model.save(out / surface / "als")
+        for surface, knn in self.knn.items():
+            knn.save(out / surface / "knn")
         (out / MANIFEST).write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
         point_current(models_dir, self.version)
         self.directory = out
@@ -156,6 +160,8 @@ def load_bundle(
             bundle.rankers[surface] = loaded
         for surface in manifest.get("als", []):
             bundle.als[surface] = ALSModel.load(directory / surface / "als")
+        for surface in manifest.get("knn", []):
+            bundle.knn[surface] = ItemKNN.load(directory / surface / "knn")
     except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
         raise ModelError(f"{directory}: cannot load the bundle's models ({exc})") from exc
     return bundle

@@ -51,6 +51,26 @@ class ALSConfig(BaseModel):
         return ALSParams(self.factors, self.regularization, self.iterations, self.alpha, seed)
 
 
+class MembershipCandidates(BaseModel):
+    """Circle suggestions learned from memberships alone (no logged suggestions) against
+    the candidates serving will rank: per user, a share of memberships is hidden, the
+    candidate models (ALS, item-kNN) are refitted without them, and the hidden joins are
+    ranked among what `sources` (candidate source -> params) return for the user. Off
+    (None), the negatives are circles drawn by popularity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sources: dict[str, dict[str, int]] = {
+        "als_circles": {"k": 100},
+        "knn_circles": {"k": 100},
+        "friends_circles": {"k": 50},
+        "popular_circles": {"k": 50},
+    }
+    hidden_share: float = Field(default=0.125, gt=0, lt=1)
+    # independent hidings stacked (more queries for the ranker); each refits the models
+    repeats: int = Field(default=2, ge=1)
+
+
 def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:
     unknown = sorted(set(value) - set(labels))
     if unknown:
@@ -85,6 +105,7 @@ class TrainConfig(BaseModel):
     # share of impressions without any action the heads train on (weighted back up)
     negative_rate: float = Field(default=0.25, gt=0, le=1)
     als: ALSConfig = ALSConfig()
+    membership_candidates: MembershipCandidates | None = None
     seed: int = 0
 
     @field_validator("feed_value_weights")

@@ -26,6 +26,7 @@ from .bundle import FORMAT, Bundle, library_versions
 from .config import TrainConfig
 from .dataset import TrainingSet, build_training_set
 from .heads import HeadsRanker
+from .knn import ItemKNN
 from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
 from .membership_set import membership_training_sets
@@ -205,6 +206,7 @@ def train(
         "absent_tables": list(data.report.absent),
         "rankers": {},
         "als": [],
+        "knn": [],
         "metrics": {},
         "recall": {},
         "rows": {},
@@ -217,7 +219,13 @@ def train(
         try:
             if learn_from_memberships:
                 train_set, valid_set = membership_training_sets(
-                    data, builder.config, until, config.seed, config.position_bias == "feature"
+                    data,
+                    builder.config,
+                    until,
+                    config.seed,
+                    config.position_bias == "feature",
+                    candidates=config.membership_candidates,
+                    als=config.als.params(config.seed),
                 )
                 full = train_set
             else:
@@ -246,6 +254,11 @@ def train(
         if als is not None:
             bundle.als[surface] = als
             manifest["als"].append(surface)
+        if learn_from_memberships and config.membership_candidates is not None:
+            interactions = als_interactions(data, surface, config, until)
+            with step(f"item-kNN {surface}: {len(interactions):,} user-item pairs"):
+                bundle.knn[surface] = ItemKNN().fit(interactions)
+            manifest["knn"] = [surface]
         if learn_from_memberships:
             continue  # source recall is measured against logged engagements: there are none
         with step(f"recall of {surface} candidate sources"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .activity import AUTHOR_ACTIVITY, CIRCLE_MEMBERS, CIRCLE_POSTS
+from .activity import AUTHOR_ACTIVITY, CIRCLE_MEMBERS, CIRCLE_POSTS, USER_CIRCLE_POSTS
 from .base import VECTOR_PREFIX, FeatureView, Streams, ViewParams
 from .content import CIRCLE_INFO, POST_CONTENT, USER_PROFILE
 from .credit import USER_CREDIT
@@ -54,6 +54,7 @@ FAMILIES: dict[str, tuple[FeatureView, ...]] = {
         AUTHOR_ACTIVITY,
         CIRCLE_MEMBERS,
         CIRCLE_POSTS,
+        USER_CIRCLE_POSTS,
     ),
     "content": (POST_CONTENT, CIRCLE_INFO, USER_PROFILE),
 }

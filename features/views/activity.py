@@ -18,6 +18,16 @@ def _posts(streams: Streams) -> pd.DataFrame:
     return streams.get("posts", lambda s: post_stream(s.data))
 
 
+def _user_posts(streams: Streams) -> pd.DataFrame:
+    """The post stream keyed by its author as a user (partitioned by user_id)."""
+    return streams.get(
+        "user_posts",
+        lambda s: _posts(s)[["author_id", "circle_id", "ts", "posts"]].rename(
+            columns={"author_id": "user_id"}
+        ),
+    )
+
+
 def _members(streams: Streams) -> pd.DataFrame:
     return streams.get("memberships", lambda s: membership_changes(s.data))
 
@@ -86,6 +96,16 @@ def _circle_posts(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) ->
     )
 
 
+def _user_circle_posts(stream: pd.DataFrame, queries: pd.DataFrame, p: ViewParams) -> pd.DataFrame:
+    got = point_in_time(
+        stream[["user_id", "circle_id", "ts", "posts"]],
+        queries,
+        ["user_id", "circle_id"],
+        [Sums(("posts",))],
+    )
+    return pd.DataFrame({"uc_posts": got["posts_all"].to_numpy()}, index=queries.index)
+
+
 AUTHOR_ACTIVITY = FeatureView(
     name="author_activity",
     entity="author",
@@ -114,4 +134,15 @@ CIRCLE_POSTS = FeatureView(
     description="Posts in 7 and 30 days and the share that is member-made (UGC).",
     stream=_posts,
     aggregate=_circle_posts,
+)
+
+USER_CIRCLE_POSTS = FeatureView(
+    name="user_circle_posts",
+    entity="user_circle",
+    keys=("user_id", "circle_id"),
+    sources=("posts",),
+    description="Posts the user wrote in the circle before t (on Last.fm: tags the user gave "
+    "the artist).",
+    stream=_user_posts,
+    aggregate=_user_circle_posts,
 )
