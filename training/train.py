@@ -156,6 +156,10 @@ def source_recall(
     positives = positives[positives["user_id"].isin(users)]
     als = fit_als(data, surface, config, cut)
     bundle = Bundle(manifest={"version": "recall"}, als={surface: als} if als else {})
+    if surface == "circle_suggestions":  # knn_circles' model, refitted before `cut` too
+        interactions = als_interactions(data, surface, config, cut)
+        if len(interactions):
+            bundle.knn[surface] = ItemKNN().fit(interactions)
     ctx = RankContext(
         surface=surface,
         catalog=Catalog(data, cut, freshness=pd.Timedelta(days=7)),
