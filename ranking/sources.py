@@ -224,43 +224,39 @@ class CityCircles(CandidateSource[TopK]):
         return _top_per_user(found, "local", self.params.k)
 
 
-class ALSCircles(CandidateSource[TopK]):
-    """Circles nearest the user's ALS vector (memberships and joins as implicit data)."""
+class _ModelCircles(CandidateSource[TopK]):
+    """The circles one of the bundle's candidate models recommends most, the user's own
+    and those no longer open excluded."""
 
-    name = "als_circles"
     surfaces = ("circle_suggestions",)
     Params: ClassVar[type[BaseModel]] = TopK
+    model: ClassVar[str]  # the Bundle attribute holding the model per surface
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        if ctx.bundle is None or "circle_suggestions" not in ctx.bundle.als:
+        models = getattr(ctx.bundle, self.model, {}) if ctx.bundle is not None else {}
+        if "circle_suggestions" not in models:
             return pd.DataFrame(columns=PAIR)
-        allowed = set(ctx.catalog.circles["circle_id"])
-        found = ctx.bundle.als["circle_suggestions"].recommend(
-            users,
-            self.params.k,
-            exclude=ctx.catalog.members.set_axis(PAIR, axis=1),
-            allowed=allowed,
-        )
-        return found[PAIR]
-
-
-class KNNCircles(CandidateSource[TopK]):
-    """Circles whose members most overlap those of the user's circles (item-kNN)."""
-
-    name = "knn_circles"
-    surfaces = ("circle_suggestions",)
-    Params: ClassVar[type[BaseModel]] = TopK
-
-    def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        if ctx.bundle is None or "circle_suggestions" not in ctx.bundle.knn:
-            return pd.DataFrame(columns=PAIR)
-        found = ctx.bundle.knn["circle_suggestions"].recommend(
+        found = models["circle_suggestions"].recommend(
             users,
             self.params.k,
             exclude=ctx.catalog.members.set_axis(PAIR, axis=1),
             allowed=set(ctx.catalog.circles["circle_id"]),
         )
         return found[PAIR]
+
+
+class ALSCircles(_ModelCircles):
+    """Circles nearest the user's ALS vector (memberships and joins as implicit data)."""
+
+    name = "als_circles"
+    model = "als"
+
+
+class KNNCircles(_ModelCircles):
+    """Circles whose members most overlap those of the user's circles (item-kNN)."""
+
+    name = "knn_circles"
+    model = "knn"
 
 
 class InterestCircles(CandidateSource[TopK]):
