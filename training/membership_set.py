@@ -57,15 +57,10 @@ def membership_training_sets(
         return candidate_training_sets(data, config, until, seed, candidates, als)
     rng = np.random.default_rng(seed)
     active = _active(data, until)
-    counts = active.groupby("user_id")["circle_id"].transform("size").to_numpy()
-    eligible = counts >= 2  # a user keeps at least one visible membership
+    eligible = active.groupby("user_id")["circle_id"].transform("size").to_numpy() >= 2
     if eligible.sum() < 2:
         raise ModelError(f"{SURFACE}: got {int(eligible.sum())} users with 2+ memberships")
-    order = rng.random(len(active))
-    rank = pd.Series(order).groupby(active["user_id"].to_numpy()).rank(method="first").to_numpy()
-    quota = np.maximum(1, np.round(HIDDEN_SHARE * counts)).astype(int)
-    hidden_mask = eligible & (rank <= quota)
-    hidden = active[hidden_mask]
+    hidden = active[_hide(active, HIDDEN_SHARE, rng)]
     visible_tables = dict(data.tables)
     visible_tables["memberships"] = data["memberships"].drop(index=hidden.index)
     visible = ContractData(visible_tables, data.report)
@@ -119,7 +114,7 @@ def membership_training_sets(
 
 def _hide(active: pd.DataFrame, share: float, rng: np.random.Generator) -> np.ndarray:
     """A bool per active membership: hidden (a `share` of each user's, at least one,
-    and never all of them)."""
+    and never all of them: a user keeps at least one visible membership)."""
     counts = active.groupby("user_id")["circle_id"].transform("size").to_numpy()
     order = rng.random(len(active))
     rank = pd.Series(order).groupby(active["user_id"].to_numpy()).rank(method="first").to_numpy()
