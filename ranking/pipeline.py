@@ -134,11 +134,11 @@ class Pipeline:
             known = got[ROW].to_numpy(dtype=np.int64) if ROW in got else None
             rows_found.append(np.full(len(got), UNKNOWN_ROW) if known is None else known)
         candidates, item_code, item_ids = _union(users_found, items_found, bits_found, rows_found)
-        row = candidates[ROW].to_numpy(dtype=np.int64, copy=True)
-        unknown = row == UNKNOWN_ROW
+        unknown = candidates[ROW].to_numpy() == UNKNOWN_ROW
         if unknown.any():
             # each distinct item looked up once (a batch of users shares most posts)
             asked, at = np.unique(item_code[unknown], return_inverse=True)
+            row = candidates[ROW].to_numpy(dtype=np.int64, copy=True)
             row[unknown] = ctx.catalog.rows(ctx.surface, pd.Series(item_ids[asked]))[at]
             candidates[ROW] = row
         clock.tick("sources")

@@ -90,15 +90,21 @@ def als_interactions(
     return interactions_from_events(events.reset_index(drop=True), config.als.action_weights, until)
 
 
-def fit_als(
-    data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp
-) -> ALSModel | None:
+def fit_candidate_models(
+    data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp, knn: bool
+) -> tuple[ALSModel | None, ItemKNN | None]:
+    """ALS and, when `knn`, item-kNN on the surface's interactions before `until` (built
+    once for both); (None, None) when there are none."""
     interactions = als_interactions(data, surface, config, until)
     if interactions.empty:
         log.warning("no %s interactions before %s: no ALS candidates", surface, until)
-        return None
+        return None, None
     with step(f"ALS {surface}: {len(interactions):,} user-item pairs"):
-        return ALSModel(config.als.params(config.seed)).fit(interactions)
+        als = ALSModel(config.als.params(config.seed)).fit(interactions)
+    if not knn:
+        return als, None
+    with step(f"item-kNN {surface}: {len(interactions):,} user-item pairs"):
+        return als, ItemKNN().fit(interactions)
 
 
 def fit_rankers(
@@ -154,12 +160,13 @@ def source_recall(
     if len(users) > RECALL_USERS:
         users = np.random.default_rng(config.seed).choice(users, RECALL_USERS, replace=False)
     positives = positives[positives["user_id"].isin(users)]
-    als = fit_als(data, surface, config, cut)
-    bundle = Bundle(manifest={"version": "recall"}, als={surface: als} if als else {})
-    if surface == "circle_suggestions":  # knn_circles' model, refitted before `cut` too
-        interactions = als_interactions(data, surface, config, cut)
-        if len(interactions):
-            bundle.knn[surface] = ItemKNN().fit(interactions)
+    # the candidate models refitted before `cut` (knn_circles' too, on suggestions)
+    als, knn = fit_candidate_models(data, surface, config, cut, surface == "circle_suggestions")
+    bundle = Bundle(
+        manifest={"version": "recall"},
+        als={surface: als} if als else {},
+        knn={surface: knn} if knn else {},
+    )
     ctx = RankContext(
         surface=surface,
         catalog=Catalog(data, cut, freshness=pd.Timedelta(days=7)),
@@ -254,15 +261,14 @@ def train(
         )
         manifest["rankers"][surface] = list(rankers)
         manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
-        als = fit_als(data, surface, config, until)
+        with_knn = learn_from_memberships and config.membership_candidates is not None
+        als, knn = fit_candidate_models(data, surface, config, until, with_knn)
         if als is not None:
             bundle.als[surface] = als
             manifest["als"].append(surface)
-        if learn_from_memberships and config.membership_candidates is not None:
-            interactions = als_interactions(data, surface, config, until)
-            with step(f"item-kNN {surface}: {len(interactions):,} user-item pairs"):
-                bundle.knn[surface] = ItemKNN().fit(interactions)
-            manifest["knn"] = [surface]
+        if knn is not None:
+            bundle.knn[surface] = knn
+            manifest["knn"].append(surface)
         if learn_from_memberships:
             continue  # source recall is measured against logged engagements: there are none
         with step(f"recall of {surface} candidate sources"):
