@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from circlerank.errors import CursorError
+from circlerank.frames import frame_of
 
 from .components import RankContext
 from .cursor import Cursor, CursorSigner, digest
@@ -98,11 +99,11 @@ class Pager:
         page = ranked.take(unserved[shown]).reset_index(drop=True)
         explained = ctx.catalog.explainer.explain(surface, page, pipeline.source_names)
         columns = {name: page[name] for name in page.columns}
-        columns["rank"] = pd.Series(np.arange(len(served), len(served) + len(page)))
-        columns["propensity"] = pd.Series(propensity, dtype=np.float64)
-        columns["reasons"] = pd.Series([e.codes for e in explained], dtype=object)
-        columns["explanation"] = pd.Series([e.text for e in explained], dtype=object)
-        page = pd.DataFrame(columns, copy=False)  # one frame, not one per added column
+        columns["rank"] = np.arange(len(served), len(served) + len(page))
+        columns["propensity"] = np.asarray(propensity, dtype=np.float64)
+        columns["reasons"] = _objects([e.codes for e in explained])
+        columns["explanation"] = _objects([e.text for e in explained])
+        page = frame_of(columns)  # one frame, not one per added column
         next_cursor = None
         if len(page) == limit:
             now_served = served + tuple(digest(str(i)) for i in page["item_id"])
@@ -110,3 +111,11 @@ class Pager:
                 Cursor(user_id, surface, name, pinned.isoformat(), now_served, clock)
             )
         return Page(page, next_cursor, result, name)
+
+
+def _objects(values: list[object]) -> np.ndarray:
+    """A 1-d object array of these values (lists stay one element each)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):  # a slice assignment would make lists a 2-d block
+        out[i] = value
+    return out

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from circlerank.frames import frame_of
+
 from .catalog import ROW, USER
 from .components import CandidateSource, RankContext, best_first, by_user_then, ranks_within
 
@@ -23,9 +25,9 @@ class TopK(BaseModel):
 
 def _for_every_user(users: np.ndarray, items: np.ndarray) -> pd.DataFrame:
     """The same items as candidates of every user."""
-    user = pd.Series(np.repeat(users, len(items)), dtype=object)
-    item = pd.Series(np.tile(items, len(users)), dtype=object)
-    return pd.DataFrame({"user_id": user, "item_id": item}, copy=False)
+    user = np.repeat(np.asarray(users, dtype=object), len(items))
+    item = np.tile(np.asarray(items, dtype=object), len(users))
+    return frame_of({"user_id": user, "item_id": item})
 
 
 def _top_per_user(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
