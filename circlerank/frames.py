@@ -11,17 +11,21 @@ built as given, each array one column of its own dtype, under an object column i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
+
+Column: TypeAlias = np.ndarray | ExtensionArray | pd.Series
 
 
-def frame_of(columns: Mapping[str, np.ndarray | pd.Series]) -> pd.DataFrame:
+def frame_of(columns: Mapping[str, Column]) -> pd.DataFrame:
     """A frame with these columns (same length each) and a 0..n-1 index, every column
     keeping its dtype: an object array of ids stays object. Nothing is copied, and
     pandas does not track the sharing: neither the arrays nor the frame may be changed
     in place afterwards (the ranking code replaces columns, it never writes into them)."""
-    arrays = [c.array if isinstance(c, pd.Series) else np.asarray(c) for c in columns.values()]
+    arrays = [_array(c) for c in columns.values()]
     n = len(arrays[0]) if arrays else 0
     if any(a.ndim != 1 or len(a) != n for a in arrays):
         shapes = {name: a.shape for name, a in zip(columns, arrays, strict=True)}
@@ -34,7 +38,13 @@ def frame_of(columns: Mapping[str, np.ndarray | pd.Series]) -> pd.DataFrame:
     return build(arrays, columns=names, index=pd.RangeIndex(n), verify_integrity=False)
 
 
-def repeated(ts: pd.Timestamp, n: int) -> pd.api.extensions.ExtensionArray:
+def _array(column: Column) -> np.ndarray | ExtensionArray:
+    if isinstance(column, pd.Series):
+        return column.array
+    return column if isinstance(column, ExtensionArray) else np.asarray(column)
+
+
+def repeated(ts: pd.Timestamp, n: int) -> ExtensionArray:
     """`ts` n times, as a column of its own unit and time zone (what a frame built with
     the scalar would hold, without the frame constructor's broadcasting)."""
     naive = ts if ts.tz is None else ts.tz_convert(None)

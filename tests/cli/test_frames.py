@@ -53,4 +53,7 @@ def test_repeated_equals_a_broadcast_scalar(tz: str | None) -> None:
     broadcast = pd.DataFrame({"x": np.zeros(4), "t": ts})["t"]
     column = pd.Series(repeated(ts, 4))
     pd.testing.assert_series_equal(column, broadcast, check_names=False)
+    # as a frame's column it stays a datetime column, not objects
+    framed = frame_of({"x": np.zeros(4), "t": repeated(ts, 4)})["t"]
+    pd.testing.assert_series_equal(framed, broadcast, check_names=False)
     assert len(repeated(ts, 0)) == 0
