@@ -70,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
+    from circlerank.memory import freeze_heap
     from evaluation.simulator import SimConfig, simulate
     from features.contract import load_contract
     from ranking.pipeline import Pipeline
@@ -103,6 +104,7 @@ def main() -> None:
         )
         pipeline = Pipeline(one_request)
         ctx = replayer.context("feed")
+        freeze_heap()  # as the API does once a bundle is loaded (circlerank/memory.py)
         users = data["users"]["user_id"].to_numpy(dtype=object)
         rng = np.random.default_rng(0)
         asked = rng.choice(users, args.requests + 50)
