@@ -134,12 +134,6 @@ def by_user_then(users: np.ndarray, key: np.ndarray) -> np.ndarray:
     return order
 
 
-def stable_argsort(key: np.ndarray) -> np.ndarray:
-    """np.argsort(key, kind="stable"), by the faster unstable sort (see
-    `_by_user_then_unstable`)."""
-    return by_user_then(np.zeros(len(key), dtype=np.int64), key)
-
-
 def _by_user_then_unstable(
     users: np.ndarray, key: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

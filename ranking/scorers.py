@@ -23,7 +23,6 @@ from .components import (
     by_user_then,
     candidate_users,
     ranks_within,
-    stable_argsort,
 )
 
 
@@ -87,12 +86,18 @@ class ValueScorer(Scorer[ValueParams]):
         kept = _within_top(user, first, shortlist)
         value = np.empty(len(x))
         value[kept] = heads.value(x[kept], known={primary: first[kept]})
-        # off the list: below the lowest value on it, in primary-head order, and never
-        # tied (equal probabilities follow candidate order): ties would make every later
-        # sort break them by item id, which costs more than the cascade saves
+        # off the list: below the lowest value on the user's own list (never another
+        # user's: a user's scores must not depend on the batch), in primary-head order,
+        # and never tied (equal probabilities follow candidate order): ties would make
+        # every later sort break them by item id, which costs more than the cascade saves
         off = np.flatnonzero(~kept)
-        order = off[stable_argsort(-first[off])]
-        value[order] = value[kept].min() - 1.0 - np.arange(1, len(order) + 1) / len(order)
+        if len(off):
+            floor = np.full(user.max() + 1, np.inf)
+            np.minimum.at(floor, user[kept], value[kept])
+            order = off[by_user_then(user[off], -first[off])]
+            rank = ranks_within(user[order]) + 1
+            count = np.bincount(user[order], minlength=len(floor))[user[order]]
+            value[order] = floor[user[order]] - 1.0 - rank / count
         return value
 
 

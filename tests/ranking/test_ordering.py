@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.components import best_first, by_user_then, stable_argsort
+from ranking.components import best_first, by_user_then
 
 
 @settings(max_examples=200, deadline=None)
@@ -36,18 +36,3 @@ def test_best_first_is_by_user_then_score_then_item_id(n_users: int) -> None:
     np.testing.assert_array_equal(
         best_first(users, items, distinct), np.lexsort((-distinct, users))
     )
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(
-        st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, 1.5])),
-        max_size=200,
-    )
-)
-def test_stable_argsort_equals_numpys_stable_sort(values: list[float]) -> None:
-    """Ties, NaN, infinities and distinct floats alike."""
-    key = np.array(values, dtype=np.float64)
-    np.testing.assert_array_equal(stable_argsort(key), np.argsort(key, kind="stable"))
-    ints = np.arange(len(values))[::-1] % 5  # integer keys go straight to the stable sort
-    np.testing.assert_array_equal(stable_argsort(ints), np.argsort(ints, kind="stable"))

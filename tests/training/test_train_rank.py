@@ -255,6 +255,14 @@ def test_the_value_cascade_is_exact_on_its_shortlist_and_orders_the_rest_below(
         ordered = got.loc[off].sort_values("short", ascending=False)["first"].to_numpy()
         assert (np.diff(ordered) <= 0).all()  # the rest in primary-head order
         assert got.loc[off, "short"].is_unique  # no ties for later sorts to break by id
+    # a user's scores do not depend on who else is in the batch: the API ranks one user,
+    # offline replay hundreds, and both must give the same list
+    for user in users[:8]:
+        mine = (candidates["user_id"] == user).to_numpy()
+        alone = ValueScorer(ValueParams(shortlist=7)).score(
+            ctx, candidates[mine].reset_index(drop=True), features[mine].reset_index(drop=True)
+        )
+        np.testing.assert_allclose(alone, short[mine], rtol=1e-12)
     replayer.close()
 
 
