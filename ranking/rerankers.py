@@ -222,6 +222,10 @@ class ExploreNewPosts(ReRanker[ExploreParams]):
         descending = slate.score[order]
         score = np.empty(len(order))
         score[explored] = descending - 1e-9 * np.maximum(1.0, np.abs(descending)) * position
+        # lists without a new post keep their scores exactly, as when ranked alone
+        codes = slate.user_codes
+        untouched = np.bincount(codes[new], minlength=codes.max() + 1)[codes] == 0
+        score[untouched] = slate.score[untouched]
         return score
 
 

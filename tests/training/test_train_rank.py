@@ -324,3 +324,32 @@ def test_ranking_in_forked_workers_equals_ranking_here(
     pd.testing.assert_frame_equal(pages[1].ranked, pages[2].ranked)
     assert pages[1].candidates == pages[2].candidates
     assert pages[1].removed == pages[2].removed
+
+
+@pytest.mark.parametrize("surface", ["feed", "circle_suggestions"])
+def test_every_shipped_strategy_ranks_a_user_alike_alone_or_in_a_batch(
+    world: SimResult, trained: Path, tmp_path: Path, surface: str
+) -> None:
+    """The API ranks one user per request and offline replay hundreds at once: the same
+    user must get the same list, scores included, whoever else is in the batch."""
+    from ranking.pipeline import Pipeline
+
+    data = load_contract(world.out_dir, quarantine_dir=tmp_path / "q")
+    replayer = Replayer(data, load_bundle(trained), world.split_time)
+    try:
+        ctx = replayer.context(surface)
+        users = data["users"]["user_id"].to_numpy(dtype=object)[:25]
+        checked = 0
+        for name, strategy in replayer.strategies.strategies.items():
+            if strategy.surface != surface:
+                continue
+            pipeline = Pipeline(strategy)
+            together = pipeline.run(ctx, users, 60).ranked
+            alone = [pipeline.run(ctx, np.array([u], dtype=object), 60).ranked for u in users]
+            pd.testing.assert_frame_equal(
+                together, pd.concat(alone, ignore_index=True), obj=f"{name} on {surface}"
+            )
+            checked += len(together) > 0
+        assert checked >= 4
+    finally:
+        replayer.close()
