@@ -256,6 +256,17 @@ ENGINE_SOURCES: dict[str, dict[str, int]] = {
 }
 
 
+# LightGBM settings of the engine's models, merged under an engine call's `booster`:
+# row bagging and LambdaRank pairs among each query's top 30 (not 2 * cutoff = 10),
+# picked on seed 0's validation split (NDCG@10 0.1789 -> 0.1819 against the defaults;
+# 0.1753 -> 0.1798 without the social graph, 0.2185 -> 0.2195 with tags)
+ENGINE_BOOSTER: dict[str, float] = {
+    "bagging_fraction": 0.7,
+    "bagging_freq": 1,
+    "lambdarank_truncation_level": 30,
+}
+
+
 def _strategy(sources: dict[str, dict[str, int]]) -> str:
     text = ENGINE_STRATEGY.format(sources=", ".join(f'"{n}"' for n in sources))
     for name, params in sources.items():
@@ -278,7 +289,8 @@ def engine(
     learn from hidden memberships ranked among the candidates of `sources`, with the
     candidate models' scores as features: training/membership_set.py), then the
     serving pipeline ranks each user's candidates with the LambdaRank model. Each user
-    gets a ranking DEPTH deep, so that pairs masked at test (validation ones) leave ten."""
+    gets a ranking DEPTH deep, so that pairs masked at test (validation ones) leave ten.
+    `booster`: LightGBM settings over ENGINE_BOOSTER."""
     import tempfile
 
     from features.contract import data_end, load_contract
@@ -328,7 +340,7 @@ def engine(
             seed=seed,
             als=als,
             rankers=("heads", "lambdarank"),
-            booster=BoosterParams.model_validate(booster or {}),
+            booster=BoosterParams.model_validate({**ENGINE_BOOSTER, **(booster or {})}),
             membership_candidates=MembershipCandidates(sources=sources),
         )
         bundle = train(contract, config)

@@ -30,6 +30,13 @@ class BoosterParams(BaseModel):
     early_stopping_rounds: int = Field(default=40, ge=1)
     min_data_in_leaf: int = Field(default=400, ge=1)
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    # row subsampling: a `bagging_fraction` share of rows every `bagging_freq` rounds
+    # (0: off; LightGBM bags only when both are set)
+    bagging_fraction: float = Field(default=1.0, gt=0, le=1)
+    bagging_freq: int = Field(default=0, ge=0)
+    # LambdaRank: pairs are formed only with the top `lambdarank_truncation_level` of
+    # each query; None keeps twice the surface's NDCG cutoff
+    lambdarank_truncation_level: int | None = Field(default=None, ge=1)
     lambda_l2: float = Field(default=1.0, ge=0)
     max_bin: int = Field(default=63, ge=3)
     threads: int = Field(default=2, ge=1)

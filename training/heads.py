@@ -38,6 +38,8 @@ def booster_params(p: BoosterParams, seed: int, objective: str) -> dict[str, obj
         "learning_rate": p.learning_rate,
         "min_data_in_leaf": p.min_data_in_leaf,
         "feature_fraction": p.feature_fraction,
+        "bagging_fraction": p.bagging_fraction,
+        "bagging_freq": p.bagging_freq,
         "lambda_l2": p.lambda_l2,
         "max_bin": p.max_bin,
         "num_threads": p.threads,

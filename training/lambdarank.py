@@ -52,7 +52,8 @@ class LambdaRanker:
         if not y.any():
             raise ModelError(f"{train.surface}: got no positive impressions for LambdaRank")
         params = booster_params(self.params, self.seed, "lambdarank")
-        params.update({"eval_at": [cutoff], "lambdarank_truncation_level": 2 * cutoff})
+        truncation = self.params.lambdarank_truncation_level or 2 * cutoff
+        params.update({"eval_at": [cutoff], "lambdarank_truncation_level": truncation})
         x, groups = inputs(train.frame, self.features), train.groups()
         x_valid, y_valid = inputs(valid.frame, self.features), graded_labels(valid)
         valid_groups = valid.groups()

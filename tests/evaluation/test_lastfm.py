@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.lastfm import evaluate, interactions, run, split
+from evaluation.lastfm import ENGINE_BOOSTER, engine, evaluate, interactions, run, split
 from tests.features.lastfm_files import generated_lastfm
+from training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,24 @@ def test_the_engine_pipeline_runs_on_the_imported_tables(src: Path) -> None:
     """import -> train (suggestions from hidden memberships) -> the serving pipeline."""
     rows = run(src, seeds=(0,), models=("engine (ALS + social + LightGBM)",))
     assert rows[["ndcg@10", "recall@10"]].apply(lambda c: c.between(0, 1)).all().all()
+
+
+def test_the_engine_trains_with_its_booster_settings_under_the_call_s(
+    src: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[TrainConfig] = []
+
+    class Stop(Exception):
+        pass
+
+    def train(contract: object, config: TrainConfig) -> None:
+        seen.append(config)
+        raise Stop
+
+    monkeypatch.setattr("training.train.train", train)
+    with pytest.raises(Stop):
+        engine(split(interactions(src), 0), src, booster={"num_leaves": 7})
+    booster = seen[0].booster
+    assert booster.num_leaves == 7
+    assert {k: getattr(booster, k) for k in ENGINE_BOOSTER} == ENGINE_BOOSTER
+    assert booster.bagging_freq > 0 and booster.lambdarank_truncation_level is not None
