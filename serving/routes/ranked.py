@@ -9,7 +9,7 @@ from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from circlerank.errors import StoreUnavailableError
 from ranking.interleave import MAX_EXACT_PAGE, slot_probabilities, team_draft
@@ -220,15 +220,18 @@ def router(default_limit: int, max_limit: int) -> APIRouter:
     routes = APIRouter()
     Limit = Annotated[int, Query(ge=1, le=max_limit, description="items on this page")]
 
-    def endpoint(surface: str) -> Callable[..., RankedResponse]:
+    def endpoint(surface: str) -> Callable[..., Response]:
         def ranked(
             request: Request,
             user_id: UserId,
             limit: Limit = default_limit,
             cursor: Cursor = None,
             strategy: Strategy = None,
-        ) -> RankedResponse:
-            return serve_page(request, surface, user_id, limit, cursor, strategy)
+        ) -> Response:
+            page = serve_page(request, surface, user_id, limit, cursor, strategy)
+            # serialized here, in the worker thread: returned as a model, FastAPI would
+            # validate it again in a second hop to the thread pool, then encode it
+            return Response(page.model_dump_json(), media_type="application/json")
 
         return ranked
 
