@@ -57,7 +57,10 @@ class EventIn(BaseModel):
     @field_validator("ts")
     @classmethod
     def _utc(cls, ts: datetime) -> datetime:
-        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        try:
+            ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        except OverflowError as exc:  # e.g. year 1 at +00:01 is before year 1 in UTC
+            raise ValueError("is out of the range of dates") from exc
         if ts.year < 1970:
             raise ValueError("is before 1970")
         return ts

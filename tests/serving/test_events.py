@@ -64,6 +64,8 @@ def test_bad_rows_are_reported_by_index_and_the_good_ones_kept(api, tmp_path: Pa
         {k: v for k, v in _event(8).items() if k != "user_id"},
         _event(9, colour="red"),
         "not an object",
+        # a valid ISO time whose UTC is before year 1 (found by the OpenAPI fuzz: 500)
+        _event(11, ts="0001-01-01T00:00:00+00:01"),
     ]
     with api() as client:
         got = client.post("/v1/events", json=rows, headers=AUTH)
@@ -71,7 +73,8 @@ def test_bad_rows_are_reported_by_index_and_the_good_ones_kept(api, tmp_path: Pa
     body = got.json()
     assert body["accepted"] == 2
     by_index = {r["index"]: r for r in body["rejected"]}
-    assert set(by_index) == {1, 2, 4, 5, 6, 7, 8, 9, 10}
+    assert set(by_index) == {1, 2, 4, 5, 6, 7, 8, 9, 10, 11}
+    assert by_index[11]["field"] == "ts" and "range" in by_index[11]["reason"]
     assert "not valid on feed" in by_index[1]["reason"]
     assert by_index[2]["field"] == "propensity"
     assert by_index[4]["field"] == "ts" and by_index[7]["field"] == "ts"
