@@ -12,6 +12,7 @@ import pandas as pd
 from circlerank.errors import CursorError
 from circlerank.frames import frame_of
 
+from .combine import Combiner
 from .components import RankContext
 from .cursor import Cursor, CursorSigner, digest
 from .explore import Exploration, fill_slots
@@ -38,6 +39,8 @@ class Pager:
         self.strategies = strategies
         self.signer = signer
         self._pipelines: dict[tuple[str, str], Pipeline] = {}
+        # requests that wait while another ranks are ranked together (ranking/combine.py)
+        self.combiner = Combiner()
 
     def pipeline(self, name: str, surface: str) -> Pipeline:
         key = (name, surface)
@@ -83,9 +86,8 @@ class Pager:
             raise CursorError(f"a session pages at most {MAX_SERVED} items; start again")
         pipeline = self.pipeline(name, surface)
         ctx = self.contexts(surface, pinned)
-        user = np.array([user_id], dtype=object)
         wanted = max(limit, exploration.pool) if exploration is not None else limit
-        result = pipeline.run(ctx, user, limit=len(served) + wanted)
+        result = self.combiner.run(pipeline, ctx, user_id, limit=len(served) + wanted)
         ranked = result.ranked
         done: set[str] = set(served)
         items = ranked["item_id"].tolist()

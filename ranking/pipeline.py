@@ -42,6 +42,7 @@ class RankResult:
     candidates: Counter[str] = field(default_factory=Counter)  # rows per source
     removed: Counter[str] = field(default_factory=Counter)  # rows per filter reason
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    users: int = 0  # users the run ranked (0: a share of another request's run)
 
 
 class _Clock:
@@ -74,7 +75,7 @@ class Pipeline:
 
     def run(self, ctx: RankContext, users: np.ndarray, limit: int) -> RankResult:
         users = np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object)
-        result = RankResult()
+        result = RankResult(users=len(users))
         clock = _Clock(result.seconds)
         candidates = self._gather(ctx, users, self.sources, result, clock)
         if self.fallback:

@@ -93,6 +93,7 @@ class Replayer:
             pages.append(got.ranked)
             total.candidates.update(got.candidates)
             total.removed.update(got.removed)
+            total.users += got.users
             for stage, seconds in got.seconds.items():
                 total.seconds[stage] = total.seconds.get(stage, 0.0) + seconds
         if pages:

@@ -58,9 +58,16 @@ class Metrics:
         )
         self.stage = Histogram(
             "circlerank_stage_seconds",
-            "Ranking time per pipeline stage",
+            "Ranking time per pipeline stage, per run (see circlerank_run_users)",
             ["surface", "stage"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.run_users = Histogram(
+            "circlerank_run_users",
+            "Users per pipeline run: requests that queued while another ranked run together",
+            ["surface"],
+            buckets=(1, 2, 3, 4, 6, 8, 12, 16),
             registry=r,
         )
         self.events = Counter(
@@ -94,8 +101,15 @@ class Metrics:
         self.model.labels(version=new).set(1)
 
     def ranked(
-        self, surface: str, candidates: Counts[str], removed: Counts[str], seconds: dict[str, float]
+        self,
+        surface: str,
+        candidates: Counts[str],
+        removed: Counts[str],
+        seconds: dict[str, float],
+        users: int = 0,
     ) -> None:
+        if users:  # once per pipeline run (0: the request shared another's run)
+            self.run_users.labels(surface=surface).observe(users)
         for source, n in candidates.items():
             self.candidates.labels(surface=surface, source=source).inc(n)
         for reason, n in removed.items():

@@ -118,7 +118,7 @@ def _ranked(
 
 def _count(rt: Runtime, surface: str, page: Page) -> None:
     result = page.result
-    rt.metrics.ranked(surface, result.candidates, result.removed, result.seconds)
+    rt.metrics.ranked(surface, result.candidates, result.removed, result.seconds, result.users)
 
 
 class _Row(NamedTuple):

@@ -69,6 +69,10 @@ def test_metrics_count_requests_candidates_removals_and_events(
         for step in strategies.get(name, surface).build("filters"):
             assert step.reason in reasons
     assert _value(samples, "circlerank_model_info", version=version) == 1
+    # one request at a time: every run ranked one user (requests that queue behind a
+    # busy run share the next one: tests/ranking/test_combine.py)
+    assert _value(samples, "circlerank_run_users_count", surface="feed") == len(users)
+    assert _value(samples, "circlerank_run_users_sum", surface="feed") == len(users)
     assert _value(samples, "circlerank_events_written_total", origin="posted") == 1
     assert (
         _value(samples, "circlerank_events_written_total", origin="served") == 3 * len(users) + 20
