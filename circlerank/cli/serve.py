@@ -91,8 +91,11 @@ def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from circlerank.memory import limit_malloc_arenas
+
     with prepared(args) as env:
         os.environ.update(env)
+        os.environ.update(limit_malloc_arenas())  # the workers read it as they start
         uvicorn.run(
             "serving.app:app_from_env",
             factory=True,

@@ -59,3 +59,16 @@ def test_user_malloc_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("MALLOC_MMAP_MAX_", "65536")
     assert keep_freed_memory() is False
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_server_arenas_are_capped_here_and_in_started_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from circlerank.memory import SERVER_ARENAS, limit_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert limit_malloc_arenas() == {"MALLOC_ARENA_MAX": str(SERVER_ARENAS)}
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")  # the user's choice wins
+    assert limit_malloc_arenas() == {}
