@@ -111,6 +111,8 @@ def _split(result: RankResult, batch: list[_Ask]) -> list[RankResult]:
     """Each request's own page (its user's rows, to its limit). The run's candidate and
     removal counts, stage times and users go to the first request alone, so that
     counters summed over requests count each run once."""
+    if len(batch) == 1:  # the idle case: the run was this request's alone
+        return [result]
     ranked = result.ranked
     rows = ranked.groupby("user_id", sort=False).indices if len(ranked) else {}
     out = []
