@@ -17,13 +17,7 @@ from training.ranker import Ranker, inputs
 from training.signals import SIGNALS, with_signals
 
 from .catalog import lookup
-from .components import (
-    RankContext,
-    Scorer,
-    by_user_then,
-    candidate_users,
-    ranks_within,
-)
+from .components import RankContext, Scorer, by_user_then, candidate_users, ranks_within
 
 
 def _model_rows(features: ModelRows | None) -> ModelRows:
