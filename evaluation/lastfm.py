@@ -282,6 +282,7 @@ def engine(
     tags: bool = False,
     sources: dict[str, dict[str, int]] | None = None,
     booster: dict[str, float] | None = None,
+    ease_l2: float | None = None,
     seed: int = 0,
 ) -> Scorer:
     """The engine's suggestion pipeline on the train split: the imported tables with
@@ -290,7 +291,8 @@ def engine(
     candidate models' scores as features: training/membership_set.py), then the
     serving pipeline ranks each user's candidates with the LambdaRank model. Each user
     gets a ranking DEPTH deep, so that pairs masked at test (validation ones) leave ten.
-    `booster`: LightGBM settings over ENGINE_BOOSTER."""
+    `booster`: LightGBM settings over ENGINE_BOOSTER; `ease_l2`: EASE's ridge penalty
+    (None: the shipped default)."""
     import tempfile
 
     from features.contract import data_end, load_contract
@@ -341,7 +343,9 @@ def engine(
             als=als,
             rankers=("heads", "lambdarank"),
             booster=BoosterParams.model_validate({**ENGINE_BOOSTER, **(booster or {})}),
-            membership_candidates=MembershipCandidates(sources=sources),
+            membership_candidates=MembershipCandidates(
+                sources=sources, **({} if ease_l2 is None else {"ease_l2": ease_l2})
+            ),
         )
         bundle = train(contract, config)
         strategy_file = root / "strategies.toml"

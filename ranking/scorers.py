@@ -107,10 +107,7 @@ class LambdaRankScorer(Scorer):
         ranker = _ranker(ctx, self.name, "lambdarank")
         rows = _model_rows(features)
         if ctx.bundle is not None and set(SIGNALS) & set(ranker.features):
-            models = {
-                "als": ctx.bundle.als.get(ctx.surface),
-                "knn": ctx.bundle.knn.get(ctx.surface),
-            }
+            models = ctx.bundle.candidate_models(ctx.surface)
             rows = with_signals(
                 rows,
                 candidates["user_id"].to_numpy(dtype=object),

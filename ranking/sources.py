@@ -261,6 +261,13 @@ class KNNCircles(_ModelCircles):
     model = "knn"
 
 
+class EASECircles(_ModelCircles):
+    """Circles the user's circles best reconstruct in EASE's item-to-item regression."""
+
+    name = "ease_circles"
+    model = "ease"
+
+
 class InterestCircles(CandidateSource[TopK]):
     """Circles whose members' payment categories best match the user's (interest_match)."""
 
@@ -294,5 +301,6 @@ SOURCES: tuple[type[CandidateSource], ...] = (
     CityCircles,
     ALSCircles,
     KNNCircles,
+    EASECircles,
     InterestCircles,
 )

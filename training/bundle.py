@@ -3,7 +3,7 @@
     MODELS/<version>/manifest.json     version, data range, feature schema, params,
                                        validation metrics, library versions, artifacts
     MODELS/<version>/<surface>/heads/  LightGBM text models, one per action
-    MODELS/<version>/<surface>/lambdarank/, logistic/, als/, knn/
+    MODELS/<version>/<surface>/lambdarank/, logistic/, als/, knn/, ease/
     MODELS/current -> <version>        switched atomically (symlink + rename)
 
 Loading checks the manifest and refuses a bundle whose feature schema differs from the
@@ -27,7 +27,10 @@ from features.schema import FeatureSchema
 
 from .als import ALSModel
 from .config import TrainConfig
+from .ease import EASE
 from .heads import HeadsRanker
+from .item_models import ITEM_MODELS
+from .item_to_item import ItemToItem
 from .knn import ItemKNN
 from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
@@ -57,6 +60,7 @@ class Bundle:
     rankers: dict[str, dict[str, Ranker]] = field(default_factory=dict)  # surface -> name
     als: dict[str, ALSModel] = field(default_factory=dict)  # surface -> model
     knn: dict[str, ItemKNN] = field(default_factory=dict)  # surface -> model
+    ease: dict[str, EASE] = field(default_factory=dict)  # surface -> model
     directory: Path | None = None
 
     @property
@@ -75,6 +79,17 @@ class Bundle:
             raise ModelError(
                 f"bundle {self.version} has no '{name}' ranker for {surface}; it has: {have}"
             ) from None
+
+    def candidate_models(self, surface: str) -> dict[str, Any]:
+        """The surface's candidate models by signal name (training/signals.py); None
+        where the bundle has none."""
+        models = {name: getattr(self, name).get(surface) for name in ITEM_MODELS}
+        return {"als": self.als.get(surface), **models}
+
+    def add_item_models(self, surface: str, models: dict[str, ItemToItem[Any]]) -> None:
+        """Keep the surface's item-to-item models (names of ITEM_MODELS)."""
+        for name, model in models.items():
+            getattr(self, name)[surface] = model
 
     def check_schema(self, schema: FeatureSchema, what: str) -> None:
         """Refuse features whose schema differs from the one the models learned on."""
@@ -96,8 +111,9 @@ class Bundle:
                 ranker.save(out / surface / name)
         for surface, model in self.als.items():
             model.save(out / surface / "als")
-        for surface, knn in self.knn.items():
-            knn.save(out / surface / "knn")
+        for name in ITEM_MODELS:
+            for surface, item_model in getattr(self, name).items():
+                item_model.save(out / surface / name)
         (out / MANIFEST).write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
         point_current(models_dir, self.version)
         self.directory = out
@@ -160,8 +176,9 @@ def load_bundle(
             bundle.rankers[surface] = loaded
         for surface in manifest.get("als", []):
             bundle.als[surface] = ALSModel.load(directory / surface / "als")
-        for surface in manifest.get("knn", []):
-            bundle.knn[surface] = ItemKNN.load(directory / surface / "knn")
+        for name, cls in ITEM_MODELS.items():
+            for surface in manifest.get(name, []):
+                bundle.add_item_models(surface, {name: cls.load(directory / surface / name)})
     except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
         raise ModelError(f"{directory}: cannot load the bundle's models ({exc})") from exc
     return bundle

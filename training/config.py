@@ -11,6 +11,7 @@ from circlerank.errors import ConfigError
 from features.config import FeatureConfig
 
 from .als import DEFAULT_ACTION_WEIGHTS, ALSParams
+from .ease import EASEParams
 from .labels import FEED_LABELS, SUGGESTION_LABELS
 
 RankerName = Literal["heads", "lambdarank", "logistic"]
@@ -61,7 +62,7 @@ class ALSConfig(BaseModel):
 class MembershipCandidates(BaseModel):
     """Circle suggestions learned from memberships alone (no logged suggestions) against
     the candidates serving will rank: per user, a share of memberships is hidden, the
-    candidate models (ALS, item-kNN) are refitted without them, and the hidden joins are
+    candidate models (ALS, item-kNN, EASE) are refitted without them, and the hidden joins are
     ranked among what `sources` (candidate source -> params) return for the user. Off
     (None), the negatives are circles drawn by popularity."""
 
@@ -76,6 +77,11 @@ class MembershipCandidates(BaseModel):
     hidden_share: float = Field(default=0.125, gt=0, lt=1)
     # independent hidings stacked (more queries for the ranker); each refits the models
     repeats: int = Field(default=2, ge=1)
+    # EASE's ridge penalty: picked on Last.fm seed 0's validation split
+    ease_l2: float = Field(default=100.0, gt=0)
+
+    def ease_params(self) -> EASEParams:
+        return EASEParams(l2=self.ease_l2)
 
 
 def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:

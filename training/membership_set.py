@@ -23,7 +23,7 @@ from features.pit import AS_OF, TS
 from .als import ALSModel, ALSParams
 from .config import MembershipCandidates
 from .dataset import POSITION, TrainingSet
-from .knn import ItemKNN
+from .item_models import fit_item_models
 from .labels import LABELS
 from .signals import SIGNALS as SIGNAL_COLUMNS
 from .signals import PairScorer, candidate_signals
@@ -160,15 +160,16 @@ def candidate_training_sets(
         interactions = pd.DataFrame(
             {"user_id": pairs["user_id"], "item_id": pairs["circle_id"], "weight": 1.0}
         )
-        with step(f"candidate models without {len(hidden):,} hidden memberships"):
+        without = f"without {len(hidden):,} hidden memberships"
+        with step(f"ALS {without}"):
             als_model = ALSModel(als).fit(interactions)
-            knn_model = ItemKNN().fit(interactions)
-        models: dict[str, PairScorer | None] = {"als": als_model, "knn": knn_model}
+        item_models = fit_item_models(interactions, candidates.ease_params(), without)
         bundle = Bundle(
             manifest={"version": "hidden-memberships"},
             als={SURFACE: als_model},
-            knn={SURFACE: knn_model},
         )
+        bundle.add_item_models(SURFACE, item_models)
+        models: dict[str, PairScorer | None] = bundle.candidate_models(SURFACE)
         catalog = Catalog(visible, until, freshness=pd.Timedelta(days=7))
         ctx = RankContext(surface=SURFACE, catalog=catalog, features=None, bundle=bundle)
         users = np.sort(hidden["user_id"].unique().astype(object))

@@ -1,5 +1,5 @@
 """Collaborative signals of circle-suggestion candidates, computed from the bundle's
-candidate models (ALS and co-membership item-kNN) at training and serving alike.
+candidate models (ALS, co-membership item-kNN and EASE) at training and serving alike.
 
 For each (user, circle) candidate: the model's score, that score standardized within
 the user's candidates and its rank among them (0 = best). A ranker that sees them
@@ -17,7 +17,9 @@ import pandas as pd
 
 from features.rows import FeatureRows, ModelRows
 
-MODELS = ("als", "knn")
+from .item_models import ITEM_MODELS
+
+MODELS = ("als", *ITEM_MODELS)
 SIGNALS = tuple(f"{m}_{s}" for m in MODELS for s in ("score", "z", "rank"))
 
 

@@ -23,10 +23,11 @@ from features.pit import AS_OF, TS
 
 from .als import ALSModel, interactions_from_events
 from .bundle import FORMAT, Bundle, library_versions
-from .config import TrainConfig
+from .config import MembershipCandidates, TrainConfig
 from .dataset import TrainingSet, build_training_set
 from .heads import HeadsRanker
-from .knn import ItemKNN
+from .item_models import ITEM_MODELS, fit_item_models
+from .item_to_item import ItemToItem
 from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
 from .membership_set import membership_training_sets
@@ -91,20 +92,20 @@ def als_interactions(
 
 
 def fit_candidate_models(
-    data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp, knn: bool
-) -> tuple[ALSModel | None, ItemKNN | None]:
-    """ALS and, when `knn`, item-kNN on the surface's interactions before `until` (built
-    once for both); (None, None) when there are none."""
+    data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp, items: bool
+) -> tuple[ALSModel | None, dict[str, ItemToItem[Any]]]:
+    """ALS and, when `items`, the item-to-item models (item-kNN, EASE) on the surface's
+    interactions before `until` (built once for all); (None, {}) when there are none."""
     interactions = als_interactions(data, surface, config, until)
     if interactions.empty:
         log.warning("no %s interactions before %s: no ALS candidates", surface, until)
-        return None, None
+        return None, {}
     with step(f"ALS {surface}: {len(interactions):,} user-item pairs"):
         als = ALSModel(config.als.params(config.seed)).fit(interactions)
-    if not knn:
-        return als, None
-    with step(f"item-kNN {surface}: {len(interactions):,} user-item pairs"):
-        return als, ItemKNN().fit(interactions)
+    if not items:
+        return als, {}
+    candidates = config.membership_candidates or MembershipCandidates()
+    return als, fit_item_models(interactions, candidates.ease_params(), surface)
 
 
 def fit_rankers(
@@ -160,13 +161,13 @@ def source_recall(
     if len(users) > RECALL_USERS:
         users = np.random.default_rng(config.seed).choice(users, RECALL_USERS, replace=False)
     positives = positives[positives["user_id"].isin(users)]
-    # the candidate models refitted before `cut` (knn_circles' too, on suggestions)
-    als, knn = fit_candidate_models(data, surface, config, cut, surface == "circle_suggestions")
+    # the candidate models refitted before `cut` (the item-to-item ones too, on suggestions)
+    als, items = fit_candidate_models(data, surface, config, cut, surface == "circle_suggestions")
     bundle = Bundle(
         manifest={"version": "recall"},
         als={surface: als} if als else {},
-        knn={surface: knn} if knn else {},
     )
+    bundle.add_item_models(surface, items)
     ctx = RankContext(
         surface=surface,
         catalog=Catalog(data, cut, freshness=pd.Timedelta(days=7)),
@@ -217,7 +218,7 @@ def train(
         "absent_tables": list(data.report.absent),
         "rankers": {},
         "als": [],
-        "knn": [],
+        **{name: [] for name in ITEM_MODELS},
         "metrics": {},
         "recall": {},
         "rows": {},
@@ -261,14 +262,14 @@ def train(
         )
         manifest["rankers"][surface] = list(rankers)
         manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
-        with_knn = learn_from_memberships and config.membership_candidates is not None
-        als, knn = fit_candidate_models(data, surface, config, until, with_knn)
+        with_items = learn_from_memberships and config.membership_candidates is not None
+        als, item_models = fit_candidate_models(data, surface, config, until, with_items)
         if als is not None:
             bundle.als[surface] = als
             manifest["als"].append(surface)
-        if knn is not None:
-            bundle.knn[surface] = knn
-            manifest["knn"].append(surface)
+        bundle.add_item_models(surface, item_models)
+        for name in item_models:
+            manifest[name].append(surface)
         if learn_from_memberships:
             continue  # source recall is measured against logged engagements: there are none
         with step(f"recall of {surface} candidate sources"):
