@@ -21,7 +21,7 @@ from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
 from .cross import Columns, interest_inputs, interest_values, row_values
 from .materialize import ONLINE, read_schema
-from .pit import AS_OF, TS, days
+from .pit import AS_OF, days
 from .rows import FeatureRows
 from .store import OnlineStore, OnlineStoreReader
 from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX
@@ -237,8 +237,7 @@ class ServingFeatures:
         first, inverse = distinct_rows([keys[k][0] for k in self._interest_keys(layout)], len(rows))
         interest = interest_values(columns_of(first), vocab, config)
         cross = {name: value[inverse] for name, value in interest.items()}
-        as_of = rows[AS_OF].astype(TS)
-        cross.update(row_values(columns_of(None), days(as_of)))
+        cross.update(row_values(columns_of(None), days(rows[AS_OF])))
         values = np.empty((len(rows), layout.width + len(cross)))
         for part, (start, stop), scalar in zip(parts, layout.slices, layout.scalar, strict=True):
             values[:, start:stop] = _gather(part, scalar)
