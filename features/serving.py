@@ -125,7 +125,7 @@ class ServingFeatures:
         pairs are looked up per request."""
         cache = self._item_cache(surface, entities)
         users = rows["user_id"].to_numpy(dtype=object)
-        user_code, user_ids = pd.factorize(users, use_na_sentinel=False)
+        user_code, user_ids = _factorized_users(users)
         items = rows["item_id"].to_numpy(dtype=object)
         # many users (offline batches) share most items: look each distinct one up once
         at, items = (
@@ -296,6 +296,14 @@ def _runs(columns: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         else:
             runs.append((column, column + 1))
     return tuple(runs)
+
+
+def _factorized_users(users: np.ndarray) -> _Factorized:
+    """`pd.factorize` of the request's users; an API request (one user) skips hashing
+    (a missing id is left to pandas, which makes it NaN)."""
+    if len(users) and isinstance(users[0], str) and (users == users[0]).all():
+        return np.zeros(len(users), dtype=np.intp), users[:1].copy()
+    return pd.factorize(users, use_na_sentinel=False)
 
 
 def _wanted(entities: Sequence[str]) -> set[str]:
