@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
 from .cross import Columns, interest_inputs, interest_values, row_values
 from .materialize import ONLINE, read_schema
-from .pit import AS_OF, TS, days
+from .pit import AS_OF, days
 from .rows import FeatureRows
 from .store import OnlineStore, OnlineStoreReader
 from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX
@@ -35,6 +35,8 @@ ITEM_KEYS = {
 
 _Factorized = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
 _Part = tuple[np.ndarray, np.ndarray]  # distinct feature rows, each request row's index
+_Lookup = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (item key values, cities) -> rows
+_NO_TABLE = (np.empty((0, 0)), np.zeros(0, dtype=bool))
 
 
 class ServingFeatures:
@@ -50,6 +52,7 @@ class ServingFeatures:
         self._unknown: dict[str, np.ndarray] = {}
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._items: dict[str, _ItemCache] = {}
+        self._by_city: dict[str, dict[str, _CityRows]] = {}
         self._lock = threading.Lock()
 
     def _values(self, entity: str, keys: dict[str, _Factorized]) -> _Part:
@@ -101,6 +104,11 @@ class ServingFeatures:
             if surface not in self._items:
                 own = [e for e in entities if set(ENTITY_KEYS[e]) <= ITEM_KEYS[surface]]
                 self._items[surface] = _ItemCache(own, ITEM_KEYS[surface] - {"scope"})
+                self._by_city[surface] = {
+                    e: _CityRows(e, key)
+                    for e in entities
+                    if (key := _item_key_with_city(ENTITY_KEYS[e], ITEM_KEYS[surface]))
+                }
             return self._items[surface]
 
     def _parts(
@@ -117,7 +125,7 @@ class ServingFeatures:
         pairs are looked up per request."""
         cache = self._item_cache(surface, entities)
         users = rows["user_id"].to_numpy(dtype=object)
-        user_code, user_ids = pd.factorize(users, use_na_sentinel=False)
+        user_code, user_ids = _factorized_users(users)
         items = rows["item_id"].to_numpy(dtype=object)
         # many users (offline batches) share most items: look each distinct one up once
         at, items = (
@@ -135,7 +143,8 @@ class ServingFeatures:
         # keys of the entities looked up per request, and of the interest features
         # (an item's own entities need none: their rows come by the item's code)
         layout = self._layout(tuple(entities))
-        wanted = _wanted([e for e in entities if e not in cache.entities])
+        by_city = self._by_city[surface]
+        wanted = _wanted([e for e in entities if e not in cache.entities and e not in by_city])
         wanted |= set(self._interest_keys(layout))
         factorized: dict[str, _Factorized] = {
             k: cache.factorized(k, code) for k in cache.keys if k in wanted
@@ -147,11 +156,56 @@ class ServingFeatures:
             factorized["city"] = pd.factorize(np.asarray(city)[user_code], use_na_sentinel=False)
         if "scope" in wanted:
             factorized["scope"] = (np.zeros(len(rows), dtype=np.intp), np.array([POPULATION]))
-        parts = [
-            cache.part(e, code) if e in cache.entities else self._values(e, factorized)
-            for e in entities
+        cities = self._cities(user_ids) if by_city and len(rows) else None
+
+        def part(entity: str) -> _Part:
+            if entity in cache.entities:
+                return cache.part(entity, code)
+            if cities is not None and entity in by_city:
+                return self._city_part(by_city[entity], cache, code, user_code, cities)
+            return self._values(entity, factorized)
+
+        return [part(e) for e in entities], factorized
+
+    def _cities(self, users: np.ndarray) -> _Factorized:
+        """Each distinct user's code among the distinct cities of the users, and those."""
+        user = self.hydrate.user
+        city = np.asarray(user.take("city", user.rows(pd.Series(users, dtype=object), True), True))
+        if len(city) == 1:
+            return np.zeros(1, dtype=np.intp), city
+        return pd.factorize(city, use_na_sentinel=False)
+
+    def _city_part(
+        self,
+        rows: _CityRows,
+        cache: _ItemCache,
+        code: np.ndarray,
+        user_code: np.ndarray,
+        cities: _Factorized,
+    ) -> _Part:
+        """An item key x city entity's rows for the request rows, from each city's
+        table by the item's key code."""
+        key_code, key_values = cache.key_codes(rows.key, code), cache.values(rows.key)
+        city_of_user, city = cities
+        row_city = city_of_user[user_code]
+
+        def lookup(values_of_key: np.ndarray, city_ids: np.ndarray) -> np.ndarray:
+            ids = tuple(
+                values_of_key if k == rows.key else city_ids for k in ENTITY_KEYS[rows.entity]
+            )
+            values, known = self.store.lookup_found(rows.entity, ids)
+            if not known.all():
+                values[~known] = self._unknown_row(rows.entity)
+            return values
+
+        tables = [
+            rows.table(name, key_code[row_city == i], key_values, lookup)
+            for i, name in enumerate(city)
         ]
-        return parts, factorized
+        if len(tables) == 1:
+            return tables[0], key_code
+        offset = np.cumsum([0, *(len(t) for t in tables[:-1])])
+        return np.vstack(tables), offset[row_city] + key_code
 
     def for_requests(self, rows: pd.DataFrame, surface: str) -> pd.DataFrame:
         """The same columns, in the same order, as FeatureBuilder.for_requests."""
@@ -183,8 +237,7 @@ class ServingFeatures:
         first, inverse = distinct_rows([keys[k][0] for k in self._interest_keys(layout)], len(rows))
         interest = interest_values(columns_of(first), vocab, config)
         cross = {name: value[inverse] for name, value in interest.items()}
-        as_of = rows[AS_OF].astype(TS)
-        cross.update(row_values(columns_of(None), days(as_of)))
+        cross.update(row_values(columns_of(None), days(rows[AS_OF])))
         values = np.empty((len(rows), layout.width + len(cross)))
         for part, (start, stop), scalar in zip(parts, layout.slices, layout.scalar, strict=True):
             values[:, start:stop] = _gather(part, scalar)
@@ -245,8 +298,24 @@ def _runs(columns: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     return tuple(runs)
 
 
+def _factorized_users(users: np.ndarray) -> _Factorized:
+    """`pd.factorize` of the request's users; an API request (one user) skips hashing
+    (a missing id is left to pandas, which makes it NaN)."""
+    if len(users) and isinstance(users[0], str) and (users == users[0]).all():
+        return np.zeros(len(users), dtype=np.intp), users[:1].copy()
+    return pd.factorize(users, use_na_sentinel=False)
+
+
 def _wanted(entities: Sequence[str]) -> set[str]:
     return {k for e in entities for k in ENTITY_KEYS[e]}
+
+
+def _item_key_with_city(keys: tuple[str, ...], item_keys: set[str]) -> str | None:
+    """The item key of an entity keyed by one item key and the user's city, or None."""
+    if len(keys) != 2 or "city" not in keys:
+        return None
+    (other,) = set(keys) - {"city"}
+    return other if other in item_keys - {"scope"} else None
 
 
 class _ItemCache:
@@ -309,6 +378,69 @@ class _ItemCache:
 
     def part(self, entity: str, code: np.ndarray) -> _Part:
         return self._rows[entity], code
+
+    def key_codes(self, key: str, code: np.ndarray) -> np.ndarray:
+        """Each item's code in the vocabulary of its `key` values."""
+        return self._key_code[key][code]
+
+    def values(self, key: str) -> np.ndarray:
+        """The vocabulary of `key`: the values by code."""
+        return self._values[key]
+
+
+class _CityRows:
+    """Feature rows of an entity keyed by an item key and the user's city (circle_city),
+    per city, by the item cache's code of the key's value. Each (value, city) is looked
+    up once while the snapshot serves: the API's requests come from a few cities and
+    their items from a few thousand circles."""
+
+    def __init__(self, entity: str, key: str) -> None:
+        self.entity = entity
+        self.key = key
+        # city -> (rows by key code, whether each row was looked up); replaced, never
+        # written in place, so a request reads a consistent pair without the lock
+        self._tables: dict[object, tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def table(
+        self,
+        city: object,
+        codes: np.ndarray,
+        values: np.ndarray,
+        lookup: _Lookup,
+    ) -> np.ndarray:
+        """The city's rows by key code, the rows of `codes` among them; `values` are the
+        key's values by code, `lookup` gives the rows of (key values, cities)."""
+        rows, done = self._tables.get(city, _NO_TABLE)
+        if len(done) > codes.max(initial=-1) and done[codes].all():
+            return rows
+        with self._lock:
+            return self._fill(city, codes, values, lookup)
+
+    def _fill(
+        self,
+        city: object,
+        codes: np.ndarray,
+        values: np.ndarray,
+        lookup: _Lookup,
+    ) -> np.ndarray:
+        rows, done = self._tables.get(city, _NO_TABLE)
+        wanted = np.zeros(len(values), dtype=bool)
+        wanted[codes] = True
+        wanted[: len(done)] &= ~done
+        missing = np.flatnonzero(wanted)
+        if len(missing) == 0:  # another request filled them meanwhile
+            return rows
+        city_ids = np.empty(len(missing), dtype=object)
+        city_ids[:] = [city] * len(missing)
+        found = lookup(values[missing], city_ids)
+        grown = np.full((len(values), found.shape[1]), np.nan)
+        filled = np.zeros(len(values), dtype=bool)
+        if len(done):
+            grown[: len(rows)], filled[: len(done)] = rows, done
+        grown[missing], filled[missing] = found, True
+        self._tables[city] = (grown, filled)
+        return grown
 
 
 @dataclass

@@ -262,6 +262,16 @@ class Catalog:
         p = self.data["posts"]
         return frozenset(p.loc[_before(p["deleted_at"], self.as_of), "post_id"].tolist())
 
+    def deleted_by_row(self) -> np.ndarray:
+        """Per row of `items("feed")`, then False for the not-live slot: whether the post
+        is in `deleted_posts` (a live post is not, unless its id is repeated)."""
+
+        def flags() -> np.ndarray:
+            deleted, ids = self.deleted_posts, self.items("feed").index.tolist()
+            return np.append(np.fromiter((i in deleted for i in ids), bool, len(ids)), False)
+
+        return self._memo(("deleted_by_row",), flags)
+
     def new_creators(self, days: float) -> frozenset[str]:
         """Authors whose first post (before as_of) is at most `days` old."""
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from .catalog import lookup
+from .catalog import ROW, lookup
 from .components import Filter, RankContext, candidate_users
 from .history import PerUser, contains
 
@@ -127,9 +127,16 @@ class DeletedPost(Filter):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         deleted = ctx.catalog.deleted_posts
-        return np.fromiter(
-            (i not in deleted for i in candidates["item_id"].tolist()), bool, len(candidates)
-        )
+        if ROW not in candidates:
+            return _not_in(deleted, candidates["item_id"].to_numpy(dtype=object))
+        # a live item's answer is read by its row; only ids that are not live are asked
+        row = candidates[ROW].to_numpy(dtype=np.int64)
+        keep = ~ctx.catalog.deleted_by_row()[row]
+        unknown = np.flatnonzero(row < 0)
+        if len(unknown):
+            ids = candidates["item_id"].to_numpy(dtype=object)[unknown]
+            keep[unknown] = _not_in(deleted, ids)
+        return keep
 
 
 class LeftCircle(Filter):
@@ -162,6 +169,10 @@ class DismissedCircle(Filter[DismissedParams]):
         history = ctx.catalog.history
         dismissed = history.items("circle_suggestions", ("dismiss",), self.params.days)
         return ~_listed(dismissed, candidates, candidates["item_id"])
+
+
+def _not_in(ids: frozenset[str], values: np.ndarray) -> np.ndarray:
+    return np.fromiter((v not in ids for v in values.tolist()), bool, len(values))
 
 
 def _listed(per_user: PerUser, candidates: pd.DataFrame, ids: Iterable[Any]) -> np.ndarray:

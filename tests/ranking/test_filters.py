@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features.contract import ContractData
-from ranking.catalog import Catalog
+from ranking.catalog import ROW, Catalog
 from ranking.components import RankContext
 from ranking.filters import FILTERS
 from ranking.history import contains
@@ -53,6 +53,20 @@ def test_feed_filters_remove_exactly_their_cases(
     world: ContractData, name: str, removed: set[str]
 ) -> None:
     assert removed_by(world, name, "feed", list(POSTS)) == removed
+
+
+@pytest.mark.parametrize("name", ["deleted_post", "live_post", "left_circle", "hidden_author"])
+def test_feed_filters_read_live_items_by_row_alike(world: ContractData, name: str) -> None:
+    """The pipeline hands filters each candidate's catalog row (ROW, -1 when not live):
+    the same rows are removed as when the filter looks the ids up itself."""
+    ctx = context(world, "feed")
+    items = list(POSTS)
+    candidates = pd.DataFrame({"user_id": pd.Series(["u1"] * len(items), dtype=object)})
+    candidates["item_id"] = pd.Series(items, dtype=object)
+    with_rows = candidates.assign(**{ROW: ctx.catalog.rows("feed", candidates["item_id"])})
+    assert (with_rows[ROW] >= 0).any() and (with_rows[ROW] < 0).any()
+    keep = component_class("filters", name, "feed")().keep
+    np.testing.assert_array_equal(keep(ctx, with_rows), keep(ctx, candidates))
 
 
 @pytest.mark.parametrize(
