@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import linalg
+
+from circlerank.errors import ModelError
 
 from .item_to_item import ItemToItem
 
@@ -53,7 +56,13 @@ class EASE(ItemToItem[EASEParams]):
     def _weights(self, members: sp.csr_matrix) -> np.ndarray:
         gram = (members.T @ members).toarray()
         gram[np.diag_indices_from(gram)] += self.params.l2
-        inverse = np.linalg.inv(gram)
+        # X'X + l2 I is symmetric positive definite: inverting through its Cholesky
+        # factor takes about half the time of a general inverse
+        factor = linalg.cholesky(gram, lower=True, overwrite_a=True, check_finite=False)
+        lower, info = linalg.lapack.dpotri(factor, lower=1, overwrite_c=1)
+        if info != 0:
+            raise ModelError(f"EASE: cannot invert the item Gram matrix (LAPACK info {info})")
+        inverse = np.tril(lower) + np.tril(lower, -1).T
         weights = inverse / -np.diag(inverse)
         np.fill_diagonal(weights, 0.0)
         return weights.astype(np.float32)
