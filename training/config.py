@@ -62,9 +62,9 @@ class ALSConfig(BaseModel):
 class MembershipCandidates(BaseModel):
     """Circle suggestions learned from memberships alone (no logged suggestions) against
     the candidates serving will rank: per user, a share of memberships is hidden, the
-    candidate models (ALS, item-kNN, EASE) are refitted without them, and the hidden joins are
-    ranked among what `sources` (candidate source -> params) return for the user. Off
-    (None), the negatives are circles drawn by popularity."""
+    candidate models (ALS, item-kNN, EASE) are refitted without them, and the hidden
+    joins are ranked among what `sources` (candidate source -> params) return for the
+    user. Off (None), the negatives are circles drawn by popularity."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -77,11 +77,13 @@ class MembershipCandidates(BaseModel):
     hidden_share: float = Field(default=0.125, gt=0, lt=1)
     # independent hidings stacked (more queries for the ranker); each refits the models
     repeats: int = Field(default=2, ge=1)
-    # EASE's ridge penalty: picked on Last.fm seed 0's validation split
-    ease_l2: float = Field(default=100.0, gt=0)
+    # EASE's ridge penalty and dropout (0: EASE, else DLAE; training/ease.py), picked on
+    # Last.fm seed 0's validation split
+    ease_l2: float = Field(default=EASEParams.l2, gt=0)
+    ease_dropout: float = Field(default=EASEParams.dropout, ge=0, lt=1)
 
     def ease_params(self) -> EASEParams:
-        return EASEParams(l2=self.ease_l2)
+        return EASEParams(l2=self.ease_l2, dropout=self.ease_dropout)
 
 
 def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:
