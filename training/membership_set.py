@@ -133,7 +133,7 @@ def candidate_training_sets(
     """Hidden joins ranked among the candidates serving would offer.
 
     For each of `candidates.repeats` independent hidings: a share of each user's
-    memberships is hidden, ALS and item-kNN are refitted on the rest, the configured
+    memberships is hidden, ALS, item-kNN and EASE are refitted on the rest, the configured
     candidate sources run on the visible data (the not-member filter applied), and every
     candidate is a row, labelled by whether it is a hidden membership. Each (hiding,
     user) is one query; the features (and the candidate models' signals) are computed
