@@ -49,6 +49,18 @@ def _open(directory: Path, data: ContractData) -> tuple[ServingFeatures, Countin
     return ServingFeatures(directory, data, store=store), store
 
 
+def _same_as_training(
+    serving: ServingFeatures, builder: FeatureBuilder, rows: pd.DataFrame
+) -> None:
+    pd.testing.assert_frame_equal(
+        serving.for_requests(rows, "feed"),
+        builder.for_requests(rows, "feed"),
+        check_exact=False,
+        rtol=1e-9,
+        atol=1e-9,
+    )
+
+
 def test_circle_city_rows_are_looked_up_once_per_circle_and_city(
     world: ContractData, small_world: SimResult, tmp_path: Path
 ) -> None:
@@ -62,14 +74,7 @@ def test_circle_city_rows_are_looked_up_once_per_circle_and_city(
 
     for user in users:
         for items in (first, first, later):
-            rows = _one_user(user, items, t)
-            pd.testing.assert_frame_equal(
-                serving.for_requests(rows, "feed"),
-                builder.for_requests(rows, "feed"),
-                check_exact=False,
-                rtol=1e-9,
-                atol=1e-9,
-            )
+            _same_as_training(serving, builder, _one_user(user, items, t))
     # per city: the first request's circles, then only the circles new in the later one
     circles = posts.set_index("post_id")["circle_id"]
     expected = len(users) * circles.loc[later].nunique()
@@ -91,13 +96,7 @@ def test_many_users_of_several_cities_in_one_request(
     rows = pd.DataFrame(
         {"user_id": rng.choice(users, 300), "item_id": rng.choice(posts, 300), "as_of": t}
     )
-    pd.testing.assert_frame_equal(
-        serving.for_requests(rows, "feed"),
-        builder.for_requests(rows, "feed"),
-        check_exact=False,
-        rtol=1e-9,
-        atol=1e-9,
-    )
+    _same_as_training(serving, builder, rows)
 
 
 def test_a_new_snapshot_reads_its_own_rows(
@@ -115,10 +114,5 @@ def test_a_new_snapshot_reads_its_own_rows(
     before.rows(_one_user(user, items, early), "feed")
     after, store = _open(tmp_path / "late", world)
 
-    rows = _one_user(user, items, late)
-    served = after.for_requests(rows, "feed")
-
+    _same_as_training(after, builder, _one_user(user, items, late))
     assert store.asked["circle_city"] > 0
-    pd.testing.assert_frame_equal(
-        served, builder.for_requests(rows, "feed"), check_exact=False, rtol=1e-9, atol=1e-9
-    )
