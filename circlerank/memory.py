@@ -8,6 +8,8 @@ import os
 import platform
 import resource
 import sys
+from collections.abc import Callable
+from typing import cast
 
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -24,6 +26,19 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def _glibc_mallopt(user_settings: tuple[str, ...]) -> Callable[[int, int], int] | None:
+    """glibc's mallopt, or None off glibc or when the user set any of `user_settings`
+    or GLIBC_TUNABLES in the environment (the user's choice wins)."""
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    if any(name in os.environ for name in (*user_settings, "GLIBC_TUNABLES")):
+        return None
+    mallopt = ctypes.CDLL(None).mallopt
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return cast(Callable[[int, int], int], mallopt)
+
+
 def keep_freed_memory() -> bool:
     """Make glibc's malloc reuse freed memory for later allocations instead of handing it
     back to the kernel; True when applied.
@@ -35,12 +50,9 @@ def keep_freed_memory() -> bool:
     from 28 s to 20 s and the wall time from 88 s to 80 s, peak RSS +1.5%. Nothing
     changes off glibc or when MALLOC_* or GLIBC_TUNABLES are set (the user's choice wins).
     """
-    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+    mallopt = _glibc_mallopt(_USER_SETTINGS)
+    if mallopt is None:
         return False
-    if any(name in os.environ for name in _USER_SETTINGS) or "GLIBC_TUNABLES" in os.environ:
-        return False
-    mallopt = ctypes.CDLL(None).mallopt
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _KEEP_UP_TO))
 
 
@@ -55,12 +67,9 @@ def limit_malloc_arenas(arenas: int = SERVER_ARENAS) -> dict[str, str]:
     from 1,913 to 2,790 MB over 200 s before levelling off; with 2 arenas it stayed at
     2,062-2,098 MB, latency unchanged. Nothing changes off glibc or when MALLOC_* or
     GLIBC_TUNABLES are set (the user's choice wins)."""
-    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+    mallopt = _glibc_mallopt(("MALLOC_ARENA_MAX",))
+    if mallopt is None:
         return {}
-    if "MALLOC_ARENA_MAX" in os.environ or "GLIBC_TUNABLES" in os.environ:
-        return {}
-    mallopt = ctypes.CDLL(None).mallopt
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt(_M_ARENA_MAX, arenas)
     return {"MALLOC_ARENA_MAX": str(arenas)}
 

@@ -415,32 +415,21 @@ class _CityRows:
         if len(done) > codes.max(initial=-1) and done[codes].all():
             return rows
         with self._lock:
-            return self._fill(city, codes, values, lookup)
-
-    def _fill(
-        self,
-        city: object,
-        codes: np.ndarray,
-        values: np.ndarray,
-        lookup: _Lookup,
-    ) -> np.ndarray:
-        rows, done = self._tables.get(city, _NO_TABLE)
-        wanted = np.zeros(len(values), dtype=bool)
-        wanted[codes] = True
-        wanted[: len(done)] &= ~done
-        missing = np.flatnonzero(wanted)
-        if len(missing) == 0:  # another request filled them meanwhile
-            return rows
-        city_ids = np.empty(len(missing), dtype=object)
-        city_ids[:] = [city] * len(missing)
-        found = lookup(values[missing], city_ids)
-        grown = np.full((len(values), found.shape[1]), np.nan)
-        filled = np.zeros(len(values), dtype=bool)
-        if len(done):
-            grown[: len(rows)], filled[: len(done)] = rows, done
-        grown[missing], filled[missing] = found, True
-        self._tables[city] = (grown, filled)
-        return grown
+            rows, done = self._tables.get(city, _NO_TABLE)
+            wanted = np.zeros(len(values), dtype=bool)
+            wanted[codes] = True
+            wanted[: len(done)] &= ~done
+            missing = np.flatnonzero(wanted)
+            if len(missing) == 0:  # another request filled them meanwhile
+                return rows
+            found = lookup(values[missing], np.full(len(missing), city, dtype=object))
+            grown = np.full((len(values), found.shape[1]), np.nan)
+            filled = np.zeros(len(values), dtype=bool)
+            if len(done):
+                grown[: len(rows)], filled[: len(done)] = rows, done
+            grown[missing], filled[missing] = found, True
+            self._tables[city] = (grown, filled)
+            return grown
 
 
 @dataclass
