@@ -33,6 +33,22 @@ class Page:
     strategy: str  # the strategy that ranked it (a cursor's pins it for the session)
 
 
+@dataclass(frozen=True)
+class PageAsk:
+    """A checked page request: the pipeline run it needs (the arguments of a
+    Combiner's `run`) and what `Pager.finish` needs to turn the run into the page."""
+
+    run: tuple[Pipeline, RankContext, str, int]  # pipeline, context, user, limit
+    surface: str
+    limit: int
+    strategy: str  # the strategy that ranks it (a cursor's pins it for the session)
+    pinned: pd.Timestamp  # the instant ranked as of
+    served: tuple[str, ...]  # digests of the items earlier pages of the session showed
+    clock: float
+    exploration: Exploration | None
+    rng: np.random.Generator
+
+
 class Pager:
     def __init__(self, contexts: Contexts, strategies: Strategies, signer: CursorSigner) -> None:
         self.contexts = contexts
@@ -65,7 +81,27 @@ class Pager:
         cursor's age (default: the wall clock). With `exploration`, the page's slots are
         drawn by `rng` from the best unserved candidates and each row carries the
         probability of its draw (ranking/explore.py); without, the best-first list
-        with propensity 1."""
+        with propensity 1.
+
+        `ask` + a run + `finish`: a caller on an event loop makes the run itself
+        (LoopCombiner), the others get it from this pager's thread Combiner."""
+        asked = self.ask(user_id, surface, limit, now, cursor, strategy, clock, exploration, rng)
+        return self.finish(asked, self.combiner.run(*asked.run))
+
+    def ask(
+        self,
+        user_id: str,
+        surface: str,
+        limit: int,
+        now: pd.Timestamp,
+        cursor: str | None = None,
+        strategy: str | None = None,
+        clock: float | None = None,
+        exploration: Exploration | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> PageAsk:
+        """A page request checked (CursorError for a cursor that does not fit), with the
+        pipeline run it needs; the arguments are those of `page`."""
         if limit <= 0:
             raise ValueError(f"limit must be positive, got {limit}")
         clock = time.time() if clock is None else clock
@@ -87,7 +123,22 @@ class Pager:
         pipeline = self.pipeline(name, surface)
         ctx = self.contexts(surface, pinned)
         wanted = max(limit, exploration.pool) if exploration is not None else limit
-        result = self.combiner.run(pipeline, ctx, user_id, limit=len(served) + wanted)
+        return PageAsk(
+            run=(pipeline, ctx, user_id, len(served) + wanted),
+            surface=surface,
+            limit=limit,
+            strategy=name,
+            pinned=pinned,
+            served=served,
+            clock=clock,
+            exploration=exploration,
+            rng=rng if rng is not None else np.random.default_rng(),
+        )
+
+    def finish(self, asked: PageAsk, result: RankResult) -> Page:
+        """The page of a request from its run's result."""
+        pipeline, ctx, user_id, _ = asked.run
+        surface, limit, served = asked.surface, asked.limit, asked.served
         ranked = result.ranked
         done: set[str] = set(served)
         items = ranked["item_id"].tolist()
@@ -95,9 +146,8 @@ class Pager:
             [i for i, item in enumerate(items) if not done or digest(str(item)) not in done],
             dtype=np.intp,
         )
-        rng = rng if rng is not None else np.random.default_rng()
         score = ranked["score"].to_numpy()[unserved]
-        shown, propensity = fill_slots(score, limit, exploration, rng)
+        shown, propensity = fill_slots(score, limit, asked.exploration, asked.rng)
         page = ranked.take(unserved[shown]).reset_index(drop=True)
         explained = ctx.catalog.explainer.explain(surface, page, pipeline.source_names)
         columns = {name: page[name] for name in page.columns}
@@ -110,9 +160,16 @@ class Pager:
         if len(page) == limit:
             now_served = served + tuple(digest(str(i)) for i in page["item_id"])
             next_cursor = self.signer.encode(
-                Cursor(user_id, surface, name, pinned.isoformat(), now_served, clock)
+                Cursor(
+                    user_id,
+                    surface,
+                    asked.strategy,
+                    asked.pinned.isoformat(),
+                    now_served,
+                    asked.clock,
+                )
             )
-        return Page(page, next_cursor, result, name)
+        return Page(page, next_cursor, result, asked.strategy)
 
 
 def _objects(values: list[object]) -> np.ndarray:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from circlerank.errors import ModelError
 from features.config import FeatureConfig
 from features.schema import FeatureSchema
+from ranking.combine import LoopCombiner
 from ranking.cursor import CursorSigner
 from ranking.strategy import Strategies, load_strategies
 from training.bundle import read_manifest, resolve
@@ -36,6 +37,8 @@ class Runtime:
     event_log: EventLog
     writer: BackgroundWriter
     watcher: Watcher
+    # ranked requests that arrive while a run holds the event loop share the next run
+    combiner: LoopCombiner = field(default_factory=LoopCombiner)
 
     def missing(self) -> list[str]:
         """What keeps the server from serving, in words (empty when ready)."""

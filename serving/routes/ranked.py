@@ -3,7 +3,7 @@ with every shown item logged as a served impression."""
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from circlerank.errors import StoreUnavailableError
 from ranking.interleave import MAX_EXACT_PAGE, slot_probabilities, team_draft
-from ranking.pages import Page
+from ranking.pages import Page, PageAsk
 
 from ..eventlog import LoggedEvent
 from ..experiments import Assignment
@@ -36,7 +36,7 @@ Strategy = Annotated[
 ]
 
 
-def serve_page(
+async def serve_page(
     request: Request,
     surface: str,
     user_id: str,
@@ -55,7 +55,7 @@ def serve_page(
     request_id = uuid.uuid4().hex
     rng = seed_of(request_id)
     try:
-        items, label, next_cursor, teams = _ranked(
+        items, label, next_cursor, teams = await _ranked(
             rt, served, surface, user_id, limit, cursor, strategy, assignment, rng
         )
     except StoreUnavailableError:
@@ -66,7 +66,7 @@ def serve_page(
         # experiment analyses leave it out; /readyz says why
         rt.metrics.fallbacks.labels(surface=surface).inc()
         assignment = Assignment(None, FALLBACK_ARM, fallback, None)
-        items, label, next_cursor, teams = _ranked(
+        items, label, next_cursor, teams = await _ranked(
             rt, served, surface, user_id, limit, None, fallback, assignment, rng
         )
     request.state.strategy = label
@@ -84,7 +84,7 @@ def serve_page(
     )
 
 
-def _ranked(
+async def _ranked(
     rt: Runtime,
     served: Served,
     surface: str,
@@ -98,9 +98,11 @@ def _ranked(
     """The page's items, its strategy label, the next cursor and the strategy that
     placed each item."""
     if assignment.interleave is not None and cursor is None:
-        items, teams = _interleaved(rt, served, surface, user_id, limit, assignment.interleave, rng)
+        items, teams = await _interleaved(
+            rt, served, surface, user_id, limit, assignment.interleave, rng
+        )
         return items, "|".join(assignment.interleave), None, teams
-    page = served.pager.page(
+    asked = served.pager.ask(
         user_id,
         surface,
         limit,
@@ -111,9 +113,16 @@ def _ranked(
         exploration=assignment.exploration,
         rng=rng,
     )
+    page = await _page(rt, served, asked)
     _count(rt, surface, page)
     items = [_item(row) for row in _rows(page.ranked)]
     return items, page.strategy, page.next_cursor, [page.strategy] * len(items)
+
+
+async def _page(rt: Runtime, served: Served, asked: PageAsk) -> Page:
+    """The page asked, ranked on this event loop together with the requests like it
+    that arrived meanwhile (ranking/combine.py)."""
+    return served.pager.finish(asked, await rt.combiner.run(*asked.run))
 
 
 def _count(rt: Runtime, surface: str, page: Page) -> None:
@@ -151,7 +160,7 @@ def _item(row: _Row, rank: int | None = None, propensity: float | None = None) -
     )
 
 
-def _interleaved(
+async def _interleaved(
     rt: Runtime,
     served: Served,
     surface: str,
@@ -163,7 +172,10 @@ def _interleaved(
     """A team-draft page of the two strategies' pages (at most MAX_EXACT_PAGE items, so
     that every propensity is exact), and the strategy that placed each item."""
     k = min(limit, MAX_EXACT_PAGE)
-    pages = [served.pager.page(user_id, surface, k, now=rt.world.as_of, strategy=s) for s in pair]
+    pages = [
+        await _page(rt, served, served.pager.ask(user_id, surface, k, rt.world.as_of, strategy=s))
+        for s in pair
+    ]
     for page in pages:
         _count(rt, surface, page)
     rows = [_rows(p.ranked) for p in pages]
@@ -220,17 +232,16 @@ def router(default_limit: int, max_limit: int) -> APIRouter:
     routes = APIRouter()
     Limit = Annotated[int, Query(ge=1, le=max_limit, description="items on this page")]
 
-    def endpoint(surface: str) -> Callable[..., Response]:
-        def ranked(
+    def endpoint(surface: str) -> Callable[..., Awaitable[Response]]:
+        async def ranked(
             request: Request,
             user_id: UserId,
             limit: Limit = default_limit,
             cursor: Cursor = None,
             strategy: Strategy = None,
         ) -> Response:
-            page = serve_page(request, surface, user_id, limit, cursor, strategy)
-            # serialized here, in the worker thread: returned as a model, FastAPI would
-            # validate it again in a second hop to the thread pool, then encode it
+            page = await serve_page(request, surface, user_id, limit, cursor, strategy)
+            # serialized here: returned as a model, FastAPI would validate it again
             return Response(page.model_dump_json(), media_type="application/json")
 
         return ranked

@@ -1,8 +1,9 @@
-"""Combiner: requests that wait while a run is busy are ranked together, and each still
-gets exactly the page a run for its user alone gives."""
+"""Combiner and LoopCombiner: requests that wait while a run is busy are ranked together,
+and each still gets exactly the page a run for its user alone gives."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from circlerank.frames import frame_of
-from ranking.combine import Combiner
+from ranking.combine import Combiner, LoopCombiner
 from ranking.pipeline import RankResult
 
 
@@ -140,3 +141,72 @@ def test_runs_never_exceed_max_users_and_the_leader_is_always_in_its_run() -> No
         pd.testing.assert_frame_equal(got[user].ranked, _alone(user, 3))
     with pytest.raises(ValueError, match="positive"):
         Combiner(max_users=0)
+
+
+def _on_a_loop(combiner: LoopCombiner, asks: list[tuple[object, str, int]]) -> list[object]:
+    """The answers (results, or errors) of requests that all arrive at once on a loop."""
+
+    async def main() -> list[object]:
+        runs = [combiner.run(p, CTX, u, k) for p, u, k in asks]  # type: ignore[arg-type]
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_requests_arriving_together_on_a_loop_share_one_run_and_get_their_own_pages() -> None:
+    lists, combiner = Lists(), LoopCombiner()
+    lists.gate.set()
+    asks = [("u1", 2), ("u2", 4), ("u3", 1), ("u4", 9), ("u2", 3)]
+    got = _on_a_loop(combiner, [(lists, u, k) for u, k in asks])
+    assert len(lists.runs) == 1 and sorted(lists.runs[0]) == ["u1", "u2", "u2", "u3", "u4"]
+    for result, (user, limit) in zip(got, asks, strict=True):
+        assert isinstance(result, RankResult)
+        pd.testing.assert_frame_equal(result.ranked, _alone(user, limit))
+    counted = sum((r.candidates for r in got if isinstance(r, RankResult)), Counter())
+    assert counted == Counter(src=sum(min(9, 3 + u % 5) for u in (1, 2, 3, 4)))
+    assert combiner.stats.sizes == Counter({5: 1})
+
+
+def test_a_loop_runs_each_pipeline_apart_and_at_most_max_users_at_once() -> None:
+    one, other, combiner = Lists(), Lists(), LoopCombiner(max_users=2)
+    one.gate.set()
+    other.gate.set()
+    asks = [(one if i % 3 else other, f"u{i}", 3) for i in range(7)]
+    got = _on_a_loop(combiner, asks)
+    assert all(len(run) <= 2 for run in one.runs + other.runs)
+    assert sorted(u for run in one.runs for u in run) == [f"u{i}" for i in (1, 2, 4, 5)]
+    assert sorted(u for run in other.runs for u in run) == ["u0", "u3", "u6"]
+    for result, (_, user, limit) in zip(got, asks, strict=True):
+        assert isinstance(result, RankResult)
+        pd.testing.assert_frame_equal(result.ranked, _alone(user, limit))
+    # idle again: the next request runs alone
+    assert isinstance(_on_a_loop(combiner, [(one, "u9", 3)])[0], RankResult)
+    assert one.runs[-1] == ["u9"]
+
+
+def test_every_request_of_a_failed_run_on_a_loop_gets_its_error_and_the_next_runs() -> None:
+    lists, combiner = Lists(), LoopCombiner()
+    lists.gate.set()
+    lists.fail_for = "u3"
+    got = _on_a_loop(combiner, [(lists, "u3", 5), (lists, "u4", 5)])
+    assert all(isinstance(e, RuntimeError) and "no list for u3" in str(e) for e in got)
+    (after,) = _on_a_loop(combiner, [(lists, "u4", 5)])
+    assert isinstance(after, RankResult)
+    pd.testing.assert_frame_equal(after.ranked, _alone("u4", 5))
+
+
+def test_a_cancelled_request_leaves_the_rest_of_its_run_served() -> None:
+    lists, combiner = Lists(), LoopCombiner()
+    lists.gate.set()
+
+    async def main() -> tuple[list[object], RankResult]:
+        gone = asyncio.ensure_future(combiner.run(lists, CTX, "u1", 3))  # type: ignore[arg-type]
+        kept = asyncio.ensure_future(combiner.run(lists, CTX, "u2", 3))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # both have asked; their run is due
+        gone.cancel()
+        return await asyncio.gather(gone, return_exceptions=True), await kept
+
+    (outcome,), kept = asyncio.run(main())
+    assert isinstance(outcome, asyncio.CancelledError)
+    assert sorted(lists.runs[0]) == ["u1", "u2"]
+    pd.testing.assert_frame_equal(kept.ranked, _alone("u2", 3))
