@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import pandas as pd
 
@@ -37,6 +37,9 @@ class Cursor:
     @property
     def pinned(self) -> pd.Timestamp:
         return pd.Timestamp(self.as_of)
+
+
+_FIELDS = tuple(f.name for f in fields(Cursor))
 
 
 def digest(item_id: str) -> str:
@@ -69,7 +72,9 @@ class CursorSigner:
         return _b64(hmac.new(self._secret, payload, hashlib.sha256).digest())
 
     def encode(self, cursor: Cursor) -> str:
-        payload = json.dumps(asdict(cursor), separators=(",", ":"), sort_keys=True).encode()
+        # the fields by hand: asdict deep-copies every served digest
+        values = {f: getattr(cursor, f) for f in _FIELDS}
+        payload = json.dumps(values, separators=(",", ":"), sort_keys=True).encode()
         return f"{_b64(payload)}.{self._sign(payload)}"
 
     def decode(self, token: str, now: float | None = None) -> Cursor:

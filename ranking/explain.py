@@ -9,7 +9,7 @@ from friend edges, counts, city names, category names, circle names and dates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -124,9 +124,13 @@ class Explainer:
         return out
 
     def explain(
-        self, surface: str, ranked: pd.DataFrame, sources: Callable[[int], list[str]]
+        self,
+        surface: str,
+        ranked: pd.DataFrame | Mapping[str, np.ndarray],
+        sources: Callable[[int], list[str]],
     ) -> list[Explained]:
-        """One explanation per ranked row (user_id, item_id, sources bit mask)."""
+        """One explanation per ranked row (user_id, item_id, sources bit mask), from a
+        frame or from its columns as arrays."""
         rows = zip(
             ranked["user_id"].tolist(),
             ranked["item_id"].tolist(),

@@ -53,7 +53,9 @@ async def serve_page(
     else:
         assignment = rt.experiments.assign(surface, user_id, datetime.now(UTC))
     request_id = uuid.uuid4().hex
-    rng = seed_of(request_id)
+    # only a randomized policy draws (seeding a generator costs more than a page's JSON)
+    randomized = assignment.exploration is not None or assignment.interleave is not None
+    rng = seed_of(request_id) if randomized else None
     try:
         items, label, next_cursor, teams = await _ranked(
             rt, served, surface, user_id, limit, cursor, strategy, assignment, rng
@@ -93,11 +95,12 @@ async def _ranked(
     cursor: str | None,
     strategy: str | None,
     assignment: Assignment,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
 ) -> tuple[list[RankedItem], str, str | None, list[str]]:
     """The page's items, its strategy label, the next cursor and the strategy that
     placed each item."""
     if assignment.interleave is not None and cursor is None:
+        assert rng is not None  # seeded for every randomized policy
         items, teams = await _interleaved(
             rt, served, surface, user_id, limit, assignment.interleave, rng
         )
