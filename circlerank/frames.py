@@ -10,6 +10,7 @@ built as given, each array one column of its own dtype, under an object column i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TypeAlias
 
@@ -18,6 +19,11 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
 Column: TypeAlias = np.ndarray | ExtensionArray | pd.Series
+
+try:  # pandas' internal frame constructor, the fastest way from arrays to a frame
+    from pandas.core.internals.construction import arrays_to_mgr as _arrays_to_mgr
+except ImportError:  # pragma: no cover - a pandas that moved it: the public constructor
+    _arrays_to_mgr = None
 
 
 def frame_of(columns: Mapping[str, Column]) -> pd.DataFrame:
@@ -30,12 +36,20 @@ def frame_of(columns: Mapping[str, Column]) -> pd.DataFrame:
     if any(a.ndim != 1 or len(a) != n for a in arrays):
         shapes = {name: a.shape for name, a in zip(columns, arrays, strict=True)}
         raise ValueError(f"columns must be 1-d of one length, got {shapes}")
-    names = pd.Index(list(columns), dtype=object)
-    build = getattr(pd.DataFrame, "_from_arrays", None)
-    if build is None:  # a pandas without the internal constructor: the public one
+    names = _names(tuple(columns))
+    if _arrays_to_mgr is None:  # a pandas without the internal constructor: the public one
         series = [pd.Series(a, dtype=a.dtype, copy=False) for a in arrays]
         return pd.DataFrame(dict(zip(names, series, strict=True)), columns=names, copy=False)
-    return build(arrays, columns=names, index=pd.RangeIndex(n), verify_integrity=False)
+    # a block per column: consolidating stacks same-dtype columns into a copy
+    mgr = _arrays_to_mgr(arrays, names, pd.RangeIndex(n), verify_integrity=False, consolidate=False)
+    return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
+
+
+@functools.lru_cache(maxsize=256)
+def _names(columns: tuple[str, ...]) -> pd.Index:
+    """The column index of these names (an Index is immutable: frames may share one,
+    and the few column sets of the ranking code are built once)."""
+    return pd.Index(list(columns), dtype=object)
 
 
 def _array(column: Column) -> np.ndarray | ExtensionArray:

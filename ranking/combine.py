@@ -28,6 +28,8 @@ from typing import Protocol
 
 import numpy as np
 
+from circlerank.frames import frame_of
+
 from .components import RankContext
 from .pipeline import RankResult
 
@@ -179,13 +181,13 @@ def _split(result: RankResult, batch: list[_Ask]) -> list[RankResult]:
     counters summed over requests count each run once."""
     if len(batch) == 1:  # the idle case: the run was this request's alone
         return [result]
-    ranked = result.ranked
-    rows = ranked.groupby("user_id", sort=False).indices if len(ranked) else {}
+    # arrays, not groupby and take: a run's page is a few hundred rows at most
+    columns = {name: column.to_numpy() for name, column in result.ranked.items()}
+    user, rank = columns["user_id"], columns["rank"]
     out = []
     for i, a in enumerate(batch):
-        mine = rows.get(a.user, np.empty(0, dtype=np.intp))
-        page = ranked.take(mine[ranked["rank"].to_numpy()[mine] < a.limit])
-        own = RankResult(ranked=page.reset_index(drop=True))
+        mine = np.flatnonzero((user == a.user) & (rank < a.limit))
+        own = RankResult(ranked=frame_of({name: v[mine] for name, v in columns.items()}))
         if i == 0:
             own.candidates, own.removed = result.candidates, result.removed
             own.seconds, own.users = result.seconds, result.users

@@ -23,11 +23,17 @@ class TopK(BaseModel):
     k: int = Field(default=100, gt=0)
 
 
-def _for_every_user(users: np.ndarray, items: np.ndarray) -> pd.DataFrame:
-    """The same items as candidates of every user."""
-    user = np.repeat(np.asarray(users, dtype=object), len(items))
-    item = np.tile(np.asarray(items, dtype=object), len(users))
-    return frame_of({"user_id": user, "item_id": item})
+def _for_every_user(
+    users: np.ndarray, items: np.ndarray, rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The same items (with their catalog `rows`, if given) as candidates of every user."""
+    columns = {
+        "user_id": np.repeat(np.asarray(users, dtype=object), len(items)),
+        "item_id": np.tile(np.asarray(items, dtype=object), len(users)),
+    }
+    if rows is not None:
+        columns[ROW] = np.tile(rows, len(users))
+    return frame_of(columns)
 
 
 def _top_per_user(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
@@ -126,10 +132,9 @@ class PopularPosts(CandidateSource[TopK]):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        top = ctx.catalog.popular_open_posts[: self.params.k]
-        pairs = _for_every_user(users, top)
-        pairs[ROW] = np.tile(ctx.catalog.popular_open_rows[: self.params.k], len(users))
-        return pairs
+        k = self.params.k
+        catalog = ctx.catalog
+        return _for_every_user(users, catalog.popular_open_posts[:k], catalog.popular_open_rows[:k])
 
 
 class ALSPosts(CandidateSource[TopK]):
