@@ -161,6 +161,8 @@ def _factorize(
 
 def epoch_us(times: pd.Series) -> np.ndarray:
     """UTC timestamps as int64 microseconds since the Unix epoch."""
+    if times.dtype == TS:  # already microseconds in UTC (a request's as_of column)
+        return np.asarray(times.array.asi8)
     return pd.DatetimeIndex(times.astype(TS)).asi8
 
 
