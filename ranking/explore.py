@@ -30,15 +30,17 @@ def fill_slots(
     scores: np.ndarray,
     slots: int,
     exploration: Exploration | None,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions in `scores` (a best-first list) that fill the first `slots` slots, in
     slot order, and each one's propensity. Without exploration: the first `slots`
-    items, each with propensity 1."""
+    items, each with propensity 1 (and `rng` may be None)."""
     n = len(scores)
     if exploration is None:
         shown = np.arange(min(slots, n))
         return shown, np.ones(len(shown))
+    if rng is None:
+        raise ValueError("exploration draws from a random generator: pass rng")
     pool = min(n, max(exploration.pool, slots))
     page = min(slots, pool)
     explore = rng.random() < exploration.epsilon

@@ -147,7 +147,9 @@ class Pager:
             done = set(served)
             items = ranked["item_id"].tolist()
             at = np.array([i for i in at if digest(str(items[i])) not in done], dtype=np.intp)
-        rng = asked.rng if asked.rng is not None else np.random.default_rng()
+        rng = asked.rng
+        if rng is None and asked.exploration is not None:
+            rng = np.random.default_rng()
         shown, propensity = fill_slots(ranked["score"][at], limit, asked.exploration, rng)
         columns = {name: values[at[shown]] for name, values in ranked.items()}
         explained = ctx.catalog.explainer.explain(surface, columns, pipeline.source_names)

@@ -37,8 +37,14 @@ def test_logged_propensities_are_the_item_slot_frequencies(epsilon, pool, slots)
 
 
 def test_without_exploration_the_best_first_list_is_shown_with_propensity_one() -> None:
-    shown, propensity = fill_slots(SCORES, 3, None, np.random.default_rng(0))
-    assert shown.tolist() == [0, 1, 2] and propensity.tolist() == [1.0, 1.0, 1.0]
+    for rng in (np.random.default_rng(0), None):  # nothing is drawn: no generator needed
+        shown, propensity = fill_slots(SCORES, 3, None, rng)
+        assert shown.tolist() == [0, 1, 2] and propensity.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_an_exploring_page_without_a_generator_is_refused() -> None:
+    with pytest.raises(ValueError, match="pass rng"):
+        fill_slots(SCORES, 3, Exploration(epsilon=0.5, pool=4), None)
 
 
 def test_the_pool_bounds_what_an_exploring_policy_shows() -> None:
