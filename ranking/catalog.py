@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import numpy as np
 import pandas as pd
 
+from circlerank.frames import frame_of
 from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
@@ -158,6 +159,17 @@ class Catalog:
                 "strength": g["w"] + np.log1p(g["n"].to_numpy(dtype=np.float64)),
             }
         )
+
+    def tie_pairs(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (user_id, other_id) ties of these users, as object arrays."""
+        rows = self.tie_rows(users)
+        user, other = self._tie_ids
+        return user[rows], other[rows]
+
+    @cached_property
+    def _tie_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        ties = self.ties
+        return ties["user_id"].to_numpy(dtype=object), ties["other_id"].to_numpy(dtype=object)
 
     @cached_property
     def cities(self) -> pd.Series:
@@ -352,16 +364,15 @@ class Catalog:
         mine = index.post_author[post] != index.member_user[member]
         member, post = member[mine], post[mine]
         user = index.member_user_id[member]
-        pairs = pd.DataFrame(
+        pairs = frame_of(
             {
-                "user_id": pd.Series(user, dtype=object),
-                "circle_id": pd.Series(index.member_circle_id[member], dtype=object),
-                "item_id": pd.Series(index.post_id[post], dtype=object),
-                "author_id": pd.Series(index.post_author_id[post], dtype=object),
+                "user_id": np.asarray(user, dtype=object),
+                "circle_id": np.asarray(index.member_circle_id[member], dtype=object),
+                "item_id": np.asarray(index.post_id[post], dtype=object),
+                "author_id": np.asarray(index.post_author_id[post], dtype=object),
                 ROW: post.astype(np.int64),
                 USER: user_codes(user),
-            },
-            copy=False,
+            }
         )
         self._feed_memo = (key, pairs)
         return pairs

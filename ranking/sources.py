@@ -41,11 +41,19 @@ def _top_per_user(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
     return ordered.groupby("user_id", sort=False).head(k)[PAIR]
 
 
+def _pairs_at(pairs: pd.DataFrame, at: np.ndarray | None = None) -> pd.DataFrame:
+    """The user, item and ROW columns of in-network `pairs`, at rows `at` (a mask or
+    positions; None: all), as a new frame: selecting columns and rows of a frame costs
+    more than the few hundred rows a request selects."""
+    return frame_of(
+        {c: pairs[c].to_numpy() if at is None else pairs[c].to_numpy()[at] for c in PAIR_ROW}
+    )
+
+
 def _first_per_user(pairs: pd.DataFrame, order: np.ndarray, k: int) -> pd.DataFrame:
     """The first `k` rows of each user in `order` (row indices sorted by user code):
     what `_top_per_user` gives, from an order already known."""
-    kept = order[ranks_within(pairs[USER].to_numpy()[order]) < k]
-    return pairs[PAIR_ROW].iloc[kept].reset_index(drop=True)
+    return _pairs_at(pairs, order[ranks_within(pairs[USER].to_numpy()[order]) < k])
 
 
 def _top_feed_posts(ctx: RankContext, users: np.ndarray, by: str, k: int) -> pd.DataFrame:
@@ -63,7 +71,7 @@ class CirclePosts(CandidateSource):
     surfaces = ("feed",)
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        return ctx.catalog.feed_posts(users)[PAIR_ROW]
+        return _pairs_at(ctx.catalog.feed_posts(users))
 
 
 class TrendingPosts(CandidateSource[TopK]):
@@ -104,7 +112,7 @@ class NewCreatorPosts(CandidateSource[NewCreatorParams]):
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         pairs = ctx.catalog.feed_posts(users)
         new = ctx.catalog.by_new_creator(self.params.days)[pairs[ROW].to_numpy()]
-        return pairs.loc[new, PAIR_ROW]
+        return _pairs_at(pairs, new)
 
 
 class SocialPosts(CandidateSource):
@@ -115,13 +123,13 @@ class SocialPosts(CandidateSource):
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         pairs = ctx.catalog.feed_posts(users)
-        ties = ctx.catalog.ties.iloc[ctx.catalog.tie_rows(users)]
+        tie_user, tie_other = ctx.catalog.tie_pairs(users)
         # (user, author) pairs as integer keys over the ids of both sides
         n = len(pairs)
-        user = pd.factorize(np.concatenate([pairs["user_id"], ties["user_id"]]))[0]
-        author = pd.factorize(np.concatenate([pairs["author_id"], ties["other_id"]]))[0]
+        user = pd.factorize(np.concatenate([pairs["user_id"].to_numpy(), tie_user]))[0]
+        author = pd.factorize(np.concatenate([pairs["author_id"].to_numpy(), tie_other]))[0]
         key = user.astype(np.int64) * (int(author.max(initial=0)) + 1) + author
-        return pairs.loc[np.isin(key[:n], key[n:]), PAIR_ROW]
+        return _pairs_at(pairs, np.isin(key[:n], key[n:]))
 
 
 class PopularPosts(CandidateSource[TopK]):

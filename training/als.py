@@ -83,6 +83,21 @@ def _as_ids(values: Collection[str] | Ids) -> np.ndarray:
     return np.array(list(values), dtype=object).astype(str)
 
 
+def _row_of(ids: pd.Index) -> dict[str, int]:
+    return {str(i): row for row, i in enumerate(ids.tolist())}
+
+
+def _rows(row_of: dict[str, int], ids: Collection[str] | Ids) -> np.ndarray:
+    """Each id's row, -1 where unknown; ids compare as text, as `_as_ids` makes them."""
+    if isinstance(ids, str):
+        raise ConfigError(f"expected a collection of ids, got the string {ids!r}")
+    values = ids.tolist() if isinstance(ids, pd.Series | pd.Index | np.ndarray) else list(ids)
+    get = row_of.get
+    return np.fromiter(
+        (get(i if type(i) is str else str(i), -1) for i in values), np.intp, len(values)
+    )
+
+
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -142,6 +157,8 @@ class ALSModel:
         self.params = params if params is not None else ALSParams()
         self._users: pd.Index | None = None
         self._items: pd.Index | None = None
+        self._user_row: dict[str, int] = {}
+        self._item_row: dict[str, int] = {}
         self._user_factors: np.ndarray | None = None
         self._item_factors: np.ndarray | None = None
         self._index: faiss.IndexFlatIP | None = None
@@ -201,6 +218,10 @@ class ALSModel:
     ) -> None:
         self._users = users
         self._items = items
+        # id -> row as plain dicts: a request looks up one user and a few hundred items,
+        # where Index.get_indexer costs about ten times a dict's lookups
+        self._user_row = _row_of(users)
+        self._item_row = _row_of(items)
         self._user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
         self._item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
         if index is None:
@@ -320,11 +341,13 @@ class ALSModel:
 
     def user_rows(self, user_ids: Ids) -> np.ndarray:
         """Each user's row in the factors, -1 where unknown."""
-        return self._fitted()[0].get_indexer(_as_ids(user_ids))
+        self._fitted()
+        return _rows(self._user_row, user_ids)
 
     def item_rows(self, item_ids: Ids) -> np.ndarray:
         """Each item's row in the factors, -1 where unknown."""
-        return self._fitted()[1].get_indexer(_as_ids(item_ids))
+        self._fitted()
+        return _rows(self._item_row, item_ids)
 
     def score_rows(self, user_rows: np.ndarray, item_rows: np.ndarray) -> np.ndarray:
         """Dot product per aligned pair of factor rows; NaN where either is -1. Callers

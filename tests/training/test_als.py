@@ -158,6 +158,19 @@ def test_score_is_dot_product_of_stored_factors(model: ALSModel) -> None:
     )
 
 
+def test_rows_of_ids_match_the_stored_order_whatever_the_container(model: ALSModel) -> None:
+    users, items = list(model.user_ids), list(model.item_ids)
+    asked = [users[7], "ghost", users[0], users[7]]
+    expected = [7, -1, 0, 7]
+    for container in (list, np.array, pd.Series, pd.Index):
+        ids = container(np.array(asked, dtype=object))  # type: ignore[operator]
+        assert model.user_rows(ids).tolist() == expected
+    assert model.item_rows(pd.Series([items[3], None, 5])).tolist() == [3, -1, -1]
+    assert model.user_rows([]).tolist() == []
+    with pytest.raises(ConfigError, match="collection of ids"):
+        model.user_rows(users[0])
+
+
 def test_similar_items_excludes_self_and_matches_brute_force(model: ALSModel) -> None:
     sim = model.similar_items(["i0_04", "i2_08", "nope"], k=3)
     assert set(sim["item_id"]) == {"i0_04", "i2_08"}
