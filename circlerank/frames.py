@@ -60,7 +60,15 @@ def _array(column: Column) -> np.ndarray | ExtensionArray:
 
 def repeated(ts: pd.Timestamp, n: int) -> ExtensionArray:
     """`ts` n times, as a column of its own unit and time zone (what a frame built with
-    the scalar would hold, without the frame constructor's broadcasting)."""
+    the scalar would hold, without the frame constructor's broadcasting). A read-only
+    view of a block kept per instant: every request of a snapshot ranks as of one."""
+    return _repeated_block(ts, max(1024, 1 << max(n - 1, 0).bit_length()))[:n]
+
+
+@functools.lru_cache(maxsize=16)
+def _repeated_block(ts: pd.Timestamp, n: int) -> ExtensionArray:
     naive = ts if ts.tz is None else ts.tz_convert(None)
     index = pd.DatetimeIndex(np.full(n, naive.asm8))
-    return (index if ts.tz is None else index.tz_localize("UTC").tz_convert(ts.tz)).array
+    block = (index if ts.tz is None else index.tz_localize("UTC").tz_convert(ts.tz)).array
+    np.asarray(block).flags.writeable = False  # shared: a write would change other frames
+    return block

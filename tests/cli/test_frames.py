@@ -57,3 +57,14 @@ def test_repeated_equals_a_broadcast_scalar(tz: str | None) -> None:
     framed = frame_of({"x": np.zeros(4), "t": repeated(ts, 4)})["t"]
     pd.testing.assert_series_equal(framed, broadcast, check_names=False)
     assert len(repeated(ts, 0)) == 0
+
+
+@pytest.mark.parametrize("tz", [None, "UTC", "Asia/Shanghai"])
+def test_repeated_columns_share_a_block_no_caller_can_write(tz: str | None) -> None:
+    ts = pd.Timestamp("2026-03-31 12:34:56.789", tz=tz).as_unit("us")
+    for n in (1, 5, 1024, 1025, 3000):
+        column = repeated(ts, n)
+        assert len(column) == n and (column == ts).all()
+        with pytest.raises(ValueError, match="read-only"):
+            column[0] = ts + pd.Timedelta(days=1)
+    assert (repeated(ts, 7) == ts).all()  # the refused writes changed nothing
