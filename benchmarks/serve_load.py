@@ -5,8 +5,7 @@ with 2 workers and a strategy whose sources return about 1,000 candidates per re
 (the shipped `community` pipeline fed by `popular_posts` at k = 1000), then sends
 GET /v1/feed at 100 and 200 requests/s, open loop: each request is due at a fixed time
 and its latency counts from then, so a slow server cannot slow the load down and hide
-its queue. Requests go over a pool of 64 keep-alive connections, opened before each
-run's clock starts (as a client's pool would be). Prints p50/p99 and errors per rate (median of --repeats runs), the same for
+its queue. Prints p50/p99 and errors per rate (median of --repeats runs), the same for
 GET /healthz at 200/s as the HTTP floor measured in the same run, and the server's RSS
 (all its processes) before and after a --soak seconds run at --soak-rate (200/s).
 `--online-store redis` and `--event-log postgresql` run the server on those backends
@@ -75,13 +74,8 @@ class Connection:
 async def drive(port: int, paths: list[str], rate: float) -> tuple[np.ndarray, int]:
     """Send paths[i] at start + i / rate; latencies (ms, from the due time) and errors."""
     idle: asyncio.Queue[Connection] = asyncio.Queue()
-    pool = [Connection(port) for _ in range(CONNECTIONS)]
-    # the pool is open before the clock starts, as a client's keep-alive pool is: opened
-    # on the first requests, 64 connections at once would be timed as the first
-    # quarter second of requests at 200/s (1.2% of a 20 s run, enough to set its p99)
-    await asyncio.gather(*(c.get("/healthz") for c in pool))
-    for connection in pool:
-        idle.put_nowait(connection)
+    for _ in range(CONNECTIONS):
+        idle.put_nowait(Connection(port))
     latencies = np.full(len(paths), np.nan)
     errors = 0
     loop = asyncio.get_running_loop()
