@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,16 @@ class Page:
     next_cursor: str | None  # None when the list is exhausted
     result: RankResult  # what the ranking of this page did (candidates, removals, timing)
     strategy: str  # the strategy that ranked it (a cursor's pins it for the session)
+
+
+class PageOptions(TypedDict, total=False):
+    """The optional arguments of a page request (all None by default)."""
+
+    cursor: str | None  # next_cursor of the previous page
+    strategy: str | None  # None: the surface's default (a cursor pins its own)
+    clock: float | None  # Unix seconds for the cursor's age; None: the wall clock
+    exploration: Exploration | None
+    rng: np.random.Generator | None  # for exploration; None: a fresh one if needed
 
 
 @dataclass(frozen=True)
@@ -70,11 +81,7 @@ class Pager:
         surface: str,
         limit: int,
         now: pd.Timestamp,
-        cursor: str | None = None,
-        strategy: str | None = None,
-        clock: float | None = None,
-        exploration: Exploration | None = None,
-        rng: np.random.Generator | None = None,
+        **options: Unpack[PageOptions],
     ) -> Page:
         """The first page (no cursor: ranked as of `now`) or the page after `cursor`
         (ranked as of the instant the cursor pins). `clock` is Unix seconds for the
@@ -85,7 +92,7 @@ class Pager:
 
         `ask` + a run + `finish`: a caller on an event loop makes the run itself
         (LoopCombiner), the others get it from this pager's thread Combiner."""
-        asked = self.ask(user_id, surface, limit, now, cursor, strategy, clock, exploration, rng)
+        asked = self.ask(user_id, surface, limit, now, **options)
         return self.finish(asked, self.combiner.run(*asked.run))
 
     def ask(
@@ -94,14 +101,15 @@ class Pager:
         surface: str,
         limit: int,
         now: pd.Timestamp,
-        cursor: str | None = None,
-        strategy: str | None = None,
-        clock: float | None = None,
-        exploration: Exploration | None = None,
-        rng: np.random.Generator | None = None,
+        **options: Unpack[PageOptions],
     ) -> PageAsk:
         """A page request checked (CursorError for a cursor that does not fit), with the
         pipeline run it needs; the arguments are those of `page`."""
+        unknown = options.keys() - PageOptions.__optional_keys__
+        if unknown:  # a typo would otherwise pass unseen at run time
+            raise TypeError(f"unknown page option(s) {sorted(unknown)}")
+        cursor, strategy = options.get("cursor"), options.get("strategy")
+        clock, exploration = options.get("clock"), options.get("exploration")
         if limit <= 0:
             raise ValueError(f"limit must be positive, got {limit}")
         clock = time.time() if clock is None else clock
@@ -132,7 +140,7 @@ class Pager:
             served=served,
             clock=clock,
             exploration=exploration,
-            rng=rng,
+            rng=options.get("rng"),
         )
 
     def finish(self, asked: PageAsk, result: RankResult) -> Page:

@@ -146,3 +146,9 @@ def test_bad_cursors_are_clear_errors(world: ContractData, small_world: SimResul
     other_secret = Pager(Server(world).context, load_strategies(), CursorSigner("x" * 16))
     with pytest.raises(CursorError, match="signature"):
         other_secret.page(user, "feed", LIMIT, t, cursor=cursor, clock=1001.0)
+
+
+def test_an_unknown_page_option_is_refused(world: ContractData, small_world: SimResult) -> None:
+    pager = Server(world).pager()
+    with pytest.raises(TypeError, match="curosr"):
+        pager.page("u1", "feed", LIMIT, small_world.split_time, curosr="x")  # type: ignore[call-arg]
