@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import subprocess
 import sys
@@ -36,8 +37,14 @@ PROBE = textwrap.dedent(
 
 
 def _mmapped_chunks(mode: str) -> tuple[str, int]:
+    # no allocator settings from this process: a Dask nanny started by an earlier test
+    # of the session writes its pre-spawn-environ (MALLOC_TRIM_THRESHOLD_=65536) into
+    # os.environ, and any such setting makes keep_freed_memory stand aside
+    # (test_user_malloc_settings_win)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env.pop("GLIBC_TUNABLES", None)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
     return out[0], int(out[1])
 
