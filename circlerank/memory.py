@@ -61,11 +61,12 @@ def limit_malloc_arenas(arenas: int = SERVER_ARENAS) -> dict[str, str]:
     variable, in the processes it starts; {} when not applied.
 
     glibc gives threads that allocate at once arenas of their own, up to 8 per core, and
-    an arena keeps the high-water mark of what its threads held. A server ranks on
-    whichever worker thread a request lands, and a ranking that combines several
-    queued requests allocates tens of MB: at 200 requests/s the two workers' RSS climbed
-    from 1,913 to 2,790 MB over 200 s before levelling off; with 2 arenas it stayed at
-    2,062-2,098 MB, latency unchanged. Nothing changes off glibc or when MALLOC_* or
+    an arena keeps the high-water mark of what its threads held. When the server ranked
+    on whichever pool thread a request landed (it ranks on its event loop now, beside
+    the impression writer's and the thread pool's threads), a ranking that combined
+    several queued requests allocated tens of MB: at 200 requests/s the two workers' RSS
+    climbed from 1,913 to 2,790 MB over 200 s before levelling off; with 2 arenas it
+    stayed at 2,062-2,098 MB, latency unchanged. Nothing changes off glibc or when MALLOC_* or
     GLIBC_TUNABLES are set (the user's choice wins)."""
     mallopt = _glibc_mallopt(("MALLOC_ARENA_MAX",))
     if mallopt is None:
