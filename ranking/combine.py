@@ -71,15 +71,22 @@ class CombineStats:
         self.sizes[users] += 1
 
 
-class Combiner:
-    """`run(pipeline, ctx, user, limit)` = `pipeline.run(ctx, [user], limit)`, with
-    requests for the same pipeline and context that wait meanwhile run together."""
+class _Combining:
+    """What both combiners hold: the most users a run takes, and counts of runs."""
 
     def __init__(self, max_users: int = MAX_USERS) -> None:
         if max_users < 1:
             raise ValueError(f"max_users must be positive, got {max_users}")
         self.max_users = max_users
         self.stats = CombineStats()
+
+
+class Combiner(_Combining):
+    """`run(pipeline, ctx, user, limit)` = `pipeline.run(ctx, [user], limit)`, with
+    requests for the same pipeline and context that wait meanwhile run together."""
+
+    def __init__(self, max_users: int = MAX_USERS) -> None:
+        super().__init__(max_users)
         self._cond = threading.Condition()
         self._queue: list[_Ask] = []
         self._busy = False
@@ -105,26 +112,27 @@ class Combiner:
         return ask.result
 
     def _lead(self, batch: list[_Ask]) -> None:
-        outcomes = _run_together(batch)
+        outcome = _run_together(batch)
         with self._cond:
-            for a, (result, error) in zip(batch, outcomes, strict=True):
-                a.result, a.error, a.done = result, error, True
+            for i, a in enumerate(batch):
+                if isinstance(outcome, BaseException):
+                    a.error = outcome
+                else:
+                    a.result = outcome[i]
+                a.done = True
             self.stats.count(len(batch))
             self._busy = False
             self._cond.notify_all()
 
 
-class LoopCombiner:
+class LoopCombiner(_Combining):
     """`await run(pipeline, ctx, user, limit)` = `pipeline.run(ctx, [user], limit)`, for
     requests served on an asyncio event loop. The first request to arrive schedules a
     run on the loop, which takes every request like it that arrived meanwhile (up to
     max_users); requests that arrive while that run holds the loop wait for the next."""
 
     def __init__(self, max_users: int = MAX_USERS) -> None:
-        if max_users < 1:
-            raise ValueError(f"max_users must be positive, got {max_users}")
-        self.max_users = max_users
-        self.stats = CombineStats()
+        super().__init__(max_users)
         # per event loop (an app may be served by more than one over its life, as in
         # tests): the requests waiting for a run there
         self._waiting: weakref.WeakKeyDictionary[
@@ -150,29 +158,27 @@ class LoopCombiner:
         self._waiting[loop] = rest = [w for w in waiting if w not in batch]
         if rest:
             loop.call_soon(self._next_run, loop)
-        outcomes = _run_together([a for a, _ in batch])
+        outcome = _run_together([a for a, _ in batch])
         self.stats.count(len(batch))
-        for (_, answer), (result, error) in zip(batch, outcomes, strict=True):
+        for i, (_, answer) in enumerate(batch):
             if answer.cancelled():  # the client went away
                 continue
-            if result is None:
-                answer.set_exception(error or RuntimeError("the run gave no result"))
+            if isinstance(outcome, BaseException):
+                answer.set_exception(outcome)
             else:
-                answer.set_result(result)
+                answer.set_result(outcome[i])
 
 
-def _run_together(
-    batch: list[_Ask],
-) -> list[tuple[RankResult | None, BaseException | None]]:
-    """One pipeline run for the batch: each request's result, or the run's error for
-    every request of the batch."""
+def _run_together(batch: list[_Ask]) -> list[RankResult] | BaseException:
+    """One pipeline run for the batch: each request's result, in batch order, or the
+    run's error (which every request of the batch gets)."""
     first = batch[0]
     users = np.array([a.user for a in batch], dtype=object)
     try:
         result = first.pipeline.run(first.ctx, users, max(a.limit for a in batch))
-        return [(r, None) for r in _split(result, batch)]
-    except BaseException as error:  # every request of the run gets it
-        return [(None, error)] * len(batch)
+        return _split(result, batch)
+    except BaseException as error:
+        return error
 
 
 def _split(result: RankResult, batch: list[_Ask]) -> list[RankResult]:
