@@ -84,6 +84,10 @@ class Filter(Component[P]):
 class Scorer(Component[P]):
     needs_features: ClassVar[bool] = True
 
+    def prepare(self, ctx: RankContext) -> None:
+        """Make ready what scoring in `ctx` will need (a model to compile, say), so that
+        no request pays for it; called before a bundle serves."""
+
     @abstractmethod
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None

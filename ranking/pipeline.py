@@ -69,6 +69,10 @@ class Pipeline:
         names = dict.fromkeys(s.name for s in [*self.sources, *self.fallback])
         self._bit = {name: 1 << i for i, name in enumerate(names)}
 
+    def prepare(self, ctx: RankContext) -> None:
+        """Make ready what its runs in `ctx` will need (see Scorer.prepare)."""
+        self.scorer.prepare(ctx)
+
     def source_names(self, mask: int) -> list[str]:
         """The names of the sources behind a candidate's `sources` bit mask."""
         return [name for name, bit in self._bit.items() if mask & bit]

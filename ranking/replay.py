@@ -84,6 +84,7 @@ class Replayer:
     ) -> RankResult:
         pipeline = Pipeline(self.strategies.get(strategy, surface))
         ctx = self.context(surface)
+        pipeline.prepare(ctx)  # once, before the batches fork
         total = RankResult()
         pages = []
         batches = _batches(users, self.workers)

@@ -52,18 +52,31 @@ class ValueParams(BaseModel):
     # of seed 3, share of oracle@10 of `community` was 0.7066 at 300, 0.7075 at 50
     # and 0.7086 at 20, and the five secondary heads cost most of the scoring at 300
     shortlist: int | None = Field(default=50, ge=1)
+    # the shortlist is chosen by the primary head's first `prefilter_trees` trees, and
+    # the full head scores it: a cheaper first stage (the shipped feed strategies set
+    # it, see strategies.toml); None chooses by the full head
+    prefilter_trees: int | None = Field(default=None, ge=1)
 
 
 class ValueScorer(Scorer[ValueParams]):
     """The weighted sum of the LightGBM heads' action probabilities (the default).
 
-    A cascade: the primary head (click, join) predicts every candidate, and the other
-    heads only each user's `shortlist` most likely ones. Candidates off the shortlist
-    score below all on it, in primary-head order (so deep pages still fill). Below the
-    shortlist size, the value of every candidate is exact."""
+    A cascade: the primary head (click, join), or its first `prefilter_trees` trees,
+    predicts every candidate, and every head scores each user's `shortlist` most likely
+    ones. Candidates off the shortlist score below all on it, in first-stage order (so
+    deep pages still fill). Below the shortlist size, the value of every candidate is
+    exact."""
 
     name = "value"
     Params: ClassVar[type[BaseModel]] = ValueParams
+
+    def prepare(self, ctx: RankContext) -> None:
+        trees = self.params.prefilter_trees
+        if trees is not None and ctx.bundle is not None:
+            heads = ctx.bundle.rankers.get(ctx.surface, {}).get("heads")
+            primary = PRIMARY[ctx.surface]
+            if isinstance(heads, HeadsRanker) and trees < heads.rounds(primary):
+                heads.first_trees(primary, trees)
 
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
@@ -75,13 +88,15 @@ class ValueScorer(Scorer[ValueParams]):
         user = candidate_users(candidates)
         if shortlist is None or np.bincount(user).max() <= shortlist:
             return heads.value(x)
-        primary = PRIMARY[ctx.surface]
-        first = heads.predict(x, primary)
+        primary, trees = PRIMARY[ctx.surface], self.params.prefilter_trees
+        first = heads.predict(x, primary, trees)
         kept = _within_top(user, first, shortlist)
+        exact = trees is None or trees >= heads.rounds(primary)
         value = np.empty(len(x))
-        value[kept] = heads.value(x[kept], known={primary: first[kept]})
+        known = first[kept] if exact else heads.predict(x[kept], primary)
+        value[kept] = heads.value(x[kept], known={primary: known})
         # off the list: below the lowest value on the user's own list (never another
-        # user's: a user's scores must not depend on the batch), in primary-head order,
+        # user's: a user's scores must not depend on the batch), in first-stage order,
         # and never tied (equal probabilities follow candidate order): ties would make
         # every later sort break them by item id, which costs more than the cascade saves
         off = np.flatnonzero(~kept)

@@ -83,6 +83,10 @@ class ModelHolder:
         for surface in bundle.rankers:  # ranks with every model before it may serve
             if surface in self.strategies.defaults:
                 served.pager.page(PROBE_USER, surface, limit=5, now=world.as_of)
+            for strategy in self.strategies.strategies.values():
+                if strategy.surface == surface:
+                    pipeline = served.pager.pipeline(strategy.name, surface)
+                    pipeline.prepare(contexts(surface, world.as_of))
         return served
 
     @property

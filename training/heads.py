@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,11 +25,13 @@ from .config import BoosterParams
 from .dataset import TrainingSet
 from .distributed import fit_binary_on_cluster, worth_distributing
 from .position import inverse_propensity_weights
-from .predictor import BoosterPredictor, Predictor, predictor
+from .predictor import BoosterPredictor, Predictor, predictor, text_predictor
 from .ranker import inputs
 
 log = logging.getLogger(__name__)
 MIN_POSITIVES = 20
+# made once per head and size, by whichever request or warm-up asks first
+_FIRST_TREES = threading.Lock()
 
 
 def booster_params(p: BoosterParams, seed: int, objective: str) -> dict[str, object]:
@@ -81,6 +84,8 @@ class HeadsRanker:
         self.negative_rate = negative_rate
         self.seed = seed
         self.client = client  # a dask.distributed Client: train on its cluster
+        self.compile_trees = False  # whether predictors are compiled (set when loaded)
+        self._first: dict[tuple[str, int], Predictor] = {}  # (head, trees) -> predictor
 
     def fit(self, train: TrainingSet, valid: TrainingSet) -> Self:
         self.features = list(train.features)
@@ -178,11 +183,28 @@ class HeadsRanker:
             value += self.weights[label] * (known[label] if label in known else head.predict(x))
         return value
 
-    def predict(self, x: np.ndarray, label: str) -> np.ndarray:
-        """P(action) of one head for a model matrix."""
+    def predict(self, x: np.ndarray, label: str, trees: int | None = None) -> np.ndarray:
+        """P(action) of one head for a model matrix; with `trees`, by the head's first
+        `trees` trees alone (cheaper and rougher: a first stage's estimate)."""
         if label not in self.predictors:
             raise ModelError(f"no '{label}' head; heads: {', '.join(self.predictors)}")
+        if trees is not None and trees < self.rounds(label):
+            return self.first_trees(label, trees).predict(x)
         return self.predictors[label].predict(x)
+
+    def rounds(self, label: str) -> int:
+        """How many trees the head predicts with."""
+        booster = self.boosters[label]
+        return booster.best_iteration if booster.best_iteration > 0 else booster.num_trees()
+
+    def first_trees(self, label: str, trees: int) -> Predictor:
+        """A predictor of the head's first `trees` trees, made (and compiled) once."""
+        with _FIRST_TREES:
+            key = (label, trees)
+            if key not in self._first:
+                text = self.boosters[label].model_to_string(num_iteration=trees)
+                self._first[key] = text_predictor(text, self.compile_trees)
+            return self._first[key]
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -197,6 +219,7 @@ class HeadsRanker:
     ) -> HeadsRanker:
         meta = json.loads((directory / "heads.json").read_text())
         ranker = cls(params, {k: float(v) for k, v in meta["weights"].items()})
+        ranker.compile_trees = compile_trees
         ranker.features = list(meta["features"])
         ranker.metrics = {}
         ranker.boosters, ranker.predictors = {}, {}

@@ -92,6 +92,25 @@ def _cache_key(model_text: bytes) -> str:
     return digest.hexdigest()[:32]
 
 
+def text_predictor(model_text: str, compile_trees: bool = True) -> Predictor:
+    """`predictor` for a model held only as text (a booster's first trees, say): the
+    text is kept beside the compiled objects, named by its digest, for lleaves to read."""
+    booster = lgb.Booster(model_str=model_text)
+    if not compile_trees:
+        return BoosterPredictor(booster)
+    path = cache_dir() / f"{hashlib.sha256(model_text.encode()).hexdigest()[:32]}.txt"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(model_text)
+            os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("could not keep a model at %s (%s); predicting with LightGBM", path, exc)
+        return BoosterPredictor(booster)
+    return predictor(path, booster)
+
+
 def predictor(model_file: Path, booster: lgb.Booster, compile_trees: bool = True) -> Predictor:
     """The fastest predictor available for a saved model: compiled if possible."""
     if not compile_trees:

@@ -151,3 +151,35 @@ def test_a_swapped_in_bundle_is_out_of_the_garbage_collectors_scans(
         served = client.app.state.runtime.holder.current
         assert gc.get_freeze_count() > 10_000
         assert not any(o is served for g in range(3) for o in gc.get_objects(generation=g))
+
+
+def test_a_bundle_is_prepared_for_every_strategy_before_it_serves(
+    api, fresh_models: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from ranking.strategy import SHIPPED
+    from training.heads import HeadsRanker
+
+    made: list[tuple[str, int]] = []
+    first_trees = HeadsRanker.first_trees
+
+    def recorded(self: HeadsRanker, label: str, trees: int):
+        made.append((label, trees))
+        return first_trees(self, label, trees)
+
+    monkeypatch.setattr(HeadsRanker, "first_trees", recorded)
+    strategies = tmp_path / "strategies.toml"
+    strategies.write_text(
+        SHIPPED.read_text()
+        + '\n[strategies.first_trees]\nsurface = "feed"\nsources = ["circle_posts"]\n'
+        + 'scorer = "value"\nparams = { value = { prefilter_trees = 2 } }\n'
+    )
+    with api(models=fresh_models, strategies=strategies) as client:
+        at_start = list(made)
+        assert ("click", 2) in at_start  # before any request
+        point_current(fresh_models, _copy_bundle(fresh_models, "20990101T000000-good").name)
+        assert client.post("/admin/reload", headers=ADMIN).status_code == 200
+        assert made == at_start * 2  # and again for the bundle swapped in
+        feed = client.get(
+            "/v1/feed", params={"user_id": "u00001", "strategy": "first_trees"}, headers=AUTH
+        )
+    assert feed.status_code == 200 and feed.json()["strategy"] == "first_trees"

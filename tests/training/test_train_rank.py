@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,13 @@ from circlerank.cli.main import main
 from circlerank.errors import BundleMismatchError, ModelError
 from evaluation.simulator import SimConfig, SimResult, simulate
 from features.contract import load_contract
+from ranking.components import RankContext
 from ranking.replay import Replayer
+from ranking.scorers import ValueParams, ValueScorer
 from training.bundle import load_bundle
+from training.dataset import PRIMARY
+from training.heads import HeadsRanker
+from training.ranker import inputs
 
 
 @pytest.fixture(scope="module")
@@ -217,15 +224,36 @@ def test_blend_scores_are_the_weighted_log_odds_of_head_and_logistic(
         BlendParams(heads=0.0, logistic=0.0)
 
 
-def test_the_value_cascade_is_exact_on_its_shortlist_and_orders_the_rest_below(
-    world: SimResult, trained: Path, tmp_path: Path
-) -> None:
-    from ranking.scorers import ValueParams, ValueScorer
-    from training.dataset import PRIMARY
-    from training.heads import HeadsRanker
-    from training.ranker import inputs
+@dataclass
+class Scoring:
+    """40 users x 60 posts, their feature rows and the feed heads' predictions."""
 
-    data = load_contract(world.out_dir, quarantine_dir=tmp_path / "q")
+    ctx: RankContext
+    candidates: pd.DataFrame
+    features: pd.DataFrame
+    heads: HeadsRanker
+    x: np.ndarray
+    exact: np.ndarray  # every head on every candidate
+
+    def check_cascade(self, scores: np.ndarray, first: np.ndarray, shortlist: int) -> None:
+        """Each user's `shortlist` highest `first` candidates score their exact value,
+        the rest below them, in `first` order and untied."""
+        frame = self.candidates.assign(short=scores, exact=self.exact, first=first)
+        for _, got in frame.groupby("user_id"):
+            kept = got.nlargest(shortlist, "first").index
+            off = got.index.difference(kept)
+            np.testing.assert_allclose(got.loc[kept, "short"], got.loc[kept, "exact"], rtol=1e-12)
+            assert got.loc[off, "short"].max() < got.loc[kept, "short"].min()
+            ordered = got.loc[off].sort_values("short", ascending=False)["first"].to_numpy()
+            assert (np.diff(ordered) <= 0).all()  # the rest in first-stage order
+            assert got.loc[off, "short"].is_unique  # no ties for later sorts to break by id
+
+
+@pytest.fixture(scope="module")
+def scoring(
+    world: SimResult, trained: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Scoring]:
+    data = load_contract(world.out_dir, quarantine_dir=tmp_path_factory.mktemp("q"))
     replayer = Replayer(data, load_bundle(trained), world.split_time)
     ctx = replayer.context("feed")
     users = pd.read_parquet(world.out_dir / "users.parquet")["user_id"].tolist()[:40]
@@ -241,29 +269,46 @@ def test_the_value_cascade_is_exact_on_its_shortlist_and_orders_the_rest_below(
     heads = load_bundle(trained).ranker("feed", "heads")
     assert isinstance(heads, HeadsRanker)
     x = inputs(features.assign(position=0.0), heads.features)
-    exact, first = heads.value(x), heads.predict(x, PRIMARY["feed"])
+    yield Scoring(ctx, candidates, features, heads, x, heads.value(x))
+    replayer.close()
 
+
+def test_the_value_cascade_is_exact_on_its_shortlist_and_orders_the_rest_below(
+    scoring: Scoring,
+) -> None:
+    ctx, candidates, features = scoring.ctx, scoring.candidates, scoring.features
     everything = ValueScorer(ValueParams(shortlist=None)).score(ctx, candidates, features)
-    np.testing.assert_allclose(everything, exact, rtol=1e-12)
+    np.testing.assert_allclose(everything, scoring.exact, rtol=1e-12)
     short = ValueScorer(ValueParams(shortlist=7)).score(ctx, candidates, features)
-    by_user = candidates.assign(short=short, exact=exact, first=first).groupby("user_id")
-    for _, got in by_user:
-        kept = got.nlargest(7, "first").index
-        off = got.index.difference(kept)
-        np.testing.assert_allclose(got.loc[kept, "short"], got.loc[kept, "exact"], rtol=1e-12)
-        assert got.loc[off, "short"].max() < got.loc[kept, "short"].min()
-        ordered = got.loc[off].sort_values("short", ascending=False)["first"].to_numpy()
-        assert (np.diff(ordered) <= 0).all()  # the rest in primary-head order
-        assert got.loc[off, "short"].is_unique  # no ties for later sorts to break by id
+    scoring.check_cascade(short, scoring.heads.predict(scoring.x, PRIMARY["feed"]), 7)
     # a user's scores do not depend on who else is in the batch: the API ranks one user,
     # offline replay hundreds, and both must give the same list
-    for user in users[:8]:
+    for user in candidates["user_id"].unique()[:8]:
         mine = (candidates["user_id"] == user).to_numpy()
         alone = ValueScorer(ValueParams(shortlist=7)).score(
             ctx, candidates[mine].reset_index(drop=True), features[mine].reset_index(drop=True)
         )
         np.testing.assert_allclose(alone, short[mine], rtol=1e-12)
-    replayer.close()
+
+
+def test_the_value_cascade_can_shortlist_by_the_primary_heads_first_trees(
+    scoring: Scoring,
+) -> None:
+    heads, x, click = scoring.heads, scoring.x, PRIMARY["feed"]
+    rounds = heads.rounds(click)
+    trees = rounds // 3
+    # compiled when the bundle's trees are: the same numbers as LightGBM's
+    assert heads.first_trees(click, trees).kind == heads.predictors[click].kind == "lleaves"
+    rough = heads.boosters[click].predict(x, num_iteration=trees)
+    np.testing.assert_allclose(heads.predict(x, click, trees), rough, rtol=1e-9, atol=1e-12)
+    assert np.abs(rough - heads.predict(x, click)).max() > 1e-3  # a different estimate
+    # as many trees as the head has, or more: the head itself
+    for enough in (rounds, rounds + 10):
+        np.testing.assert_array_equal(heads.predict(x, click, enough), heads.predict(x, click))
+
+    params = ValueParams(shortlist=7, prefilter_trees=trees)
+    short = ValueScorer(params).score(scoring.ctx, scoring.candidates, scoring.features)
+    scoring.check_cascade(short, rough, 7)
 
 
 def test_als_posts_are_each_users_best_own_posts_whatever_the_batch(
