@@ -167,15 +167,16 @@ def _by_user_then_unstable(
         same &= users[order][1:] == users[order][:-1]
     if not same.any():
         return order, none, none
-    tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
-    return order, tied, np.cumsum(np.r_[True, ~same])[tied]
+    # np.concatenate, not np.r_: a request makes dozens of these, and np.r_ costs 4x
+    tied = np.flatnonzero(np.concatenate((same, [False])) | np.concatenate(([False], same)))
+    return order, tied, np.cumsum(np.concatenate(([True], ~same)))[tied]
 
 
 def ranks_within(sorted_users: np.ndarray) -> np.ndarray:
     """0, 1, 2, ... within each run of equal users (rows already sorted by user)."""
     n = len(sorted_users)
-    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
-    return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    starts = np.flatnonzero(np.concatenate(([True], sorted_users[1:] != sorted_users[:-1])))
+    return np.arange(n) - np.repeat(starts, np.diff(np.concatenate((starts, [n]))))
 
 
 class ReRanker(Component[P]):

@@ -175,7 +175,9 @@ def _union(
     # pairs numbered in first-seen order (a hash, not a sort): a pair is seen first
     # where its number exceeds every number before it
     pair = pd.factorize(user_code * len(item_ids) + item_code)[0]
-    at = np.flatnonzero(np.r_[len(pair) > 0, pair[1:] > np.maximum.accumulate(pair)[:-1]])
+    at = np.flatnonzero(
+        np.concatenate(([len(pair) > 0], pair[1:] > np.maximum.accumulate(pair)[:-1]))
+    )
     sources = np.zeros(len(at), dtype=np.int64)
     np.bitwise_or.at(sources, pair, bit)
     frame = frame_of(

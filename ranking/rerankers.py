@@ -254,7 +254,7 @@ def explored_slots(
     # the running minimum restarts at each list: lists further on are shifted far down
     shift = np.cumsum(j == 0) * (4 * n + 8)
     c = j + np.minimum(1, np.minimum.accumulate(after - j - shift) + shift)
-    previous = np.where(j == 0, 0, np.r_[0, c[:-1]])
+    previous = np.where(j == 0, 0, np.concatenate(([0], c[:-1])))
     slot = np.minimum(q, (previous + 1) * every - 1)
     taken = np.zeros(n, dtype=bool)
     taken[start[fresh] + slot] = True
