@@ -5,9 +5,11 @@ with 2 workers and a strategy whose sources return about 1,000 candidates per re
 (the shipped `community` pipeline fed by `popular_posts` at k = 1000), then sends
 GET /v1/feed at 100 and 200 requests/s, open loop: each request is due at a fixed time
 and its latency counts from then, so a slow server cannot slow the load down and hide
-its queue. Prints p50/p99 and errors per rate (median of --repeats runs), the same for
-GET /healthz at 200/s as the HTTP floor measured in the same run, and the server's RSS
-(all its processes) before and after a --soak seconds run at --soak-rate (200/s).
+its queue. Prints p50/p99, errors and the server's CPU per request (all its processes:
+the 2 cores saturate near 2,000 ms over it, whatever the machine's speed) per rate
+(median of --repeats runs), the same for GET /healthz at 200/s as the HTTP floor
+measured in the same run, and the server's RSS (all its processes) before and after a
+--soak seconds run at --soak-rate (200/s).
 `--online-store redis` and `--event-log postgresql` run the server on those backends
 (local servers started from the system packages, as the tests do).
 
@@ -103,11 +105,20 @@ async def drive(port: int, paths: list[str], rate: float) -> tuple[np.ndarray, i
     return latencies, errors
 
 
-def _rss_mb(pid: int) -> float:
+def _processes(pid: int) -> list:  # psutil.Process of the server and its workers
     import psutil
 
     root = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+    return [root, *root.children(recursive=True)]
+
+
+def _rss_mb(pid: int) -> float:
+    return sum(p.memory_info().rss for p in _processes(pid)) / 2**20
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds the server's processes have used so far."""
+    return sum(sum(p.cpu_times()[:2]) for p in _processes(pid))
 
 
 def _strategies(path: Path) -> None:
@@ -247,31 +258,40 @@ def main() -> None:
                 f"server: 2 workers, bundle {check['model_version']}, strategy load1000, "
                 f"online store {args.online_store}, event log {args.event_log}"
             )
+
+            def measure(paths: list[str], rate: float) -> tuple[float, float, int, float]:
+                """p50 and p99 (ms), errors and server CPU ms per request of one run."""
+                cpu = _cpu_s(server.pid)
+                latencies, errors = asyncio.run(drive(port, paths, rate))
+                cpu_ms = (_cpu_s(server.pid) - cpu) * 1000 / len(latencies)
+                return (*_summary(latencies), errors, cpu_ms)
+
             rows = []
             for rate in [float(r) for r in args.rates.split(",")]:
-                runs = []
-                for _ in range(args.repeats):
-                    latencies, errors = asyncio.run(
-                        drive(port, feed_paths(int(rate * args.seconds)), rate)
-                    )
-                    runs.append((*_summary(latencies), errors, len(latencies)))
-                rows.append(("/v1/feed", rate, runs))
+                n = int(rate * args.seconds)
+                rows.append(
+                    ("/v1/feed", rate, [measure(feed_paths(n), rate) for _ in range(args.repeats)])
+                )
             health = [f"/healthz?{i}" for i in range(int(200 * args.seconds))]
-            floor = [
-                (*_summary(lat), e, len(lat))
-                for lat, e in [asyncio.run(drive(port, health, 200.0)) for _ in range(args.repeats)]
-            ]
+            floor = [measure(health, 200.0) for _ in range(args.repeats)]
             rows.append(("/healthz", 200.0, floor))
+            # server CPU per request says where a rate saturates the 2 cores on this
+            # machine, whatever its speed: about 2,000 ms/s of CPU over the rate
             print(
                 f"\n{'route':<10} {'req/s':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+                f" {'CPU ms/req':>11}"
                 f"  (median of {args.repeats} runs of {args.seconds:.0f} s; p99 per run)"
             )
             for route, rate, runs in rows:
                 p50 = float(np.median([r[0] for r in runs]))
                 p99 = float(np.median([r[1] for r in runs]))
                 errors = sum(r[2] for r in runs)
+                cpu = float(np.median([r[3] for r in runs]))
                 each = ", ".join(f"{r[1]:.1f}" for r in runs)
-                print(f"{route:<10} {rate:>6.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7}  [{each}]")
+                print(
+                    f"{route:<10} {rate:>6.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7} {cpu:>11.2f}"
+                    f"  [{each}]"
+                )
             floor_p99 = float(np.median([r[1] for r in floor]))
             for route, rate, runs in rows[:-1]:
                 ratio = float(np.median([r[1] for r in runs])) / floor_p99
