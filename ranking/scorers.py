@@ -71,12 +71,10 @@ class ValueScorer(Scorer[ValueParams]):
     Params: ClassVar[type[BaseModel]] = ValueParams
 
     def prepare(self, ctx: RankContext) -> None:
-        trees = self.params.prefilter_trees
-        if trees is not None and ctx.bundle is not None:
-            heads = ctx.bundle.rankers.get(ctx.surface, {}).get("heads")
-            primary = PRIMARY[ctx.surface]
-            if isinstance(heads, HeadsRanker) and trees < heads.rounds(primary):
-                heads.first_trees(primary, trees)
+        bundle = ctx.bundle
+        heads = bundle.rankers.get(ctx.surface, {}).get("heads") if bundle is not None else None
+        if isinstance(heads, HeadsRanker):
+            heads.predictor_of(PRIMARY[ctx.surface], self.params.prefilter_trees)
 
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
@@ -88,11 +86,12 @@ class ValueScorer(Scorer[ValueParams]):
         user = candidate_users(candidates)
         if shortlist is None or np.bincount(user).max() <= shortlist:
             return heads.value(x)
-        primary, trees = PRIMARY[ctx.surface], self.params.prefilter_trees
-        first = heads.predict(x, primary, trees)
+        primary = PRIMARY[ctx.surface]
+        stage = heads.predictor_of(primary, self.params.prefilter_trees)
+        first = stage.predict(x)
         kept = _within_top(user, first, shortlist)
-        exact = trees is None or trees >= heads.rounds(primary)
         value = np.empty(len(x))
+        exact = stage is heads.predictor_of(primary)
         known = first[kept] if exact else heads.predict(x[kept], primary)
         value[kept] = heads.value(x[kept], known={primary: known})
         # off the list: below the lowest value on the user's own list (never another

@@ -186,11 +186,16 @@ class HeadsRanker:
     def predict(self, x: np.ndarray, label: str, trees: int | None = None) -> np.ndarray:
         """P(action) of one head for a model matrix; with `trees`, by the head's first
         `trees` trees alone (cheaper and rougher: a first stage's estimate)."""
+        return self.predictor_of(label, trees).predict(x)
+
+    def predictor_of(self, label: str, trees: int | None = None) -> Predictor:
+        """The predictor `predict` uses: the head's, or that of its first `trees` trees
+        when the head has more (made, and compiled, on first use)."""
         if label not in self.predictors:
             raise ModelError(f"no '{label}' head; heads: {', '.join(self.predictors)}")
         if trees is not None and trees < self.rounds(label):
-            return self.first_trees(label, trees).predict(x)
-        return self.predictors[label].predict(x)
+            return self.first_trees(label, trees)
+        return self.predictors[label]
 
     def rounds(self, label: str) -> int:
         """How many trees the head predicts with."""
