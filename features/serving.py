@@ -23,7 +23,7 @@ from .cross import Columns, interest_inputs, interest_values, row_values
 from .materialize import ONLINE, read_schema
 from .pit import AS_OF, days
 from .rows import FeatureRows
-from .store import OnlineStore, OnlineStoreReader
+from .store import HashedIds, OnlineStore, OnlineStoreReader
 from .views import ENTITY_KEYS, SURFACE_ENTITIES, VECTOR_PREFIX
 from .views.interest import POPULATION
 
@@ -33,7 +33,9 @@ ITEM_KEYS = {
     "circle_suggestions": {"circle_id", "topic", "scope"},
 }
 
-_Factorized = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
+_Codes = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
+# the same, with the values' hashes where kept (item keys, users)
+_Factorized = tuple[np.ndarray, np.ndarray | HashedIds]
 _Part = tuple[np.ndarray, np.ndarray]  # distinct feature rows, each request row's index
 _Lookup = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (item key values, cities) -> rows
 _NO_TABLE = (np.empty((0, 0)), np.zeros(0, dtype=bool))
@@ -61,7 +63,7 @@ class ServingFeatures:
         distinct key is looked up once: a request asks about one user, and often about
         one circle, author or topic for many items."""
         codes = [keys[k] for k in ENTITY_KEYS[entity]]
-        ids: np.ndarray | tuple[np.ndarray, ...]
+        ids: np.ndarray | HashedIds | tuple[np.ndarray | HashedIds, ...]
         varying = [i for i, (_, uniques) in enumerate(codes) if len(uniques) > 1]
         if len(codes) == 1:
             group, ids = codes[0][0], codes[0][1]
@@ -70,10 +72,10 @@ class ServingFeatures:
             # varying side's codes are already the distinct pairs
             v = varying[0] if varying else 0
             group, n = codes[v][0], len(codes[v][1])
-            ids = tuple(u if i == v else np.repeat(u, n) for i, (_, u) in enumerate(codes))
+            ids = tuple(u if i == v else _repeat(u, n) for i, (_, u) in enumerate(codes))
         else:
             first, group = distinct_rows([code for code, _ in codes], len(codes[0][0]))
-            ids = tuple(uniques[code[first]] for code, uniques in codes)
+            ids = tuple(_take(uniques, code[first]) for code, uniques in codes)
         values, known = self.store.lookup_found(entity, ids)
         if not known.all():
             values[~known] = self._unknown_row(entity)
@@ -149,7 +151,7 @@ class ServingFeatures:
         factorized: dict[str, _Factorized] = {
             k: cache.factorized(k, code) for k in cache.keys if k in wanted
         }
-        factorized["user_id"] = (user_code, user_ids)
+        factorized["user_id"] = (user_code, HashedIds.of(user_ids))
         if "city" in wanted:
             ids = pd.Series(user_ids, dtype=object)
             city = self.hydrate.user.take("city", self.hydrate.user.rows(ids, True), True)
@@ -167,7 +169,7 @@ class ServingFeatures:
 
         return [part(e) for e in entities], factorized
 
-    def _cities(self, users: np.ndarray) -> _Factorized:
+    def _cities(self, users: np.ndarray) -> _Codes:
         """Each distinct user's code among the distinct cities of the users, and those."""
         user = self.hydrate.user
         city = np.asarray(user.take("city", user.rows(pd.Series(users, dtype=object), True), True))
@@ -181,7 +183,7 @@ class ServingFeatures:
         cache: _ItemCache,
         code: np.ndarray,
         user_code: np.ndarray,
-        cities: _Factorized,
+        cities: _Codes,
     ) -> _Part:
         """An item key x city entity's rows for the request rows, from each city's
         table by the item's key code."""
@@ -298,12 +300,20 @@ def _runs(columns: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     return tuple(runs)
 
 
-def _factorized_users(users: np.ndarray) -> _Factorized:
+def _factorized_users(users: np.ndarray) -> _Codes:
     """`pd.factorize` of the request's users; an API request (one user) skips hashing
     (a missing id is left to pandas, which makes it NaN)."""
     if len(users) and isinstance(users[0], str) and (users == users[0]).all():
         return np.zeros(len(users), dtype=np.intp), users[:1].copy()
     return pd.factorize(users, use_na_sentinel=False)
+
+
+def _repeat(ids: np.ndarray | HashedIds, n: int) -> np.ndarray | HashedIds:
+    return ids.repeat(n) if isinstance(ids, HashedIds) else np.repeat(ids, n)
+
+
+def _take(ids: np.ndarray | HashedIds, index: np.ndarray) -> np.ndarray | HashedIds:
+    return ids.take(index) if isinstance(ids, HashedIds) else ids[index]
 
 
 def _wanted(entities: Sequence[str]) -> set[str]:
@@ -330,7 +340,8 @@ class _ItemCache:
         self._key_code = {k: np.empty(0, dtype=np.intp) for k in self.keys}
         self._vocab: dict[str, dict[object, int]] = {k: {} for k in self.keys}
         self._values_of: dict[str, list[object]] = {k: [] for k in self.keys}
-        self._values = {k: np.empty(0, dtype=object) for k in self.keys}
+        # each key's vocabulary with its hashes: the store needn't hash them again
+        self._hashed = {k: HashedIds.of(np.empty(0, dtype=object)) for k in self.keys}
         self._rows: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -350,9 +361,9 @@ class _ItemCache:
                         values.append(value)
                     codes[n] = vocab[value]
                 self._key_code[k] = np.concatenate([self._key_code[k], codes])
-                array = np.empty(len(values), dtype=object)
-                array[:] = values
-                self._values[k] = array
+                added = np.empty(len(values) - len(self._hashed[k]), dtype=object)
+                added[:] = values[len(self._hashed[k]) :]
+                self._hashed[k] = self._hashed[k].concat(HashedIds.of(added))
             for entity, block in zip(self.entities, rows, strict=True):
                 old = self._rows.get(entity, np.empty((0, block.shape[1])))
                 self._rows[entity] = np.vstack([old, block[fresh]])
@@ -371,10 +382,10 @@ class _ItemCache:
         key code, as np.unique would give them): one pass over a mask of the vocabulary
         instead of a sort."""
         codes = self._key_code[key][code]
-        values = self._values[key]
-        present = np.zeros(len(values), dtype=bool)
+        hashed = self._hashed[key]
+        present = np.zeros(len(hashed), dtype=bool)
         present[codes] = True
-        return (np.cumsum(present) - 1)[codes], values[np.flatnonzero(present)]
+        return (np.cumsum(present) - 1)[codes], hashed.take(np.flatnonzero(present))
 
     def part(self, entity: str, code: np.ndarray) -> _Part:
         return self._rows[entity], code
@@ -385,7 +396,7 @@ class _ItemCache:
 
     def values(self, key: str) -> np.ndarray:
         """The vocabulary of `key`: the values by code."""
-        return self._values[key]
+        return self._hashed[key].ids
 
 
 class _CityRows:

@@ -11,11 +11,13 @@ from circlerank.errors import ConfigError
 
 from .breaker import BreakerStore, StoreStatus
 from .build import build_online_store
+from .keys import HashedIds
 from .online import Ids, IdSequence, OnlineStore, OnlineStoreReader
 from .redis_store import RedisOnlineStore, ensure_loaded, load_into_redis
 
 __all__ = [
     "BreakerStore",
+    "HashedIds",
     "IdSequence",
     "Ids",
     "OnlineStore",

@@ -25,7 +25,7 @@ import pandas as pd
 
 from circlerank.errors import FeatureStoreError
 
-from .keys import bucket_bits, locate, probe_hash, request_keys
+from .keys import HashedIds, bucket_bits, hashed_columns, locate, probe_hash, request_keys
 
 FORMAT = "circlerank-online-store"
 FORMAT_VERSION = 1
@@ -34,7 +34,7 @@ VALUES = "values.npy"
 HASHES = "key_hashes.npy"
 BUCKETS = "key_buckets.npy"
 
-IdSequence: TypeAlias = Sequence[str] | np.ndarray | pd.Series | pd.Index
+IdSequence: TypeAlias = Sequence[str] | np.ndarray | pd.Series | pd.Index | HashedIds
 # one id sequence for an entity table; a tuple of one sequence per key column for pairs
 Ids: TypeAlias = IdSequence | tuple[IdSequence, ...]
 
@@ -265,6 +265,7 @@ class OnlineStore(OnlineStoreReader):
             queries,
             collisions=spec.collisions,
             verify=self.verify_ids,
+            hashed=hashed_columns(ids),
         )
 
     def _table(self, table: str) -> _Table:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import features.store.build as build_module
 import features.store.keys as keys_module
 from circlerank.errors import FeatureStoreError, OutputError
-from features.store import OnlineStore, OnlineStoreReader, build_online_store
+from features.store import HashedIds, OnlineStore, OnlineStoreReader, build_online_store
 
 AS_OF = pd.Timestamp("2026-06-01T00:00:00Z")
 KEYS = {"users": ["user_id"], "pairs": ["user_id", "circle_id"]}
@@ -187,6 +187,8 @@ def test_any_sequence_of_ids_works_and_non_strings_are_unknown(
                 assert other.found("users", odd).tolist() == [False] * 5 + [True]
         series = pd.Series(["7", None], dtype="string")  # holds pd.NA
         assert store.found("users", series).tolist() == [True, False]
+        # beside a non-str id, a trailing NUL still tells "7\0" (unknown) from "7"
+        assert store.found("users", ["7\x00", 7, "7"]).tolist() == [False, False, True]
 
 
 def test_arrays_are_memory_mapped_read_only_and_results_are_copies(
@@ -363,6 +365,40 @@ def test_hash_collisions_are_detected_and_lookups_stay_exact(
     )
     np.testing.assert_array_equal(found, [i not in UNKNOWN_IDS and i is not None for i in asked])
     np.testing.assert_array_equal(got_pairs, expected(tables["pairs"], KEYS["pairs"], pairs))
+
+
+@pytest.mark.parametrize("collide", [False, True])
+@pytest.mark.parametrize("verify_ids", [False, True])
+def test_ids_with_kept_hashes_find_exactly_what_plain_ids_find(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collide: bool, verify_ids: bool
+) -> None:
+    if collide:
+        monkeypatch.setattr(keys_module, "hash_ids", lambda ids: np.zeros(len(ids), np.uint64))
+    tables = make_tables()
+    build(tmp_path / "s", tables)
+    odd = [None, np.nan, 7, "None", "nan"]  # non-str ids hash like stored texts
+    users = np.array([*user_request(tables["users"], np.random.default_rng(4)), *odd], object)
+    kept = HashedIds.of(users)
+    assert kept.strings.tolist() == [isinstance(u, str) for u in users]
+    order = np.random.default_rng(5).permutation(len(kept))
+    pairs = tables["pairs"]
+    user = HashedIds.of(np.array(["a"], dtype=object))  # stored with "b" only
+    circles = HashedIds.of(np.array([*pairs.circle_id, "nope", None], dtype=object))
+    with OnlineStore.open(tmp_path / "s", verify_ids=verify_ids) as store:
+        for ids in (kept, kept.take(order), kept.concat(kept)):
+            values, found = store.lookup_found("users", ids)
+            want = expected(tables["users"], ["user_id"], [(i,) for i in ids.ids])
+            np.testing.assert_array_equal(values, want)
+            assert found.tolist() == [i in set(tables["users"].user_id) for i in ids.ids]
+        # pairs: one side kept once and repeated, the other kept and taken
+        asked = (user.repeat(len(circles)), circles.take(np.arange(len(circles))[::-1]))
+        values, found = store.lookup_found("pairs", asked)
+        keys = list(zip(asked[0].ids, asked[1].ids, strict=True))
+        np.testing.assert_array_equal(values, expected(pairs, KEYS["pairs"], keys))
+        assert found.tolist() == [k == ("a", "b") for k in keys] and found.any()
+        # one column kept and one plain: the store hashes both itself, same answer
+        mixed = store.lookup_found("pairs", (asked[0], asked[1].ids))
+        np.testing.assert_array_equal(mixed[1], found)
 
 
 def test_duplicates_are_found_even_when_all_hashes_collide(
