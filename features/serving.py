@@ -39,6 +39,7 @@ _Factorized = tuple[np.ndarray, np.ndarray | HashedIds]
 _Part = tuple[np.ndarray, np.ndarray]  # distinct feature rows, each request row's index
 _Lookup = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (item key values, cities) -> rows
 _NO_TABLE = (np.empty((0, 0)), np.zeros(0, dtype=bool))
+_NO_CODES = (np.empty(0, dtype=np.intp), np.empty(0, dtype=object))
 
 
 class ServingFeatures:
@@ -152,13 +153,12 @@ class ServingFeatures:
             k: cache.factorized(k, code) for k in cache.keys if k in wanted
         }
         factorized["user_id"] = (user_code, HashedIds.of(user_ids))
+        cities = self._cities(user_ids) if (by_city or "city" in wanted) and len(rows) else None
         if "city" in wanted:
-            ids = pd.Series(user_ids, dtype=object)
-            city = self.hydrate.user.take("city", self.hydrate.user.rows(ids, True), True)
-            factorized["city"] = pd.factorize(np.asarray(city)[user_code], use_na_sentinel=False)
+            city_of_user, city = cities if cities is not None else _NO_CODES
+            factorized["city"] = (city_of_user[user_code], city)
         if "scope" in wanted:
             factorized["scope"] = (np.zeros(len(rows), dtype=np.intp), np.array([POPULATION]))
-        cities = self._cities(user_ids) if by_city and len(rows) else None
 
         def part(entity: str) -> _Part:
             if entity in cache.entities:
