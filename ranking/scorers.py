@@ -180,10 +180,26 @@ class BlendScorer(Scorer[BlendParams]):
 
 
 def _within_top(user: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
-    """Whether each row is among its user's `n` highest scores (ties by row order)."""
+    """Whether each row is among its user's `n` highest scores (ties by row order,
+    NaN lowest)."""
+    if len(user) > n and not user.any():
+        return _one_users_top(score, n)
     order = by_user_then(user, -score)
     kept = np.zeros(len(order), dtype=bool)
     kept[order[ranks_within(user[order]) < n]] = True
+    return kept
+
+
+def _one_users_top(score: np.ndarray, n: int) -> np.ndarray:
+    """`_within_top` of one user's rows: a partition, not a sort (the API's case)."""
+    nth = -np.partition(-score, n - 1)[n - 1]  # NaN sorts last: the nth highest or NaN
+    if np.isnan(nth):
+        kept = ~np.isnan(score)
+        tied = np.flatnonzero(~kept)
+    else:
+        kept = score > nth
+        tied = np.flatnonzero(score == nth)
+    kept[tied[: n - int(kept.sum())]] = True
     return kept
 
 

@@ -36,3 +36,26 @@ def test_best_first_is_by_user_then_score_then_item_id(n_users: int) -> None:
     np.testing.assert_array_equal(
         best_first(users, items, distinct), np.lexsort((-distinct, users))
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-3, 3) | st.none(), min_size=0, max_size=120),
+    st.integers(1, 130),
+)
+def test_one_users_shortlist_is_the_first_n_of_the_sorted_order(
+    keys: list[int | None], n: int
+) -> None:
+    """The cascade's shortlist of one user (a partition) is the first `n` rows of the
+    order by score descending, then row, NaN last: what the sort of many users keeps."""
+    from ranking.scorers import _within_top
+
+    score = np.array([np.nan if k is None else k for k in keys], dtype=np.float64)
+    kept = _within_top(np.zeros(len(score), dtype=np.int64), score, n)
+    want = np.zeros(len(score), dtype=bool)
+    want[np.lexsort((np.arange(len(score)), -score))[:n]] = True
+    np.testing.assert_array_equal(kept, want)
+    # the same user among others (the sorting path) keeps the same rows
+    others = np.concatenate([np.zeros(len(score), np.int64), np.ones(3, np.int64)])
+    mixed = _within_top(others, np.concatenate([score, [9.0, 9.0, 9.0]]), n)
+    np.testing.assert_array_equal(mixed[: len(score)], want)
