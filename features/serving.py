@@ -242,7 +242,7 @@ class ServingFeatures:
         cross.update(row_values(columns_of(None), days(rows[AS_OF])))
         values = np.empty((len(rows), layout.width + len(cross)))
         for part, (start, stop), scalar in zip(parts, layout.slices, layout.scalar, strict=True):
-            values[:, start:stop] = _gather(part, scalar)
+            _gather_into(values[:, start:stop], part, scalar)
         for i, column in enumerate(cross.values(), start=layout.width):
             values[:, i] = column
         names, position = layout.columns(list(cross))
@@ -285,6 +285,19 @@ def _gather(part: _Part, columns: tuple[int, ...]) -> np.ndarray:
     if len(runs) == 1:
         return distinct[group, runs[0][0] : runs[0][1]]
     return np.concatenate([distinct[group, a:b] for a, b in runs], axis=1)
+
+
+def _gather_into(out: np.ndarray, part: _Part, columns: tuple[int, ...]) -> None:
+    """`out[:] = _gather(part, columns)`; a part of one distinct row (the user's own
+    entities in an API request) is broadcast instead of gathered into a copy first."""
+    distinct, group = part
+    if len(distinct) != 1 or not len(group):
+        out[:] = _gather(part, columns)
+        return
+    at = 0
+    for a, b in _runs(columns):
+        out[:, at : at + b - a] = distinct[0, a:b]
+        at += b - a
 
 
 @functools.lru_cache(maxsize=1024)
