@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
@@ -43,6 +44,23 @@ def frame_of(columns: Mapping[str, Column]) -> pd.DataFrame:
     # a block per column: consolidating stacks same-dtype columns into a copy
     mgr = _arrays_to_mgr(arrays, names, pd.RangeIndex(n), verify_integrity=False, consolidate=False)
     return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
+
+
+def values_of(frame: pd.DataFrame, name: str, dtype: npt.DTypeLike | None = None) -> np.ndarray:
+    """`frame[name].to_numpy(dtype=dtype)` without building the Series: pandas spends
+    15-30 µs on each `frame[name]`, and a ranked request reads a column about 30 times.
+    The frame's own values come as a read-only view, as pandas' copy-on-write gives them."""
+    at = frame.columns.get_loc(name)
+    if not isinstance(at, int):  # a repeated column name: pandas' own answer
+        return frame[name].to_numpy(dtype=dtype)
+    values = frame._get_column_array(at)
+    if isinstance(values, np.ndarray):
+        out = values if dtype is None else np.asarray(values, dtype=dtype)
+        if out is values:
+            out = values.view()
+            out.flags.writeable = False
+        return out
+    return values.to_numpy(dtype=dtype)
 
 
 @functools.lru_cache(maxsize=256)

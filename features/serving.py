@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from circlerank.frames import values_of
+
 from .codes import distinct_rows
 from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
@@ -127,9 +129,9 @@ class ServingFeatures:
         gathered by the item's code; only the user's entities and the user x item
         pairs are looked up per request."""
         cache = self._item_cache(surface, entities)
-        users = rows["user_id"].to_numpy(dtype=object)
+        users = values_of(rows, "user_id", object)
         user_code, user_ids = _factorized_users(users)
-        items = rows["item_id"].to_numpy(dtype=object)
+        items = values_of(rows, "item_id", object)
         # many users (offline batches) share most items: look each distinct one up once
         at, items = (
             pd.factorize(items, use_na_sentinel=False) if len(user_ids) > 1 else (None, items)

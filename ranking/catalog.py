@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import numpy as np
 import pandas as pd
 
-from circlerank.frames import frame_of
+from circlerank.frames import frame_of, values_of
 from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
@@ -218,7 +218,7 @@ class Catalog:
         seconds) or None where the item is not live. Reads the candidates' `row` column
         (their rows in `items(surface)`, which the pipeline adds once) when present."""
         if ROW in candidates:
-            rows = candidates[ROW].to_numpy(dtype=np.int64)
+            rows = values_of(candidates, ROW, np.int64)
         else:
             rows = self.rows(surface, candidates["item_id"])
         return self.item_column(surface, column)[rows]

@@ -28,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from circlerank.frames import frame_of
+from circlerank.frames import frame_of, values_of
 
 from .components import RankContext
 from .pipeline import RankResult
@@ -188,7 +188,7 @@ def _split(result: RankResult, batch: list[_Ask]) -> list[RankResult]:
     if len(batch) == 1:  # the idle case: the run was this request's alone
         return [result]
     # arrays, not groupby and take: a run's page is a few hundred rows at most
-    columns = {name: column.to_numpy() for name, column in result.ranked.items()}
+    columns = {name: values_of(result.ranked, name) for name in result.ranked.columns}
     user, rank = columns["user_id"], columns["rank"]
     out = []
     for i, a in enumerate(batch):

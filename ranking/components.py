@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from circlerank.frames import values_of
 from features.rows import ModelRows
 
 from .catalog import USER, Catalog
@@ -188,5 +189,5 @@ class ReRanker(Component[P]):
 def candidate_users(candidates: pd.DataFrame) -> np.ndarray:
     """Each candidate row's user as an integer code in id order."""
     if USER in candidates:
-        return candidates[USER].to_numpy(dtype=np.int64)
-    return user_codes(candidates["user_id"].to_numpy(dtype=object))
+        return values_of(candidates, USER, np.int64)
+    return user_codes(values_of(candidates, "user_id", object))

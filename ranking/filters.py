@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from circlerank.frames import values_of
+
 from .catalog import ROW, lookup
 from .components import Filter, RankContext, candidate_users
 from .history import PerUser, contains
@@ -64,7 +66,7 @@ class LivePost(Filter):
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         author = ctx.catalog.item_values("feed", "author_id", candidates)
         live = author != None  # noqa: E711 - elementwise over an object array
-        return live & (author != candidates["user_id"].to_numpy(dtype=object))
+        return live & (author != values_of(candidates, "user_id", object))
 
 
 class Window(BaseModel):
@@ -83,7 +85,7 @@ class AlreadySeen(Filter[Window]):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         seen = ctx.catalog.history.items("feed", ("impression",), self.params.days)
-        return ~_listed(seen, candidates, candidates["item_id"])
+        return ~_listed(seen, candidates, values_of(candidates, "item_id", object))
 
 
 class HiddenByUser(Filter):
@@ -95,7 +97,7 @@ class HiddenByUser(Filter):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         hidden = ctx.catalog.history.items("feed", ("hide", "report"))
-        return ~_listed(hidden, candidates, candidates["item_id"])
+        return ~_listed(hidden, candidates, values_of(candidates, "item_id", object))
 
 
 class HiddenAuthorParams(BaseModel):
@@ -128,13 +130,13 @@ class DeletedPost(Filter):
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         deleted = ctx.catalog.deleted_posts
         if ROW not in candidates:
-            return _not_in(deleted, candidates["item_id"].to_numpy(dtype=object))
+            return _not_in(deleted, values_of(candidates, "item_id", object))
         # a live item's answer is read by its row; only ids that are not live are asked
-        row = candidates[ROW].to_numpy(dtype=np.int64)
+        row = values_of(candidates, ROW, np.int64)
         keep = ~ctx.catalog.deleted_by_row()[row]
         unknown = np.flatnonzero(row < 0)
         if len(unknown):
-            ids = candidates["item_id"].to_numpy(dtype=object)[unknown]
+            ids = values_of(candidates, "item_id", object)[unknown]
             keep[unknown] = _not_in(deleted, ids)
         return keep
 
@@ -168,7 +170,7 @@ class DismissedCircle(Filter[DismissedParams]):
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         history = ctx.catalog.history
         dismissed = history.items("circle_suggestions", ("dismiss",), self.params.days)
-        return ~_listed(dismissed, candidates, candidates["item_id"])
+        return ~_listed(dismissed, candidates, values_of(candidates, "item_id", object))
 
 
 def _not_in(ids: frozenset[str], values: np.ndarray) -> np.ndarray:
@@ -177,7 +179,8 @@ def _not_in(ids: frozenset[str], values: np.ndarray) -> np.ndarray:
 
 def _listed(per_user: PerUser, candidates: pd.DataFrame, ids: Iterable[Any]) -> np.ndarray:
     """Whether each candidate row's id (`ids`, one per row) is in its user's set."""
-    return contains(per_user, candidates["user_id"], ids, candidate_users(candidates))
+    users = values_of(candidates, "user_id", object)
+    return contains(per_user, users, ids, candidate_users(candidates))
 
 
 FILTERS: tuple[type[Filter], ...] = (

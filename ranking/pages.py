@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from circlerank.errors import CursorError
-from circlerank.frames import frame_of
+from circlerank.frames import frame_of, values_of
 
 from .combine import Combiner
 from .components import RankContext
@@ -149,7 +149,7 @@ class Pager:
         surface, limit, served = asked.surface, asked.limit, asked.served
         # numpy from here: a page is 20 rows, where each pandas step costs more than
         # the work it does
-        ranked = {name: column.to_numpy() for name, column in result.ranked.items()}
+        ranked = {name: values_of(result.ranked, name) for name in result.ranked.columns}
         at = np.arange(len(ranked["item_id"]))
         if served:
             done = set(served)
@@ -168,7 +168,7 @@ class Pager:
         page = frame_of(columns)
         next_cursor = None
         if len(page) == limit:
-            now_served = served + tuple(digest(str(i)) for i in page["item_id"])
+            now_served = served + tuple(digest(str(i)) for i in columns["item_id"])
             next_cursor = self.signer.encode(
                 Cursor(
                     user_id,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from circlerank.frames import frame_of, repeated
+from circlerank.frames import frame_of, repeated, values_of
 from features.pit import AS_OF
 
 from .catalog import ROW, USER
@@ -87,15 +87,15 @@ class Pipeline:
             if len(empty):
                 more = self._gather(ctx, empty, self.fallback, result, clock)
                 candidates = pd.concat([candidates, more], ignore_index=True)
-                candidates[USER] = user_codes(candidates["user_id"].to_numpy(dtype=object))
+                candidates[USER] = user_codes(values_of(candidates, "user_id", object))
         if candidates.empty:
             return result
         features = None
         if self.scorer.needs_features and ctx.features is not None and len(candidates):
             rows = frame_of(
                 {
-                    "user_id": candidates["user_id"],
-                    "item_id": candidates["item_id"],
+                    "user_id": values_of(candidates, "user_id"),
+                    "item_id": values_of(candidates, "item_id"),
                     AS_OF: repeated(ctx.as_of, len(candidates)),
                 }
             )
@@ -105,11 +105,11 @@ class Pipeline:
         clock.tick("score")
         if self.rerankers:
             slate = Slate(
-                user=candidates["user_id"].to_numpy(dtype=object),
-                item=candidates["item_id"].to_numpy(dtype=object),
-                row=candidates[ROW].to_numpy(dtype=np.int64),
+                user=values_of(candidates, "user_id", object),
+                item=values_of(candidates, "item_id", object),
+                row=values_of(candidates, ROW, np.int64),
                 score=np.asarray(score, dtype=np.float64),
-                codes=candidates[USER].to_numpy(dtype=np.int64),
+                codes=values_of(candidates, USER, np.int64),
             )
             for reranker in self.rerankers:
                 slate.score = reranker.rerank(ctx, slate)
@@ -133,13 +133,13 @@ class Pipeline:
         for source in sources:
             got = source.fetch(ctx, users)
             result.candidates[source.name] += len(got)
-            users_found.append(got["user_id"].to_numpy(dtype=object))
-            items_found.append(got["item_id"].to_numpy(dtype=object))
+            users_found.append(values_of(got, "user_id", object))
+            items_found.append(values_of(got, "item_id", object))
             bits_found.append(np.full(len(got), self._bit[source.name], dtype=np.int64))
-            known = got[ROW].to_numpy(dtype=np.int64) if ROW in got else None
+            known = values_of(got, ROW, np.int64) if ROW in got else None
             rows_found.append(np.full(len(got), UNKNOWN_ROW) if known is None else known)
         candidates, item_code, item_ids = _union(users_found, items_found, bits_found, rows_found)
-        unknown = candidates[ROW].to_numpy() == UNKNOWN_ROW
+        unknown = values_of(candidates, ROW) == UNKNOWN_ROW
         if unknown.any():
             # each distinct item looked up once (a batch of users shares most posts)
             asked, at = np.unique(item_code[unknown], return_inverse=True)
@@ -194,14 +194,14 @@ def _union(
 
 def _top(candidates: pd.DataFrame, score: np.ndarray, limit: int) -> pd.DataFrame:
     """The first `limit` rows of each user, best first, with their rank from 0."""
-    user = candidates["user_id"].to_numpy(dtype=object)
-    item = candidates["item_id"].to_numpy(dtype=object)
+    user = values_of(candidates, "user_id", object)
+    item = values_of(candidates, "item_id", object)
     codes = candidate_users(candidates)
     order = best_first(codes, item, score)
     rank = ranks_within(codes[order])
     shown = rank < limit
     rows = order[shown]
-    sources = candidates["sources"].to_numpy()
+    sources = values_of(candidates, "sources")
     return frame_of(
         {
             "user_id": user[rows],

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from circlerank.errors import ModelError
+from circlerank.frames import values_of
 from features.rows import ModelRows
 from training.dataset import POSITION, PRIMARY
 from training.heads import HeadsRanker
@@ -124,8 +125,8 @@ class LambdaRankScorer(Scorer):
             models = ctx.bundle.candidate_models(ctx.surface)
             rows = with_signals(
                 rows,
-                candidates["user_id"].to_numpy(dtype=object),
-                candidates["item_id"].to_numpy(dtype=object),
+                values_of(candidates, "user_id", object),
+                values_of(candidates, "item_id", object),
                 models,
             )
         return ranker.score(rows)
@@ -210,7 +211,7 @@ def _als_standardized(ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
     if model is None:
         raise ModelError(f"blend with an ALS weight needs the bundle's ALS for {ctx.surface}")
     score = model.score(
-        candidates["user_id"].to_numpy(dtype=object), candidates["item_id"].to_numpy(dtype=object)
+        values_of(candidates, "user_id", object), values_of(candidates, "item_id", object)
     )
     user = candidate_users(candidates)
     known = np.isfinite(score)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from circlerank.frames import frame_of
+from circlerank.frames import frame_of, values_of
 
 from .catalog import ROW, USER
 from .components import CandidateSource, RankContext, best_first, by_user_then, ranks_within
@@ -46,22 +46,22 @@ def _pairs_at(pairs: pd.DataFrame, at: np.ndarray | None = None) -> pd.DataFrame
     positions; None: all), as a new frame: selecting columns and rows of a frame costs
     more than the few hundred rows a request selects."""
     return frame_of(
-        {c: pairs[c].to_numpy() if at is None else pairs[c].to_numpy()[at] for c in PAIR_ROW}
+        {c: values_of(pairs, c) if at is None else values_of(pairs, c)[at] for c in PAIR_ROW}
     )
 
 
 def _first_per_user(pairs: pd.DataFrame, order: np.ndarray, k: int) -> pd.DataFrame:
     """The first `k` rows of each user in `order` (row indices sorted by user code):
     what `_top_per_user` gives, from an order already known."""
-    return _pairs_at(pairs, order[ranks_within(pairs[USER].to_numpy()[order]) < k])
+    return _pairs_at(pairs, order[ranks_within(values_of(pairs, USER)[order]) < k])
 
 
 def _top_feed_posts(ctx: RankContext, users: np.ndarray, by: str, k: int) -> pd.DataFrame:
     """Each user's `k` in-network posts with the highest `by` (then lowest id): the
     posts' order is computed once per catalog, so a request only sorts its users."""
     pairs = ctx.catalog.feed_posts(users)
-    rank = ctx.catalog.post_rank(by)[pairs[ROW].to_numpy()]
-    return _first_per_user(pairs, by_user_then(pairs[USER].to_numpy(), rank), k)
+    rank = ctx.catalog.post_rank(by)[values_of(pairs, ROW)]
+    return _first_per_user(pairs, by_user_then(values_of(pairs, USER), rank), k)
 
 
 class CirclePosts(CandidateSource):
@@ -111,7 +111,7 @@ class NewCreatorPosts(CandidateSource[NewCreatorParams]):
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         pairs = ctx.catalog.feed_posts(users)
-        new = ctx.catalog.by_new_creator(self.params.days)[pairs[ROW].to_numpy()]
+        new = ctx.catalog.by_new_creator(self.params.days)[values_of(pairs, ROW)]
         return _pairs_at(pairs, new)
 
 
@@ -126,8 +126,8 @@ class SocialPosts(CandidateSource):
         tie_user, tie_other = ctx.catalog.tie_pairs(users)
         # (user, author) pairs as integer keys over the ids of both sides
         n = len(pairs)
-        user = pd.factorize(np.concatenate([pairs["user_id"].to_numpy(), tie_user]))[0]
-        author = pd.factorize(np.concatenate([pairs["author_id"].to_numpy(), tie_other]))[0]
+        user = pd.factorize(np.concatenate([values_of(pairs, "user_id"), tie_user]))[0]
+        author = pd.factorize(np.concatenate([values_of(pairs, "author_id"), tie_other]))[0]
         key = user.astype(np.int64) * (int(author.max(initial=0)) + 1) + author
         return _pairs_at(pairs, np.isin(key[:n], key[n:]))
 
@@ -162,13 +162,13 @@ class ALSPosts(CandidateSource[TopK]):
         model = ctx.bundle.als["feed"]
         pairs = ctx.catalog.feed_posts(users)
         # each distinct user and post looked up once
-        user_at, user = pd.factorize(pairs["user_id"].to_numpy(dtype=object))
-        post, post_at = np.unique(pairs[ROW].to_numpy(), return_inverse=True)
+        user_at, user = pd.factorize(values_of(pairs, "user_id", object))
+        post, post_at = np.unique(values_of(pairs, ROW), return_inverse=True)
         post_ids = ctx.catalog.posts["post_id"].to_numpy(dtype=object)[post]
         score = model.score_rows(model.user_rows(user)[user_at], model.item_rows(post_ids)[post_at])
         known = np.flatnonzero(np.isfinite(score))
-        item = pairs["item_id"].to_numpy(dtype=object)[known]
-        order = known[best_first(pairs[USER].to_numpy()[known], item, score[known])]
+        item = values_of(pairs, "item_id", object)[known]
+        order = known[best_first(values_of(pairs, USER)[known], item, score[known])]
         return _first_per_user(pairs, order, self.params.k)
 
 

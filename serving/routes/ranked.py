@@ -12,6 +12,7 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from circlerank.errors import StoreUnavailableError
+from circlerank.frames import values_of
 from ranking.interleave import MAX_EXACT_PAGE, slot_probabilities, team_draft
 from ranking.pages import Page, PageAsk
 
@@ -145,7 +146,7 @@ class _Row(NamedTuple):
 def _rows(page: pd.DataFrame) -> list[_Row]:
     """The page's rows as tuples (DataFrame.itertuples defines a new tuple class per
     call, which costs more than the rest of turning a page into items)."""
-    columns = (page[name].tolist() for name in _Row._fields)
+    columns = (values_of(page, name).tolist() for name in _Row._fields)
     return [_Row(*values) for values in zip(*columns, strict=True)]
 
 

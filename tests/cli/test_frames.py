@@ -1,4 +1,5 @@
-"""frame_of and repeated: the same frames pandas' constructor builds, minus inference."""
+"""frame_of, repeated and values_of: what pandas' own constructor and accessors give,
+minus inference and Series."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from circlerank.frames import frame_of, repeated
+from circlerank.frames import frame_of, repeated, values_of
 
 
 def test_frame_of_equals_the_public_constructor_with_every_dtype_kept() -> None:
@@ -68,3 +69,44 @@ def test_repeated_columns_share_a_block_no_caller_can_write(tz: str | None) -> N
         with pytest.raises(ValueError, match="read-only"):
             column[0] = ts + pd.Timedelta(days=1)
     assert (repeated(ts, 7) == ts).all()  # the refused writes changed nothing
+
+
+def test_values_of_equals_the_series_to_numpy_for_every_kind_of_column() -> None:
+    n = 4
+    public = pd.DataFrame(
+        {
+            "ids": pd.Series(["u1", "u2", None, "u4"], dtype="str"),
+            "objects": np.array(["a", None, 3, "d"], dtype=object),
+            "ints": np.arange(n, dtype=np.int64),
+            "floats": np.array([0.5, np.nan, -1.0, 2.0]),
+            "flags": pd.array([True, None, False, True], dtype="boolean"),
+            "ts": pd.to_datetime(["2026-01-01", None, "2026-01-03", "2026-01-04"], utc=True),
+            "kinds": pd.Categorical(["x", "y", "x", None]),
+        }
+    )
+    built = frame_of({"ids": np.array(["u1", "u2", "u3", "u4"], dtype=object), "n": np.arange(n)})
+    for frame in (public, public.iloc[1:3], built):  # a slice: the block's rows 1-2
+        for name in frame.columns:
+            for dtype in (None, object):
+                want = frame[name].to_numpy(dtype=dtype)
+                got = values_of(frame, name, dtype)
+                assert got.dtype == want.dtype and got.shape == want.shape, (name, dtype)
+                assert pd.isna(got).tolist() == pd.isna(want).tolist()
+                assert [v for v in got.tolist() if not pd.isna(v)] == [
+                    v for v in want.tolist() if not pd.isna(v)
+                ]
+    assert values_of(public, "ints", np.float64).dtype == np.float64
+    with pytest.raises(KeyError):
+        values_of(public, "missing")
+
+
+def test_values_of_gives_a_frame_its_values_read_only() -> None:
+    ids = np.array(["u1", "u2"], dtype=object)
+    frame = frame_of({"user_id": ids, "n": np.arange(2)})
+    got = values_of(frame, "user_id")
+    assert np.shares_memory(got, ids) and not got.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        values_of(frame, "n", np.int64)[0] = 7
+    assert frame["n"].tolist() == [0, 1] and ids.flags.writeable  # the caller's array too
+    twice = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    np.testing.assert_array_equal(values_of(twice, "a"), twice["a"].to_numpy())
