@@ -241,11 +241,11 @@ class _KeyMap:
         }
         self.values = {name: pd.array(v, dtype="str") for name, v in self.objects.items()}
 
-    def rows(self, ids: pd.Series, objects: bool) -> np.ndarray:
+    def rows(self, ids: pd.Series | np.ndarray, objects: bool) -> np.ndarray:
         if objects:
             get, missing = self.row_of.get, self.missing
             return np.fromiter((get(i, missing) for i in ids.tolist()), np.int64, len(ids))
-        rows = positions(ids, self.index)
+        rows = positions(pd.Series(ids) if isinstance(ids, np.ndarray) else ids, self.index)
         rows[rows < 0] = self.missing
         return rows
 

@@ -174,7 +174,7 @@ class ServingFeatures:
     def _cities(self, users: np.ndarray) -> _Codes:
         """Each distinct user's code among the distinct cities of the users, and those."""
         user = self.hydrate.user
-        city = np.asarray(user.take("city", user.rows(pd.Series(users, dtype=object), True), True))
+        city = np.asarray(user.take("city", user.rows(users, True), True))
         if len(city) == 1:
             return np.zeros(1, dtype=np.intp), city
         return pd.factorize(city, use_na_sentinel=False)
