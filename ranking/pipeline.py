@@ -171,10 +171,12 @@ def _union(
     user, item, bit = np.concatenate(users), np.concatenate(items), np.concatenate(bits)
     row = np.concatenate(rows)
     user_code = user_codes(user)
-    item_code, item_ids = pd.factorize(item)
+    item_code, item_ids = pd.factorize(item, use_na_sentinel=False)  # a None id is an id
     # pairs numbered in first-seen order (a hash, not a sort): a pair is seen first
-    # where its number exceeds every number before it
-    pair = pd.factorize(user_code * len(item_ids) + item_code)[0]
+    # where its number exceeds every number before it; for one user (the API's case)
+    # the item codes already are
+    one_user = not user_code.any()
+    pair = item_code if one_user else pd.factorize(user_code * len(item_ids) + item_code)[0]
     at = np.flatnonzero(
         np.concatenate(([len(pair) > 0], pair[1:] > np.maximum.accumulate(pair)[:-1]))
     )
