@@ -88,5 +88,9 @@ def _repeated_block(ts: pd.Timestamp, n: int) -> ExtensionArray:
     naive = ts if ts.tz is None else ts.tz_convert(None)
     index = pd.DatetimeIndex(np.full(n, naive.asm8))
     block = (index if ts.tz is None else index.tz_localize("UTC").tz_convert(ts.tz)).array
-    np.asarray(block).flags.writeable = False  # shared: a write would change other frames
+    # shared: a write would change other frames. The block's own datetime64 values are
+    # made read-only: np.asarray(block) would convert a zoned block to Timestamp objects
+    # first (0.5 s for the 262,144 rows of an offline batch)
+    values = getattr(block, "_ndarray", None)
+    (np.asarray(block) if values is None else values).flags.writeable = False
     return block
