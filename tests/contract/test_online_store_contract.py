@@ -14,6 +14,7 @@ import redis
 
 from circlerank.errors import ConfigError, FeatureStoreError, StoreUnavailableError
 from features.store import (
+    HashedIds,
     OnlineStore,
     OnlineStoreReader,
     RedisOnlineStore,
@@ -85,6 +86,24 @@ def test_pair_lookups_are_exact(store: OnlineStoreReader, built: Built) -> None:
     users, circles = [a for a, _ in asked], [b for _, b in asked]
     values = store.lookup("pairs", (users, circles))
     np.testing.assert_array_equal(values, expected(pairs, KEYS["pairs"], asked))
+
+
+def test_ids_with_kept_hashes_are_looked_up_alike(store: OnlineStoreReader, built: Built) -> None:
+    """Serving hands the store HashedIds: every backend answers them as the plain ids."""
+    _, tables = built
+    pairs = tables["pairs"]
+    keys = list(zip(pairs["user_id"], pairs["circle_id"], strict=True))
+    asked = [*keys[::5], (keys[0][0], "c-unknown"), ("u-unknown", keys[0][1])]
+    users = np.array([a for a, _ in asked], dtype=object)
+    circles = np.array([b for _, b in asked], dtype=object)
+    got = store.lookup_found("pairs", (HashedIds.of(users), HashedIds.of(circles)))
+    np.testing.assert_array_equal(got[0], expected(pairs, KEYS["pairs"], asked))
+    assert got[1].tolist() == [*([True] * (len(asked) - 2)), False, False]
+    ids = np.array([*tables["users"]["user_id"][:5], "u-unknown", None], dtype=object)
+    plain, kept = store.lookup_found("users", ids), store.lookup_found("users", HashedIds.of(ids))
+    for want, have in zip(plain, kept, strict=True):
+        np.testing.assert_array_equal(have, want)
+    assert plain[1].tolist() == [True] * 5 + [False, False]
 
 
 def test_non_text_ids_and_empty_requests_are_unknown(store: OnlineStoreReader) -> None:
