@@ -292,14 +292,8 @@ def _gather(part: _Part, columns: tuple[int, ...]) -> np.ndarray:
 def _gather_into(out: np.ndarray, part: _Part, columns: tuple[int, ...]) -> None:
     """`out[:] = _gather(part, columns)`; a part of one distinct row (the user's own
     entities in an API request) is broadcast instead of gathered into a copy first."""
-    distinct, group = part
-    if len(distinct) != 1 or not len(group):
-        out[:] = _gather(part, columns)
-        return
-    at = 0
-    for a, b in _runs(columns):
-        out[:, at : at + b - a] = distinct[0, a:b]
-        at += b - a
+    distinct = part[0]
+    out[:] = distinct[0, list(columns)] if len(distinct) == 1 else _gather(part, columns)
 
 
 @functools.lru_cache(maxsize=1024)
