@@ -60,11 +60,15 @@ class Connection:
         self.writer.write(request.encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
+        length, closing = 0, False
+        for line in head.lower().split(b"\r\n"):
+            if line.startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
+            elif line.startswith(b"connection:"):
+                closing = b"close" in line
         await self.reader.readexactly(length)
+        if closing:  # the server's keep-alive cap: the next request connects again
+            self.close()
         return status
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from circlerank.errors import (
 )
 
 from .auth import require_admin_token, require_api_token
+from .keepalive import KeepAliveLimit
 from .routes import admin, events, health, ranked
 from .runtime import build_runtime
 from .settings import Settings, load_settings
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(RequestMetrics)
+    app.add_middleware(KeepAliveLimit, max_requests=settings.keepalive_requests)
     app.add_exception_handler(CircleRankError, _domain_error)
     v1: list[Any] = [Depends(require_api_token)]
     app.include_router(

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_limit: int = Field(default=100, ge=1)
     max_events_per_batch: int = Field(default=10_000, ge=1)
     reload_poll_s: float = Field(default=2.0, ge=0)  # 0 = no watching MODELS/current
+    # responses per keep-alive connection before the server closes it, so that the
+    # clients' connections keep spreading over the workers (serving/keepalive.py); 0 = no cap
+    keepalive_requests: int = Field(default=20, ge=0)
     compile_trees: bool = True  # LightGBM models compiled to machine code (lleaves)
 
     @field_validator("online_store")
