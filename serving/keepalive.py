@@ -7,10 +7,9 @@ by chance, once, when it opens them: with 64 connections, 36 on one worker and 2
 the other is usual, and that worker then gets 56% of the requests for as long as the
 connections live. Closing each connection after `max_requests` responses (as nginx's
 `keepalive_requests` does) makes the client connect again, and a new connection goes to
-a worker that is waiting on the socket, which is one not busy ranking. In paired runs of
-`benchmarks/serve_load.py` at 200 requests/s, the two workers' shares of the CPU went
-from 0.88/0.82, 0.95/0.67, 0.71/0.64 and 0.82/0.70 to 0.80/0.77, 0.78/0.77, 0.76/0.75
-and 0.80/0.78.
+a worker that is waiting on the socket, which is one not busy ranking. In 11 paired runs
+at 200 requests/s (README, "Under load"), the busier worker did a median 52.4% of the
+two workers' work without the cap (up to 59%) and 50.6% with it (up to 52.5%).
 """
 
 from __future__ import annotations
