@@ -6,8 +6,9 @@ with 2 workers and a strategy whose sources return about 1,000 candidates per re
 GET /v1/feed at 100 and 200 requests/s, open loop: each request is due at a fixed time
 and its latency counts from then, so a slow server cannot slow the load down and hide
 its queue. Prints p50/p99, errors and the server's CPU per request (all its processes:
-the 2 cores saturate near 2,000 ms over it, whatever the machine's speed) per rate
-(median of --repeats runs), the same for GET /healthz at 200/s as the HTTP floor
+the 2 cores saturate near 2,000 ms over it, whatever the machine's speed) and the
+busier worker's part of the two workers' CPU (50% = balanced) per rate (median of
+--repeats runs), the same for GET /healthz at 200/s as the HTTP floor
 measured in the same run, and the server's RSS (all its processes) before and after a
 --soak seconds run at --soak-rate (200/s).
 `--online-store redis` and `--event-log postgresql` run the server on those backends
@@ -120,9 +121,9 @@ def _rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in _processes(pid)) / 2**20
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds the server's processes have used so far."""
-    return sum(sum(p.cpu_times()[:2]) for p in _processes(pid))
+def _cpu_s(pid: int) -> dict[int, float]:
+    """User + system CPU seconds each of the server's processes has used so far."""
+    return {p.pid: sum(p.cpu_times()[:2]) for p in _processes(pid)}
 
 
 def _strategies(path: Path) -> None:
@@ -263,12 +264,16 @@ def main() -> None:
                 f"online store {args.online_store}, event log {args.event_log}"
             )
 
-            def measure(paths: list[str], rate: float) -> tuple[float, float, int, float]:
-                """p50 and p99 (ms), errors and server CPU ms per request of one run."""
+            def measure(paths: list[str], rate: float) -> tuple[float, float, int, float, float]:
+                """p50 and p99 (ms), errors, server CPU ms per request of one run, and the
+                busier worker's part of the workers' CPU (the load's balance)."""
                 cpu = _cpu_s(server.pid)
                 latencies, errors = asyncio.run(drive(port, paths, rate))
-                cpu_ms = (_cpu_s(server.pid) - cpu) * 1000 / len(latencies)
-                return (*_summary(latencies), errors, cpu_ms)
+                used = {pid: s - cpu.get(pid, 0.0) for pid, s in _cpu_s(server.pid).items()}
+                cpu_ms = sum(used.values()) * 1000 / len(latencies)
+                workers = [s for pid, s in used.items() if pid != server.pid]
+                busier = max(workers) / sum(workers) if sum(workers) > 0 else float("nan")
+                return (*_summary(latencies), errors, cpu_ms, busier)
 
             rows = []
             for rate in [float(r) for r in args.rates.split(",")]:
@@ -283,7 +288,7 @@ def main() -> None:
             # machine, whatever its speed: about 2,000 ms/s of CPU over the rate
             print(
                 f"\n{'route':<10} {'req/s':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
-                f" {'CPU ms/req':>11}"
+                f" {'CPU ms/req':>11} {'busier':>7}"
                 f"  (median of {args.repeats} runs of {args.seconds:.0f} s; p99 per run)"
             )
             for route, rate, runs in rows:
@@ -291,10 +296,11 @@ def main() -> None:
                 p99 = float(np.median([r[1] for r in runs]))
                 errors = sum(r[2] for r in runs)
                 cpu = float(np.median([r[3] for r in runs]))
+                busier = float(np.median([r[4] for r in runs]))
                 each = ", ".join(f"{r[1]:.1f}" for r in runs)
                 print(
                     f"{route:<10} {rate:>6.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7} {cpu:>11.2f}"
-                    f"  [{each}]"
+                    f" {busier:>7.1%}  [{each}]"
                 )
             floor_p99 = float(np.median([r[1] for r in floor]))
             for route, rate, runs in rows[:-1]:
