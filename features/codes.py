@@ -43,5 +43,16 @@ def distinct_rows(codes: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarr
     row's combination; all rows are one combination when there are no codes."""
     if not codes:
         return np.zeros(min(n, 1), dtype=np.intp), np.zeros(n, dtype=np.intp)
-    _, first, inverse = np.unique(combined_codes(codes), return_index=True, return_inverse=True)
+    combined = combined_codes(codes)
+    top = int(combined.max(initial=0))
+    if top > 4 * n + 1024:  # sparse combinations (many users' pairs): sort
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        return first, inverse
+    # few possible combinations (one user's request): a mark per combination, numbered
+    # in ascending order as np.unique numbers them, without the sort
+    present = np.zeros(top + 1, dtype=bool)
+    present[combined] = True
+    inverse = (np.cumsum(present) - 1)[combined]
+    first = np.full(int(present.sum()), n, dtype=np.intp)
+    np.minimum.at(first, inverse, np.arange(n))
     return first, inverse

@@ -8,6 +8,7 @@ the same function training uses, so serving and training rows agree exactly.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ _Codes = tuple[np.ndarray, np.ndarray]  # codes per row, distinct values
 # the same, with the values' hashes where kept (item keys, users)
 _Factorized = tuple[np.ndarray, np.ndarray | HashedIds]
 _Part = tuple[np.ndarray, np.ndarray]  # distinct feature rows, each request row's index
+_Spans = tuple[tuple[int, tuple[int, ...]], ...]  # runs of columns of one part: (part, columns)
 _Lookup = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (item key values, cities) -> rows
 _NO_TABLE = (np.empty((0, 0)), np.zeros(0, dtype=bool))
 _NO_CODES = (np.empty(0, dtype=np.intp), np.empty(0, dtype=object))
@@ -223,15 +225,21 @@ class ServingFeatures:
 
         def columns_of(subset: np.ndarray | None) -> Columns:
             """The named columns for every request row, or for the `subset` rows."""
-            chosen = parts if subset is None else [(d, g[subset]) for d, g in parts]
+            chosen: dict[int, _Part] = {}  # only the parts asked for are subset
+
+            def part(p: int) -> _Part:
+                if p not in chosen:
+                    distinct, group = parts[p]
+                    chosen[p] = (distinct, group if subset is None else group[subset])
+                return chosen[p]
 
             def columns(names: Sequence[str]) -> np.ndarray | None:
-                at = [layout.position[n] for n in names if n in layout.position]
-                if len(at) < len(names):
+                spans = layout.spans(names)
+                if spans is None:
                     return None
-                if len({p for p, _ in at}) == 1:
-                    return _gather(chosen[at[0][0]], tuple(j for _, j in at))
-                return np.column_stack([_gather(chosen[p], (j,)) for p, j in at])
+                if len(spans) == 1:
+                    return _gather(part(spans[0][0]), spans[0][1])
+                return np.column_stack([_gather(part(p), at) for p, at in spans])
 
             return columns
 
@@ -307,6 +315,12 @@ def _runs(columns: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         else:
             runs.append((column, column + 1))
     return tuple(runs)
+
+
+def _part_runs(at: list[tuple[int, int]]) -> _Spans:
+    """(part, column) positions as runs of one part: ((part, its columns), ...)."""
+    runs = itertools.groupby(at, key=lambda position: position[0])
+    return tuple((p, tuple(j for _, j in run)) for p, run in runs)
 
 
 def _factorized_users(users: np.ndarray) -> _Codes:
@@ -465,11 +479,23 @@ class _Layout:
     slices: list[tuple[int, int]]
     scalar_names: list[str]
     _columns: dict[tuple[str, ...], tuple[pd.Index, dict[str, int]]] = field(default_factory=dict)
+    _spans: dict[tuple[str, ...], _Spans | None] = field(default_factory=dict)
     interest_keys: list[str] | None = None  # set by ServingFeatures on first use
 
     @property
     def width(self) -> int:
         return len(self.scalar_names)
+
+    def spans(self, names: Sequence[str]) -> _Spans | None:
+        """The named columns as runs of one part each, in order: (part, its column
+        numbers); None when any is absent. Asked for the same few name lists again and
+        again, so kept."""
+        key = tuple(names)
+        if key not in self._spans:
+            at = [self.position.get(n) for n in key]
+            found = [pj for pj in at if pj is not None]
+            self._spans[key] = None if len(found) < len(at) else _part_runs(found)
+        return self._spans[key]
 
     def columns(self, cross: list[str]) -> tuple[pd.Index, dict[str, int]]:
         """The output's columns with these cross features, and each one's position."""
