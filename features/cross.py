@@ -28,11 +28,11 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 SCALAR_INPUTS = ("post_created_day", "cc_members", "circle_members", "ua_is_friend", "ua_transfer")
 
 
+_Names = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # user, circle, baseline
+
+
 def _vectors(vocab: Vocabulary, config: FeatureConfig) -> _Names:
     return _vector_names(vocab.categories, config.windows_days[-1])
-
-
-_Names = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 @functools.lru_cache(maxsize=64)
