@@ -132,7 +132,10 @@ def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.nda
 
 def by_user_then(users: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Indices by user code, then `key` ascending, then row: np.lexsort((key, users))."""
-    order, tied, run = _by_user_then_unstable(np.asarray(users), np.asarray(key))
+    users, key = np.asarray(users), np.asarray(key)
+    if len(users) > 1 and not users.any():  # one user (the API's case): one stable sort
+        return np.argsort(key, kind="stable")
+    order, tied, run = _by_user_then_unstable(users, key)
     if len(tied):  # rows within each run of ties in row order
         rows = order[tied]
         order[tied] = rows[np.lexsort((rows, run))]

@@ -100,10 +100,7 @@ class ValueScorer(Scorer[ValueParams]):
         # and never tied (equal probabilities follow candidate order): ties would make
         # every later sort break them by item id, which costs more than the cascade saves
         off = np.flatnonzero(~kept)
-        if len(off) and not user.any():  # one user's list (the API's case): no groups
-            order = off[np.argsort(-first[off], kind="stable")]
-            value[order] = value[kept].min() - 1.0 - np.arange(1, len(off) + 1) / len(off)
-        elif len(off):
+        if len(off):
             floor = np.full(user.max() + 1, np.inf)
             np.minimum.at(floor, user[kept], value[kept])
             order = off[by_user_then(user[off], -first[off])]

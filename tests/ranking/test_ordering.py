@@ -20,6 +20,8 @@ def test_by_user_then_equals_lexsort_ties_included(rows: list[tuple[int, int]]) 
     np.testing.assert_array_equal(by_user_then(users, with_nan), np.lexsort((with_nan, users)))
     few_users = users % 3
     np.testing.assert_array_equal(by_user_then(few_users, key), np.lexsort((key, few_users)))
+    one = np.zeros_like(users)  # the API's case
+    np.testing.assert_array_equal(by_user_then(one, with_nan), np.lexsort((with_nan, one)))
 
 
 @pytest.mark.parametrize("n_users", [1, 7, 500, 40_000])
