@@ -1,22 +1,23 @@
-"""Ranking quality against the simulator's ground truth: share of oracle.
+"""Ranking quality against the simulator's ground truth, scenario by scenario.
 
-Simulates a fresh world (10,000 users x 60 days by default), trains at its split time on
-everything before it, replays each strategy at the split for the truth users and prints
-share of oracle@10 (feed, gain = true click probability) and @5 (suggestions, gain =
-true join probability), training time and memory.
+For each scenario (evaluation/simulator/scenarios.py: worlds whose generative story
+differs), simulates a world (10,000 users x 60 days by default), runs `train` with its
+defaults at the split time, replays each strategy at the split for the truth users and
+prints share of oracle@10 (feed, gain = true click probability) and @5 (suggestions,
+gain = true join probability), what `train` chose and why, training time and memory;
+then a scenario x strategy table per surface with the default's distance from the best
+shipped alternative.
 
-Also two *ceilings*: LightGBM fitted on the truth itself over the same features (a
-diagnostic, never shipped). "unseen items" fits on a quarter of the truth and scores
-pairs whose user AND item it never saw (a 2x2 split): how well the features predict the
-truth. "seen items" splits by user only, so the model meets every item in training and
-can learn each item's hidden quality from the truth of other users: the gap between the
-two is what the per-item latent (a post's quality, a circle's appeal) is worth, and no
-ranker that learns from logs can recover it beyond what the logged engagement reveals.
+Also a *ceiling*: LightGBM fitted on the truth itself over the same features (a
+diagnostic, never shipped), scoring pairs whose user AND item it never saw (a 2x2
+split): how well the features can predict the truth.
 
-Tune on one seed, report on another: the shipped defaults were tuned on --seed 1;
-the default --seed 2 is a world they never saw.
+Tune on some scenarios, report on others: settings may be chosen on the TUNING
+scenarios (marked *) and seed 1; the default --seed 2 and every other scenario are
+worlds they never saw.
 
-    .venv/bin/python benchmarks/quality.py [--seed 2] [--users 10000] [--days 60]
+    .venv/bin/python benchmarks/quality.py [--scenarios a,b] [--seed 2] [--users 10000]
+        [--days 60] [--worlds DIR] [--no-ceiling] [--json FILE]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 # this folder holds a file named like the `features` package: keep it off the path
@@ -35,6 +37,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import lightgbm as lgb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+K = {"feed": 10, "circle_suggestions": 5}
 
 
 def ceiling(
@@ -74,64 +78,184 @@ def ceiling(
     return ranked.assign(rank=ranked.groupby("user_id").cumcount())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--world", help="reuse a simulated world directory (its _truth beside)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+# scenarios the shipped settings may be tuned on; every other one is reported only
+TUNING = ("baseline", "social")
 
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    rows: list  # evaluation.quality.QualityRow
+    events: int
+    train_s: float
+    train_mb: float
+    selection: dict
+
+
+def run_scenario(name: str, args: argparse.Namespace, tmp: Path) -> ScenarioResult:
+    """Simulate (or reuse) the scenario's world, train with the defaults at its split,
+    replay every compared strategy and the truth-fitted ceiling."""
     from circlerank.memory import peak_rss_mb
     from evaluation.oracle import share_of_oracle
-    from evaluation.quality import (
-        K,
-        QualityRow,
-        ecosystem_summary,
-        quality_rows,
-        read_truth,
-        render,
-    )
+    from evaluation.quality import QualityRow, quality_rows, read_truth
     from evaluation.simulator import SimConfig, simulate
     from features.contract import load_contract
     from ranking.replay import Replayer
     from training.train import train
 
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.world:
-            world = Path(args.world)
-        else:
-            world = Path(tmp) / "world"
-            simulate(SimConfig(users=args.users, days=args.days, seed=args.seed), out_dir=world)
-        truth_dir = world.parent / f"{world.name}_truth"
-        split = pd.Timestamp(json.loads((truth_dir / "meta.json").read_text())["split_time"])
-        data = load_contract(world, quarantine_dir=Path(tmp) / "q")
-        events = len(data["events"])
-        started = time.perf_counter()
-        bundle = train(data, until=split)
-        train_s = time.perf_counter() - started
-        train_mb = peak_rss_mb()
-        replayer = Replayer(data, bundle, split, feature_dir=Path(tmp) / "snapshot")
-        truths = read_truth(truth_dir)
-        rows = quality_rows(replayer, truths)
+    world = Path(args.worlds) / name / "world" if args.worlds else tmp / name / "world"
+    if not (world / "users.parquet").exists():
+        config = SimConfig(users=args.users, days=args.days, seed=args.seed, scenario=name)
+        simulate(config, out_dir=world)
+    truth_dir = world.parent / f"{world.name}_truth"
+    split = pd.Timestamp(json.loads((truth_dir / "meta.json").read_text())["split_time"])
+    data = load_contract(world, quarantine_dir=tmp / name / "q")
+    started = time.perf_counter()
+    bundle = train(data, until=split)
+    train_s = time.perf_counter() - started
+    replayer = Replayer(data, bundle, split, feature_dir=tmp / name / "snapshot")
+    truths = read_truth(truth_dir)
+    rows = quality_rows(replayer, truths)
+    if args.ceiling:
         for surface, truth in truths.items():
-            for unseen, label in ((True, "unseen items"), (False, "seen items")):
-                best = ceiling(replayer, surface, truth, "gain", args.seed, unseen)
+            if surface in bundle.rankers:
+                best = ceiling(replayer, surface, truth, "gain", args.seed, True)
                 share = share_of_oracle(best, truth, K[surface])
-                rows.append(QualityRow(surface, f"ceiling: truth fit, {label}", "-", share, 0.0))
-        replayer.close()
-
-    print(
-        f"quality benchmark: seed {args.seed}, {args.users:,} users x {args.days} days, "
-        f"{events:,} events; trained at the split {split:%Y-%m-%d}"
+                rows.append(
+                    QualityRow(surface, "ceiling: truth fit, unseen items", "-", share, 0.0)
+                )
+    replayer.close()
+    return ScenarioResult(
+        name,
+        rows,
+        len(data["events"]) if data.has("events") else 0,
+        train_s,
+        peak_rss_mb(),
+        bundle.manifest.get("selection", {}),
     )
-    print(f"training: {train_s:.1f} s, peak RSS {train_mb:,.0f} MB (target <= 180 s)")
-    print(render(rows))
-    print(ecosystem_summary(rows, "engagement", "community"))
-    print("\ncandidate source recall (train's report, positives of the day after the cut):")
-    for surface, recall in bundle.manifest["recall"].items():
-        print(f"  {surface}: " + ", ".join(f"{k} {v:.3f}" for k, v in recall.items()))
+
+
+def summary(results: list[ScenarioResult]) -> str:
+    """Scenario x strategy share of oracle per surface, the default marked, and how far
+    the default is from the best shipped alternative on each scenario."""
+    from evaluation.quality import COMPARED
+    from ranking.strategy import load_strategies
+
+    defaults = load_strategies().defaults
+    lines = []
+    for surface, compared in COMPARED.items():
+        names = [n for n in (r.scenario for r in results)]
+        lines.append(
+            f"\n{surface}: share of oracle@{K[surface]} per scenario "
+            "(* = tuning scenario; others are reported only)"
+        )
+        lines.append(
+            f"  {'strategy':<40}"
+            + "".join(f"{n + ('*' if n in TUNING else ''):>16}" for n in names)
+        )
+        shares = {
+            r.scenario: {q.label: q.share for q in r.rows if q.surface == surface} for r in results
+        }
+        labels = [label for label, _ in compared] + ["ceiling: truth fit, unseen items"]
+        for label in labels:
+            cells = [shares[n].get(label) for n in names]
+            if all(c is None for c in cells):
+                continue
+            strategy = dict(compared).get(label)
+            mark = " <- default" if strategy == defaults.get(surface) else ""
+            lines.append(
+                f"  {label:<40}"
+                + "".join(f"{c:>16.4f}" if c is not None else f"{'-':>16}" for c in cells)
+                + mark
+            )
+        default = next(label for label, s in compared if s == defaults.get(surface))
+        gaps = []
+        for n in names:
+            mine = shares[n]
+            if default not in mine:
+                gaps.append(f"{'-':>16}")
+                continue
+            others = [
+                v
+                for label, v in mine.items()
+                if label != default and not label.startswith("ceiling")
+            ]
+            gaps.append(f"{mine[default] - max(others):>+16.4f}")
+        lines.append(f"  {'default - best alternative':<40}" + "".join(gaps))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from evaluation.simulator.scenarios import SCENARIOS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated scenario names (default: all)",
+    )
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--worlds", help="reuse worlds at WORLDS/<scenario>/world (made if absent)")
+    parser.add_argument(
+        "--no-ceiling", dest="ceiling", action="store_false", help="skip the truth-fitted ceiling"
+    )
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from evaluation.quality import ecosystem_summary, render
+
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; valid: {', '.join(SCENARIOS)}")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            print(f"--- scenario {name}", file=sys.stderr, flush=True)
+            result = run_scenario(name, args, Path(tmp))
+            results.append(result)
+            print(
+                f"\nscenario {name}{' (tuning)' if name in TUNING else ''}: seed {args.seed}, "
+                f"{args.users:,} users x {args.days} days, {result.events:,} events; "
+                f"train {result.train_s:.1f} s, peak RSS {result.train_mb:,.0f} MB"
+            )
+            print(render(result.rows))
+            print(ecosystem_summary(result.rows, "engagement", "community"))
+            for surface, chosen in result.selection.items():
+                contenders = ", ".join(f"{k} {v:.4f}" for k, v in chosen["contenders"].items())
+                print(
+                    f"  {surface}: train chose {chosen['scorer']} {chosen['params']} "
+                    f"({chosen['metric']} on {chosen['requests']} validation requests: "
+                    f"{contenders})",
+                    flush=True,
+                )
+    print(summary(results))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                [
+                    {
+                        "scenario": r.scenario,
+                        "train_s": r.train_s,
+                        "events": r.events,
+                        "selection": r.selection,
+                        "shares": [
+                            {
+                                "surface": q.surface,
+                                "label": q.label,
+                                "strategy": q.strategy,
+                                "share": q.share,
+                            }
+                            for q in r.rows
+                        ],
+                    }
+                    for r in results
+                ],
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ COMPARED = {
         ("logistic regression", "logistic"),
         ("LambdaRank", "lambdarank"),
         ("LightGBM heads (value)", "engagement"),
-        ("blend: click head + logistic", "blend"),
-        ("community: value + ecosystem re-ranking", "community"),
+        ("blend: click head + logistic, even", "blend"),
+        ("community: auto + ecosystem re-ranking", "community"),
     ],
     "circle_suggestions": [
         ("random", "random_circles"),
@@ -35,8 +35,8 @@ COMPARED = {
         ("logistic regression", "logistic_circles"),
         ("LambdaRank", "lambdarank_circles"),
         ("LightGBM heads (value)", "heads_circles"),
-        ("blend: join head + logistic", "suggest"),
-        ("grow: blend + small-circle boost", "grow_circles"),
+        ("suggest: the bundle's choice (auto)", "suggest"),
+        ("grow: auto + small-circle boost", "grow_circles"),
     ],
 }
 

@@ -119,17 +119,23 @@ class LambdaRankScorer(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
-        ranker = _ranker(ctx, self.name, "lambdarank")
-        rows = _model_rows(features)
-        if ctx.bundle is not None and set(SIGNALS) & set(ranker.features):
-            models = ctx.bundle.candidate_models(ctx.surface)
-            rows = with_signals(
-                rows,
-                values_of(candidates, "user_id", object),
-                values_of(candidates, "item_id", object),
-                models,
-            )
-        return ranker.score(rows)
+        return _lambdarank(ctx, self.name, candidates, _model_rows(features))
+
+
+def _lambdarank(
+    ctx: RankContext, scorer: str, candidates: pd.DataFrame, rows: ModelRows
+) -> np.ndarray:
+    """The bundle's LambdaRank score of model rows, with candidate signals if it uses them."""
+    ranker = _ranker(ctx, scorer, "lambdarank")
+    if ctx.bundle is not None and set(SIGNALS) & set(ranker.features):
+        models = ctx.bundle.candidate_models(ctx.surface)
+        rows = with_signals(
+            rows,
+            values_of(candidates, "user_id", object),
+            values_of(candidates, "item_id", object),
+            models,
+        )
+    return ranker.score(rows)
 
 
 class LogisticScorer(_ModelScorer):
@@ -140,23 +146,26 @@ class LogisticScorer(_ModelScorer):
 class BlendParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    heads: float = Field(default=0.3, ge=0)
-    logistic: float = Field(default=0.7, ge=0)
+    heads: float = Field(default=0.5, ge=0)
+    logistic: float = Field(default=0.5, ge=0)
+    # LambdaRank's raw score (a log-odds-like scale)
+    lambdarank: float = Field(default=0.0, ge=0)
     # the bundle's ALS score, standardized within each user's candidates
     als: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> BlendParams:
-        if self.heads + self.logistic + self.als <= 0:
-            raise ValueError("blend needs a positive weight on heads, logistic or als")
+        if self.heads + self.logistic + self.lambdarank + self.als <= 0:
+            raise ValueError("blend needs a positive weight on heads, logistic, lambdarank or als")
         return self
 
 
 class BlendScorer(Scorer[BlendParams]):
     """Weighted log-odds of the primary action (click, join) from the LightGBM head and
-    the logistic regression. They err differently (trees cut signals into steps, the
-    linear model extrapolates smooth ones such as interest lift), so the blend beats
-    either: suggestions on the tuning world, heads 0.850, logistic 0.867, blend 0.875."""
+    the logistic regression, plus LambdaRank's score. They err differently (trees cut
+    signals into steps, the linear model extrapolates smooth ones such as interest
+    lift); `train` fits the weights on its validation split (training/selection.py) and
+    `auto` serves them."""
 
     name = "blend"
     Params: ClassVar[type[BaseModel]] = BlendParams
@@ -175,9 +184,52 @@ class BlendScorer(Scorer[BlendParams]):
             logistic = _ranker(ctx, self.name, "logistic")
             assert isinstance(logistic, LogisticRanker)
             out += self.params.logistic * logistic.logit(rows)
+        if self.params.lambdarank > 0:
+            out += self.params.lambdarank * _lambdarank(ctx, self.name, candidates, rows)
         if self.params.als > 0:
             out += self.params.als * _als_standardized(ctx, candidates)
         return out
+
+
+class AutoScorer(Scorer[ValueParams]):
+    """What `train` chose for the surface on its validation split (the manifest's
+    `selection`: the heads' value, a fitted blend, the logistic regression or
+    LambdaRank); the heads' value for a bundle without a choice. The params are the
+    value scorer's, used when the choice is the value."""
+
+    name = "auto"
+    Params: ClassVar[type[BaseModel]] = ValueParams
+
+    def __init__(self, params: ValueParams | None = None) -> None:
+        super().__init__(params)
+        self._chosen: dict[tuple[str, str], Scorer] = {}  # (bundle version, surface)
+
+    def chosen(self, ctx: RankContext) -> Scorer:
+        """The scorer serving the bundle's choice for the request's surface."""
+        if ctx.bundle is None:
+            raise ModelError(f"scorer '{self.name}' needs a model bundle; none is loaded")
+        key = (ctx.bundle.version, ctx.surface)
+        if key not in self._chosen:
+            choice = ctx.bundle.manifest.get("selection", {}).get(ctx.surface, {})
+            name = choice.get("scorer", ValueScorer.name)
+            cls = next((c for c in SCORERS if c.name == name), None)
+            if cls is None or not cls.needs_features:
+                raise ModelError(
+                    f"bundle {ctx.bundle.version} chose scorer {name!r} for {ctx.surface}, "
+                    "which this engine cannot serve"
+                )
+            params = self.params if cls is ValueScorer else choice.get("params", {})
+            self._chosen[key] = cls(cls.Params.model_validate(params))
+        return self._chosen[key]
+
+    def prepare(self, ctx: RankContext) -> None:
+        if ctx.bundle is not None:
+            self.chosen(ctx).prepare(ctx)
+
+    def score(
+        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
+    ) -> np.ndarray:
+        return self.chosen(ctx).score(ctx, candidates, features)
 
 
 def _within_top(user: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
@@ -274,6 +326,7 @@ class RandomScorer(Scorer[RandomParams]):
 
 
 SCORERS: tuple[type[Scorer], ...] = (
+    AutoScorer,
     ValueScorer,
     BlendScorer,
     LambdaRankScorer,

@@ -86,6 +86,18 @@ class MembershipCandidates(BaseModel):
         return EASEParams(l2=self.ease_l2, dropout=self.ease_dropout)
 
 
+class SelectionConfig(BaseModel):
+    """How `train` chooses each surface's models on its validation split
+    (training/capacity.py, training/selection.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # search the LightGBM models' leaves and leaf size; off, `booster` is used as given
+    search_capacity: bool = True
+    # the search stops trying settings once this many seconds are spent on a surface
+    search_seconds: float = Field(default=60.0, gt=0)
+
+
 def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:
     unknown = sorted(set(value) - set(labels))
     if unknown:
@@ -117,8 +129,12 @@ class TrainConfig(BaseModel):
     }
     suggestion_value_weights: dict[str, float] = {"join": 1.0, "dismiss": -0.05}
     booster: BoosterParams = BoosterParams()
-    # share of impressions without any action the heads train on (weighted back up)
+    # share of impressions without any action the heads train on (weighted back up), on
+    # training sets of more than `sample_negatives_above` rows (smaller ones keep all:
+    # the sampling is for speed, and a small surface needs every row)
     negative_rate: float = Field(default=0.25, gt=0, le=1)
+    sample_negatives_above: int = Field(default=100_000, ge=0)
+    selection: SelectionConfig = SelectionConfig()
     als: ALSConfig = ALSConfig()
     membership_candidates: MembershipCandidates | None = None
     seed: int = 0
@@ -139,6 +155,10 @@ class TrainConfig(BaseModel):
         if "heads" not in value:
             raise ValueError("rankers must include 'heads' (the default scorer)")
         return value
+
+    def negative_rate_for(self, rows: int) -> float:
+        """The heads' negative sampling rate for a training set of `rows` rows."""
+        return self.negative_rate if rows > self.sample_negatives_above else 1.0
 
     def value_weights(self, surface: str) -> dict[str, float]:
         return self.feed_value_weights if surface == "feed" else self.suggestion_value_weights

@@ -37,6 +37,15 @@ def graded_labels(train: TrainingSet) -> np.ndarray:
     return (f["join"].to_numpy() > 0).astype(np.int64)
 
 
+def requests_with_positives(y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows belong to a request (a run of `groups`) with a positive grade, and the
+    sizes of those requests. A request without one has no pair to order: it adds no
+    gradient to LambdaRank, only cost (most requests of a click-sparse feed log)."""
+    request = np.repeat(np.arange(len(groups)), groups)
+    positive = np.bincount(request, weights=(y > 0).astype(np.float64), minlength=len(groups)) > 0
+    return positive[request], groups[positive]
+
+
 class LambdaRanker:
     name = "lambdarank"
 
@@ -54,7 +63,8 @@ class LambdaRanker:
         params = booster_params(self.params, self.seed, "lambdarank")
         truncation = self.params.lambdarank_truncation_level or 2 * cutoff
         params.update({"eval_at": [cutoff], "lambdarank_truncation_level": truncation})
-        x, groups = inputs(train.frame, self.features), train.groups()
+        rows, groups = requests_with_positives(y, train.groups())
+        x, y = inputs(train.frame[rows], self.features), y[rows]
         x_valid, y_valid = inputs(valid.frame, self.features), graded_labels(valid)
         valid_groups = valid.groups()
         distribute = self.client is not None and worth_distributing(

@@ -23,7 +23,8 @@ from features.pit import AS_OF, TS
 
 from .als import ALSModel, interactions_from_events
 from .bundle import FORMAT, Bundle, library_versions
-from .config import MembershipCandidates, TrainConfig
+from .capacity import search_capacity
+from .config import BoosterParams, MembershipCandidates, TrainConfig
 from .dataset import TrainingSet, build_training_set
 from .heads import HeadsRanker
 from .item_models import ITEM_MODELS, fit_item_models
@@ -32,6 +33,7 @@ from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
 from .membership_set import membership_training_sets
 from .ranker import Ranker
+from .selection import select
 
 log = logging.getLogger(__name__)
 RECALL_K = {"feed": 100, "circle_suggestions": 20}
@@ -109,24 +111,29 @@ def fit_candidate_models(
 
 
 def fit_rankers(
-    train: TrainingSet, valid: TrainingSet, config: TrainConfig, client: Any | None = None
+    train: TrainingSet,
+    valid: TrainingSet,
+    config: TrainConfig,
+    booster: BoosterParams,
+    client: Any | None = None,
 ) -> dict[str, Ranker]:
-    """Every configured ranker; the LightGBM ones (heads, LambdaRank) on the Dask
-    cluster of `client` when one is given, the logistic regression on the driver."""
+    """Every configured ranker, the LightGBM ones (heads, LambdaRank) with `booster`'s
+    settings, on the Dask cluster of `client` when one is given; the logistic
+    regression on the driver."""
     rankers: dict[str, Ranker] = {}
     for name in config.rankers:
         ranker: Ranker
         if name == "heads":
             ranker = HeadsRanker(
-                config.booster,
+                booster,
                 config.value_weights(train.surface),
                 ipw=config.position_bias == "ipw",
-                negative_rate=config.negative_rate,
+                negative_rate=config.negative_rate_for(len(train.frame)),
                 seed=config.seed,
                 client=client,
             )
         elif name == "lambdarank":
-            ranker = LambdaRanker(config.booster, config.seed, client)
+            ranker = LambdaRanker(booster, config.seed, client)
         else:
             ranker = LogisticRanker(seed=config.seed)
         rankers[name] = ranker.fit(train, valid)
@@ -220,6 +227,7 @@ def train(
         "als": [],
         **{name: [] for name in ITEM_MODELS},
         "metrics": {},
+        "selection": {},
         "recall": {},
         "rows": {},
     }
@@ -245,7 +253,20 @@ def train(
                     builder, surface, until, position_feature=config.position_bias == "feature"
                 )
                 train_set, valid_set = full.split(validation)
-            rankers = fit_rankers(train_set, valid_set, config, getattr(engine, "client", None))
+            booster, capacity = config.booster, dict[str, Any]()
+            if config.selection.search_capacity:
+                booster, capacity = search_capacity(
+                    train_set,
+                    valid_set,
+                    config.booster,
+                    config.negative_rate_for(len(train_set.frame)),
+                    config.seed,
+                    config.selection.search_seconds,
+                )
+            client = getattr(engine, "client", None)
+            rankers = fit_rankers(train_set, valid_set, config, booster, client)
+            with step(f"choosing the {surface} scorer on {len(valid_set.frame):,} rows"):
+                chosen = select(rankers, valid_set, config.seed)
         except ModelError as exc:
             log.warning("not training %s: %s", surface, exc)
             manifest["skipped"][surface] = str(exc)
@@ -262,6 +283,7 @@ def train(
         )
         manifest["rankers"][surface] = list(rankers)
         manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
+        manifest["selection"][surface] = {**chosen.to_dict(), "capacity": capacity}
         with_items = learn_from_memberships and config.membership_candidates is not None
         als, item_models = fit_candidate_models(data, surface, config, until, with_items)
         if als is not None:
