@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import US_PER_DAY, SimConfig
+from .config import US_PER_DAY, SimConfig, rng_for
 from .population import Merchants, Users
 from .social import Ties
 from .topics import (
@@ -78,6 +78,29 @@ def _times(rng: np.random.Generator, cfg: SimConfig, n: int) -> np.ndarray:
     return cfg.start_us + day * US_PER_DAY + within.astype(np.int64)
 
 
+def topic_category_links(cfg: SimConfig, topic: np.ndarray, n_topics: int) -> np.ndarray:
+    """(topics, categories) how an interest spreads over categories; rows sum to 1.
+
+    By default a topic shows in its own categories, evenly. With `category_topics` = k
+    every topical category is linked instead to k random topics with lognormal weights,
+    each topic's links normalised (a topic with no link shows in no spending)."""
+    p = cfg.params
+    by_topic = np.zeros((n_topics, len(topic)))
+    if p.category_topics == 0:
+        # within a topic its categories share the interest evenly
+        for ci, t in enumerate(topic):
+            if t >= 0:
+                by_topic[t, ci] = 1.0
+        by_topic /= np.maximum(by_topic.sum(axis=1, keepdims=True), 1.0)
+        return by_topic
+    rng = rng_for(cfg.seed, "category_links")
+    for ci in np.flatnonzero(topic >= 0).tolist():
+        linked = rng.choice(n_topics, size=p.category_topics, replace=False)
+        by_topic[linked, ci] = rng.lognormal(0.0, p.category_link_sigma, size=len(linked))
+    total = by_topic.sum(axis=1, keepdims=True)
+    return np.divide(by_topic, total, out=np.zeros_like(by_topic), where=total > 0)
+
+
 def category_mix(
     cfg: SimConfig, rng: np.random.Generator, users: Users, merchants: Merchants
 ) -> np.ndarray:
@@ -90,12 +113,7 @@ def category_mix(
     generic = np.array(cats.generic_weight)
     generic = generic / generic.sum()
     n_topics = users.interest.shape[1]
-    # within a topic its categories share the interest evenly
-    by_topic = np.zeros((n_topics, len(topic)))
-    for ci, t in enumerate(topic):
-        if t >= 0:
-            by_topic[t, ci] = 1.0
-    by_topic /= np.maximum(by_topic.sum(axis=1, keepdims=True), 1.0)
+    by_topic = topic_category_links(cfg, topic, n_topics)
     footprint = rng.lognormal(0.0, p.spend_footprint_sigma, size=(n, n_topics))
     weight = users.interest[:n] * footprint
     topical = (weight / weight.sum(axis=1, keepdims=True)) @ by_topic

@@ -12,6 +12,9 @@ import pandas as pd
 
 from circlerank.errors import ConfigError
 
+from .topics import TOPICS
+
+N_TOPICS = len(TOPICS)
 DEFAULT_START = "2026-03-01T00:00:00Z"
 
 
@@ -27,6 +30,7 @@ class SimParams:
     activity_sigma: float = 0.7  # lognormal with mean 1
     register_years: float = 3.0
     # payments
+    writes_payments: bool = True  # False: a world without payments and merchants
     payments_per_day: float = 1.65  # times the user's activity
     topical_spend_share: float = 0.38  # share of spend driven by interests
     spend_noise_share: float = 0.12  # idiosyncratic tastes over topical categories
@@ -35,6 +39,11 @@ class SimParams:
     home_city_share: float = 0.9
     favourite_country_share: float = 0.7
     merchants_per_1000_users: float = 1.0  # per city and local category
+    # 0: a topical category shows only its own topic's interest (the catalogue's link);
+    # k > 0: every topical category is linked to k random topics with random weights
+    # (lognormal, spread category_link_sigma), so spend shows interest only indirectly
+    category_topics: int = 0
+    category_link_sigma: float = 1.0
     # credit
     credit_mean: float = 650.0
     credit_sd: float = 80.0
@@ -69,9 +78,11 @@ class SimParams:
     join_quality: float = 0.5
     join_official: float = 0.6  # the seed product promoted its official circles
     join_friend_round: float = -1.2  # intercept shift of the contagion round
+    join_friend_pull: float = 1.2  # contagion round: times log1p(tied members)
     leave_share: float = 0.15
     leave_mean_days: float = 60.0
     organic_joins_per_day: float = 0.004  # times activity
+    organic_tie_pull: float = 0.0  # organic joins' choice: times log1p(tied members)
     # posts
     prelog_post_days: int = 14
     creator_share: float = 0.15
@@ -136,6 +147,14 @@ class SimParams:
             rate = f.name.endswith(("_per_day", "_sd", "_sigma", "_days"))
             if (rate or f.name in ("tie_degree_mean", "follows_mean")) and value < 0:
                 raise ConfigError(f"params.{f.name} must be >= 0, got {value!r}")
+        if not isinstance(self.writes_payments, bool):
+            got = self.writes_payments
+            raise ConfigError(f"params.writes_payments must be a bool, got {got!r}")
+        k = self.category_topics
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= N_TOPICS:
+            raise ConfigError(
+                f"params.category_topics must be an integer in [0, {N_TOPICS}], got {k!r}"
+            )
         if self.platform_accounts < 1:
             raise ConfigError(
                 f"params.platform_accounts must be >= 1, got {self.platform_accounts!r}"
@@ -146,12 +165,17 @@ class SimParams:
                 raise ConfigError(f"params.{name} must be 3 shares summing to 1, got {mix!r}")
 
 
+_SCENARIO_PARAMS = SimParams()  # the default of SimConfig.params: "the scenario's own"
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """What one simulated world looks like; validated at construction.
 
     `truth_users` defaults to min(users, 2000). `start` is a fixed past date so the
-    output is deterministic and passes an as-of-now validation.
+    output is deterministic and passes an as-of-now validation. `scenario` names the
+    generative story (see `scenarios.py`); left out, `params` are that scenario's, and
+    given, they are used as they are (the scenario then only labels the world).
     """
 
     users: int = 10_000
@@ -163,7 +187,8 @@ class SimConfig:
     feed_slate_size: int = 10
     suggestion_slate_size: int = 5
     explore_epsilon: float = 0.3
-    params: SimParams = field(default_factory=SimParams)
+    scenario: str = "baseline"
+    params: SimParams = field(default_factory=lambda: _SCENARIO_PARAMS)
 
     def __post_init__(self) -> None:
         _check_int("users", self.users, low=50)
@@ -185,6 +210,11 @@ class SimConfig:
         if self.truth_users is None:
             object.__setattr__(self, "truth_users", min(self.users, 2000))
         _check_int("truth_users", self.truth_users, low=1)
+        from .scenarios import get_scenario  # the registry builds on SimParams
+
+        scenario = get_scenario(self.scenario)
+        if self.params is _SCENARIO_PARAMS:
+            object.__setattr__(self, "params", scenario.params())
         if not isinstance(self.params, SimParams):
             raise ConfigError(f"params must be SimParams, got {type(self.params).__name__}")
 

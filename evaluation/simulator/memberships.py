@@ -102,7 +102,7 @@ def prelog_memberships(
     existed = circles.created_us < cfg.start_us
     first = (rng.random(logit.shape) < _sigmoid(logit)) & existed[None, :]
     tied = ties.tied_counts(np.vstack([first, np.zeros((users.n - n, circles.n), bool)]))[:n]
-    logit2 = logit + p.join_friend_round + 1.2 * np.log1p(tied)
+    logit2 = logit + p.join_friend_round + p.join_friend_pull * np.log1p(tied)
     second = (rng.random(logit.shape) < _sigmoid(logit2)) & existed[None, :] & ~first
     chosen = first | second
     has_creator = circles.creator >= 0
@@ -142,13 +142,24 @@ class OrganicSchedule:
 
 
 def organic_schedule(
-    cfg: SimConfig, rng: np.random.Generator, users: Users, circles: Circles
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    users: Users,
+    circles: Circles,
+    ties: Ties,
+    members: Intervals,
 ) -> OrganicSchedule:
+    """Who joins what when, by the join propensity (and, with `organic_tie_pull`, the
+    ties who were members at the start of the logs)."""
     p = cfg.params
     n = users.n_people
     counts = rng.poisson(p.organic_joins_per_day * users.activity[:n] * cfg.days)
     user = np.repeat(np.arange(n), counts)
-    weight = np.exp(join_logit_base(cfg, users, circles))[user]
+    logit = join_logit_base(cfg, users, circles)
+    if p.organic_tie_pull != 0.0:
+        member = members.member_matrix(cfg.start_us, users.n, circles.n)
+        logit += p.organic_tie_pull * np.log1p(ties.tied_counts(member)[:n])
+    weight = np.exp(logit)[user]
     cum = np.cumsum(weight, axis=1)
     pick = (rng.random(len(user))[:, None] * cum[:, -1:] > cum).sum(axis=1)
     circle = np.minimum(pick, circles.n - 1)

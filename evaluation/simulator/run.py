@@ -19,13 +19,15 @@ from .writer import world_tables, write_json, write_parquet
 
 @dataclass(frozen=True)
 class SimResult:
-    """What `simulate` wrote: rows per table, the split time and where the truth is."""
+    """What `simulate` wrote: rows per table (no merchants and payments in a world
+    without payments), the split time, where the truth is, and the scenario."""
 
     out_dir: Path
     truth_dir: Path
     split_time: pd.Timestamp
     row_counts: dict[str, int]
     truth_counts: dict[str, int]
+    scenario: str = "baseline"
 
 
 def truth_dir_for(out_dir: Path) -> Path:
@@ -66,6 +68,7 @@ def simulate(config: SimConfig, out_dir: Path | str, policies: Policies | None =
         {
             "split_time": split.isoformat().replace("+00:00", "Z"),
             "seed": config.seed,
+            "scenario": config.scenario,
             "config": config.to_dict(),
             "row_counts": rows,
             "truth_row_counts": truth_rows,
@@ -73,4 +76,4 @@ def simulate(config: SimConfig, out_dir: Path | str, policies: Policies | None =
         },
         truth_dir / "meta.json",
     )
-    return SimResult(out, truth_dir, split, rows, truth_rows)
+    return SimResult(out, truth_dir, split, rows, truth_rows, config.scenario)

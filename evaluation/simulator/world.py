@@ -31,7 +31,7 @@ class World:
     memberships: Intervals  # formed before the logs (some end during them)
     organic: OrganicSchedule
     posts: Posts  # written before the logs
-    payments: Payments
+    payments: Payments | None  # None: a world without payments (nor merchants written)
     transfers: Transfers
 
 
@@ -49,13 +49,17 @@ def build_world(cfg: SimConfig) -> World:
             cfg, rng_for(seed, "memberships"), users, circles, ties, credit
         )
         ties = add_follows(cfg, rng_for(seed, "follows"), users, circles, members, ties)
-        organic = organic_schedule(cfg, rng_for(seed, "organic"), users, circles)
+        organic = organic_schedule(cfg, rng_for(seed, "organic"), users, circles, ties, members)
         t0 = cfg.start_us - cfg.params.prelog_post_days * US_PER_DAY
         posts = write_posts(
             cfg, rng_for(seed, "prelog_posts"), users, circles, members, t0, cfg.start_us
         )
     with step("simulate: payments and transfers"):
-        payments = make_payments(cfg, rng_for(seed, "payments"), users, merchants)
+        payments = (
+            make_payments(cfg, rng_for(seed, "payments"), users, merchants)
+            if cfg.params.writes_payments
+            else None
+        )
         transfers = make_transfers(cfg, rng_for(seed, "transfers"), ties, users.n_people)
     return World(
         cfg, users, merchants, credit, ties, circles, members, organic, posts, payments, transfers

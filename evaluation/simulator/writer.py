@@ -11,18 +11,20 @@ import pandas as pd
 
 from circlerank.errors import OutputError
 
+from .activity import Payments
 from .columns import contract_frame, int_col, str_col, ts_col
 from .events import ACTION_NAMES, FEED, SURFACE_NAMES, event_ids
 from .loop import LogResult
 from .memberships import OPEN
-from .population import make_ids
+from .population import Merchants, make_ids
 from .posts import NEVER, post_ids
 from .topics import ABROAD, CITIES, MEDIA_TYPES, TOPIC_NAMES
 from .world import World
 
 
 def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
-    """Every contract table of the simulated world."""
+    """Every contract table of the simulated world (no merchants and payments in a world
+    without payments)."""
     u, m, c = world.users, world.merchants, world.circles
     cities = np.array([name for name, _ in CITIES], dtype=object)
     tables: dict[str, pd.DataFrame] = {}
@@ -36,22 +38,8 @@ def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
             "is_student": pd.Series(u.is_student, dtype=bool),
         },
     )
-    n_cities = len(CITIES)
-    abroad = m.location >= n_cities
-    countries = np.array([a[0] for a in ABROAD], dtype=object)
-    tables["merchants"] = contract_frame(
-        "merchants",
-        {
-            "merchant_id": str_col(m.ids),
-            "category": str_col(np.array(m.categories.names, dtype=object)[m.category]),
-            "city": str_col(cities[np.where(abroad, 0, m.location)], null=abroad),
-            "country": str_col(
-                np.where(abroad, countries[np.maximum(m.location - n_cities, 0)], "CN").astype(
-                    object
-                )
-            ),
-        },
-    )
+    if world.payments is not None:  # a world without payments has no merchants either
+        tables["merchants"] = _merchants(m, cities)
     tables["circles"] = contract_frame(
         "circles",
         {
@@ -79,20 +67,8 @@ def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
             "deleted_at": ts_col(posts.deleted_us[order], null=posts.deleted_us[order] == NEVER),
         },
     )
-    pay = world.payments
-    tables["payments"] = contract_frame(
-        "payments",
-        {
-            "payment_id": str_col(make_ids("pay", len(pay.user), min_width=7)),
-            "user_id": str_col(u.ids[pay.user]),
-            "merchant_id": str_col(m.ids[pay.merchant]),
-            "amount": pd.Series(pay.amount, dtype=np.float64),
-            "ts": ts_col(pay.ts_us),
-            "currency": str_col(pay.currency),
-            "country": str_col(pay.country),
-            "channel": str_col(pay.channel),
-        },
-    )
+    if world.payments is not None:
+        tables["payments"] = _payments(world.payments, u.ids, m.ids)
     tr = world.transfers
     tables["transfers"] = contract_frame(
         "transfers",
@@ -127,6 +103,41 @@ def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
     )
     tables["events"] = _events(world, logs, pid)
     return tables
+
+
+def _merchants(m: Merchants, cities: np.ndarray) -> pd.DataFrame:
+    n_cities = len(CITIES)
+    abroad = m.location >= n_cities
+    countries = np.array([a[0] for a in ABROAD], dtype=object)
+    return contract_frame(
+        "merchants",
+        {
+            "merchant_id": str_col(m.ids),
+            "category": str_col(np.array(m.categories.names, dtype=object)[m.category]),
+            "city": str_col(cities[np.where(abroad, 0, m.location)], null=abroad),
+            "country": str_col(
+                np.where(abroad, countries[np.maximum(m.location - n_cities, 0)], "CN").astype(
+                    object
+                )
+            ),
+        },
+    )
+
+
+def _payments(pay: Payments, user_ids: np.ndarray, merchant_ids: np.ndarray) -> pd.DataFrame:
+    return contract_frame(
+        "payments",
+        {
+            "payment_id": str_col(make_ids("pay", len(pay.user), min_width=7)),
+            "user_id": str_col(user_ids[pay.user]),
+            "merchant_id": str_col(merchant_ids[pay.merchant]),
+            "amount": pd.Series(pay.amount, dtype=np.float64),
+            "ts": ts_col(pay.ts_us),
+            "currency": str_col(pay.currency),
+            "country": str_col(pay.country),
+            "channel": str_col(pay.channel),
+        },
+    )
 
 
 def _edges(world: World) -> pd.DataFrame:
