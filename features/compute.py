@@ -118,6 +118,8 @@ class FeatureBuilder:
         are dropped unless `keep_vectors` (they are wide: one column per category)."""
         keyed = hydrate(self.data, rows, surface)
         ref = reference if reference is not None else keyed[AS_OF].max()
+        if pd.isna(ref):  # no rows: any anchor will do, as in `point_in_time`
+            ref = pd.Timestamp(0, tz="UTC")
         # each scalar as its values per distinct query and each row's distinct query:
         # rows are gathered once, straight into the final block
         scalars: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,11 +11,13 @@ import pandas as pd
 from circlerank.errors import ModelError
 from circlerank.progress import step
 from features.compute import FeatureBuilder, model_columns
+from features.contract import TABLES, ContractData, data_end
 from features.pit import AS_OF, TS
 from features.training_rows import logged_impressions
 
 from .labels import LABELS, label_impressions
 
+log = logging.getLogger(__name__)
 POSITION = "position"
 PRIMARY = {"feed": "click", "circle_suggestions": "join"}
 
@@ -58,6 +61,45 @@ class TrainingSet:
         request = self.frame["request_id"].astype("str").to_numpy()
         starts = np.flatnonzero(np.r_[True, request[1:] != request[:-1]])
         return np.diff(np.r_[starts, len(request)])
+
+
+def training_until(
+    data: ContractData, until: pd.Timestamp | None, validation: pd.Timedelta
+) -> pd.Timestamp:
+    """The cut-off `train` learns before: `until`; by default just after the last logged
+    event (the end of the data when there is no log). A cut-off so far past the end of
+    the data that its validation window holds no row is moved back to that end: the
+    same rows, and a real "now" for what decays or measures the days after the cut. The
+    end is found among the rows before `until`, so what lies after it changes nothing."""
+    if until is None:
+        if data.has("events"):
+            return data["events"]["ts"].astype(TS).max() + pd.Timedelta(microseconds=1)
+        return data_end(data)
+    latest = _latest_before(data, until)
+    if latest is None or latest >= until - validation:
+        return until
+    end = latest + pd.Timedelta(seconds=1)  # as `data_end` marks the end of the data
+    log.warning(
+        "until %s is past the end of the data (%s): training on all of it, up to %s",
+        until.isoformat(),
+        latest.isoformat(),
+        end.isoformat(),
+    )
+    return end
+
+
+def _latest_before(data: ContractData, until: pd.Timestamp) -> pd.Timestamp | None:
+    """The latest timestamp of any table before `until` (None when there is none)."""
+    latest = None
+    for spec in TABLES:
+        if not data.has(spec.name):
+            continue
+        for column in spec.timestamp_columns:
+            times = data[spec.name][column].astype(TS)
+            value = times[(times < until).to_numpy(dtype=bool, na_value=False)].max()
+            if pd.notna(value) and (latest is None or value > latest):
+                latest = value
+    return latest
 
 
 def build_training_set(

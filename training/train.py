@@ -16,7 +16,7 @@ from circlerank.memory import peak_rss_mb
 from circlerank.progress import step
 from evaluation.retrieval import recall_at_k
 from features.compute import FeatureBuilder
-from features.contract import ContractData, data_end
+from features.contract import ContractData
 from features.engine import Engine
 from features.materialize import schema_of
 from features.pit import AS_OF, TS
@@ -25,7 +25,7 @@ from .als import ALSModel, interactions_from_events
 from .bundle import FORMAT, Bundle, library_versions
 from .capacity import search_capacity
 from .config import BoosterParams, MembershipCandidates, TrainConfig
-from .dataset import TrainingSet, build_training_set
+from .dataset import TrainingSet, build_training_set, training_until
 from .heads import HeadsRanker
 from .item_models import ITEM_MODELS, fit_item_models
 from .item_to_item import ItemToItem
@@ -164,6 +164,9 @@ def source_recall(
         & (ts < min(until, cut + RECALL_HORIZON))
     ]
     positives = later[["user_id", "item_id"]].drop_duplicates()
+    if positives.empty:
+        log.warning("no %s engagements in the day after %s: recall not measured", surface, cut)
+        return {}
     users = np.sort(positives["user_id"].unique())
     if len(users) > RECALL_USERS:
         users = np.random.default_rng(config.seed).choice(users, RECALL_USERS, replace=False)
@@ -201,17 +204,12 @@ def train(
     """Train every model the data supports on rows before `until` (default: all)."""
     config = config or TrainConfig()
     started = time.perf_counter()
+    until = training_until(data, until, pd.Timedelta(days=config.validation_days))
     surfaces = surfaces_of(data)
     membership_only = from_memberships(data, surfaces)
     if membership_only:
         log.info("no logged circle suggestions: they learn from memberships alone")
         surfaces = [*surfaces, "circle_suggestions"]
-    if until is None:
-        until = (
-            data["events"]["ts"].astype(TS).max() + pd.Timedelta(microseconds=1)
-            if data.has("events")
-            else data_end(data)
-        )
     builder = FeatureBuilder(data, config.features, engine)
     validation = pd.Timedelta(days=config.validation_days)
     manifest: dict[str, Any] = {
