@@ -109,7 +109,7 @@ def build_training_set(
     position_feature: bool = True,
 ) -> TrainingSet:
     """Impressions on `surface` before `until` (all when None), each with the features as
-    of its own time and the actions that followed it."""
+    of its own time and the actions that followed it before `until`."""
     data = builder.data
     impressions = logged_impressions(data, surface)
     if until is not None:
@@ -124,7 +124,7 @@ def build_training_set(
     impressions = impressions.sort_values(["request_id", "position"], kind="stable")
     impressions = impressions.reset_index(drop=True)
     with step(f"labels for {len(impressions):,} {surface} impressions"):
-        labels = label_impressions(impressions, data["events"], surface)
+        labels = label_impressions(impressions, data["events"], surface, until=until)
     with step(f"point-in-time features for {len(impressions):,} {surface} impressions"):
         features = builder.for_requests(impressions, surface)
     columns = model_columns(features, builder)

@@ -2,7 +2,9 @@
 
 An action belongs to the latest impression of the same user, surface and item at or
 before it, within `horizon`; the request id is not needed, so logs without it still
-label. Several actions of one kind on one impression count once.
+label. Several actions of one kind on one impression count once. Training passes its
+cut-off: no action at or after it is read, so an impression shortly before the cut-off
+is labelled only by what followed it before the cut-off.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ def label_impressions(
     events: pd.DataFrame,
     surface: str,
     horizon: pd.Timedelta = HORIZON,
+    until: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """0/1 columns, one per action of the surface, aligned with `impressions`
-    (user_id, item_id, as_of rows, as from `features.training_rows.logged_impressions`)."""
+    (user_id, item_id, as_of rows, as from `features.training_rows.logged_impressions`),
+    from the actions before `until` only (all when None)."""
     labels = LABELS[surface]
     out = pd.DataFrame(0, index=impressions.index, columns=list(labels), dtype=np.int8)
     acted = events[(events["surface"] == surface) & events["action"].isin(labels)]
+    if until is not None:
+        acted = acted[(acted["ts"].astype(TS) < until).to_numpy()]
     if acted.empty or impressions.empty:
         return out
     # merge_asof wants one sorted time column; pair codes stand in for (user, item)

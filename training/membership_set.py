@@ -65,7 +65,9 @@ def membership_training_sets(
     visible_tables["memberships"] = data["memberships"].drop(index=hidden.index)
     visible = ContractData(visible_tables, data.report)
 
-    circles = data["circles"]["circle_id"].to_numpy(dtype=object)
+    # negatives among the circles that existed at `until`: a later one was never offered
+    existed = (data["circles"]["created_at"].astype(TS) < until).to_numpy()
+    circles = data["circles"].loc[existed, "circle_id"].to_numpy(dtype=object)
     popularity = (
         active["circle_id"].value_counts().reindex(circles, fill_value=0).to_numpy(np.float64) + 1
     )

@@ -43,11 +43,14 @@ RECALL_USERS = 2_000
 RECALL_HORIZON = pd.Timedelta(days=1)
 
 
-def surfaces_of(data: ContractData) -> list[str]:
-    """The surfaces the data can train: logged impressions on them, posts for the feed."""
+def surfaces_of(data: ContractData, until: pd.Timestamp) -> list[str]:
+    """The surfaces the data can train: logged impressions on them before `until`, posts
+    for the feed."""
     if not data.has("events"):
         return []
-    shown = data["events"].loc[data["events"]["action"] == "impression", "surface"].unique()
+    events = data["events"]
+    logged = (events["action"] == "impression") & (events["ts"].astype(TS) < until)
+    shown = events.loc[logged.to_numpy(), "surface"].unique()
     return [
         s
         for s in ("feed", "circle_suggestions")
@@ -205,7 +208,7 @@ def train(
     config = config or TrainConfig()
     started = time.perf_counter()
     until = training_until(data, until, pd.Timedelta(days=config.validation_days))
-    surfaces = surfaces_of(data)
+    surfaces = surfaces_of(data, until)
     membership_only = from_memberships(data, surfaces)
     if membership_only:
         log.info("no logged circle suggestions: they learn from memberships alone")
