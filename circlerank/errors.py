@@ -79,6 +79,11 @@ class BundleMismatchError(ModelError):
     """A model bundle does not fit the features it would be served with."""
 
 
+class TrainedAfterError(ModelError):
+    """A model bundle learned from data after the instant it would rank or be judged as
+    of: it has seen what was not known then."""
+
+
 class CursorError(CircleRankError):
     """A pagination cursor is malformed, tampered with, expired or for another request."""
 

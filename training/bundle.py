@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
+import pandas as pd
 
-from circlerank.errors import BundleMismatchError, ModelError
+from circlerank.errors import BundleMismatchError, ModelError, TrainedAfterError
 from features.schema import FeatureSchema
 
 from .als import ALSModel
@@ -148,6 +149,18 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         found = manifest.get("format") if isinstance(manifest, dict) else manifest
         raise ModelError(f"{directory}: bundle format {found!r}, this engine reads {FORMAT}")
     return manifest
+
+
+def refuse_trained_after(manifest: dict[str, Any], at: pd.Timestamp, flag: str) -> None:
+    """Refuse a bundle whose cut-off ("until") is after `at`, the instant given by `flag`:
+    ranking or judging as of `at` with it would use what happened after `at`."""
+    until = manifest.get("until")
+    if until is not None and pd.Timestamp(until) > at:
+        raise TrainedAfterError(
+            f"the bundle {manifest.get('version')} learned from data up to {until}, after "
+            f"{flag} {at.isoformat()}: it has seen the held-out period; train with --until "
+            f"{at.isoformat()} or earlier"
+        )
 
 
 def load_bundle(

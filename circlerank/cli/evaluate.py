@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from features.contract import load_contract, parse_as_of
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
-    from training.bundle import load_bundle
+    from training.bundle import load_bundle, read_manifest, refuse_trained_after, resolve
 
     surface = SURFACES[args.surface]
     names = [n.strip() for n in args.strategies.split(",") if n.strip()]
@@ -66,13 +66,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_contract(args.data)
     if not data.has("events"):
         raise ConfigError(f"{args.data}: no events table: nothing to judge the pages by")
+    refuse_trained_after(read_manifest(resolve(args.models)), at, "--at")  # before loading
     bundle = load_bundle(args.models)
-    until = bundle.manifest.get("until")
-    if until is not None and pd.Timestamp(until) > at:
-        raise ConfigError(
-            f"the bundle {bundle.version} learned from data up to {until}, after --at {at}: "
-            "it has seen the held-out period; train with --until at or before --at"
-        )
     replayer = Replayer(data, bundle, at, strategies=strategies)
     try:
         result = compare(replayer, surface, names, args.k)

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ranking.pipeline import Pipeline
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
-    from training.bundle import load_bundle
+    from training.bundle import load_bundle, read_manifest, refuse_trained_after, resolve
 
     if args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     strategies.get(args.strategy, surface)  # fail fast on an unknown name
     users = read_users(args.users)
     at = parse_as_of(args.at)
+    refuse_trained_after(read_manifest(resolve(args.models)), at, "--at")  # before loading
     bundle = load_bundle(args.models)
     data = load_contract(args.data)
     replayer = Replayer(data, bundle, at, strategies=strategies, workers=workers)

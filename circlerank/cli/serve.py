@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from circlerank.errors import ConfigError
+from circlerank.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     from serving.runtime import check_settings, feature_config
     from serving.settings import ENV_PREFIX, load_settings
     from serving.world import prepare
+    from training.bundle import read_manifest, refuse_trained_after, resolve
 
     given = {field: getattr(args, flag) for flag, field in OVERRIDES.items() if getattr(args, flag)}
     settings = load_settings(**given)
@@ -77,6 +78,12 @@ def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
         _, as_of, _ = prepare(
             settings.data, settings.as_of, snapshot, feature_config(settings), settings.online_store
         )
+        try:
+            manifest = read_manifest(resolve(settings.models))
+        except ModelError:
+            manifest = {}  # no bundle yet: the server starts and waits for one (see /readyz)
+        flag = "--as-of" if settings.as_of else "--as-of (default: the end of the data)"
+        refuse_trained_after(manifest, as_of, flag)
         env = {f"{ENV_PREFIX}{k.upper()}": str(v) for k, v in given.items()}
         env[f"{ENV_PREFIX}SNAPSHOT"] = str(snapshot)
         env[f"{ENV_PREFIX}AS_OF"] = as_of.isoformat()

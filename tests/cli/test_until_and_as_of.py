@@ -1,16 +1,22 @@
-"""`train --until` past the end of the data trains on all of it."""
+"""`train --until` past the end of the data trains on all of it; `rank --at` and `serve
+--as-of` (given, or the end of the data by default) refuse a bundle trained past that
+instant, in one line naming both times."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from circlerank.cli.main import main
+from circlerank.cli.main import build_parser, main
+from circlerank.cli.serve import prepared
+from circlerank.errors import TrainedAfterError
 from evaluation.simulator import SimResult
 from features.contract import data_end, load_contract
 from training.bundle import MANIFEST, resolve
@@ -74,3 +80,99 @@ def test_the_cut_off_moves_only_when_its_validation_window_holds_no_row(
     far = pd.Timestamp("2030-01-01", tz="UTC")
     assert training_until(data, far, WEEK) == end
     assert training_until(data, far, pd.Timedelta(days=2000)) == far
+
+
+def rank_at(world: SimResult, models: Path, at: pd.Timestamp, tmp: Path) -> tuple[int, str]:
+    users = tmp / "users.txt"
+    users.write_text("\n".join(pd.read_parquet(world.out_dir / "users.parquet")["user_id"][:5]))
+    code = main(
+        [
+            "-q",
+            "rank",
+            "--data",
+            str(world.out_dir),
+            "--models",
+            str(models),
+            "--surface",
+            "feed",
+            "--at",
+            at.isoformat(),
+            "--users",
+            str(users),
+            "--out",
+            str(tmp / "ranked.parquet"),
+            "--workers",
+            "1",
+        ]
+    )
+    return code, str(tmp / "ranked.parquet")
+
+
+def test_rank_refuses_a_bundle_trained_past_at_in_one_line(
+    small_world: SimResult,
+    trained_to_2030: tuple[Path, str, str],
+    end: pd.Timestamp,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    models = trained_to_2030[0]
+    early = end - pd.Timedelta(days=2)
+    code, _ = rank_at(small_world, models, early, tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("circlerank rank: error: ")
+    assert end.isoformat() in err and early.isoformat() in err
+
+    code, ranked = rank_at(small_world, models, end, tmp_path)
+    assert code == 0 and len(pd.read_parquet(ranked)) > 0
+
+
+def serve_args(world: SimResult, models: Path, tmp: Path, *extra: str) -> argparse.Namespace:
+    return build_parser().parse_args(
+        [
+            "serve",
+            "--data",
+            str(world.out_dir),
+            "--models",
+            str(models),
+            "--snapshot",
+            str(tmp / "snapshot"),
+            "--event-log",
+            f"sqlite:///{tmp / 'events.db'}",
+            *extra,
+        ]
+    )
+
+
+def test_serve_refuses_a_bundle_trained_past_as_of(
+    small_world: SimResult,
+    trained_to_2030: tuple[Path, str, str],
+    end: pd.Timestamp,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CIRCLERANK_API_TOKENS", "token-123456")
+    models = trained_to_2030[0]
+    early = end - pd.Timedelta(days=2)
+    argv = ["-q", "serve", "--data", str(small_world.out_dir), "--models", str(models)]
+    argv += ["--snapshot", str(tmp_path / "snapshot"), "--as-of", early.isoformat()]
+    argv += ["--event-log", f"sqlite:///{tmp_path / 'events.db'}"]
+    assert main(argv) == 2  # before uvicorn starts
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("circlerank serve: error: ")
+    assert end.isoformat() in err and early.isoformat() in err
+
+    # the default as-of is the end of the data: the bundle trained up to it serves
+    with prepared(serve_args(small_world, models, tmp_path)) as env:
+        assert pd.Timestamp(env["CIRCLERANK_AS_OF"]) == end
+
+    # a bundle that claims a later cut-off is refused at the default as-of too
+    later = tmp_path / "later"
+    shutil.copytree(resolve(models), later)
+    manifest = json.loads((later / MANIFEST).read_text())
+    manifest["until"] = (end + pd.Timedelta(days=1)).isoformat()
+    (later / MANIFEST).write_text(json.dumps(manifest))
+    refused = pytest.raises(TrainedAfterError, match="default: the end of the data")
+    with refused, prepared(serve_args(small_world, later, tmp_path)):
+        pass
