@@ -152,9 +152,10 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 
 def refuse_trained_after(manifest: dict[str, Any], at: pd.Timestamp, flag: str) -> None:
-    """Refuse a bundle whose cut-off ("until") is after `at`, the instant given by `flag`:
-    ranking or judging as of `at` with it would use what happened after `at`."""
-    until = manifest.get("until")
+    """Refuse a bundle that read rows at or after `at`, the instant given by `flag`:
+    ranking or judging as of `at` with it would use what happened after `at`. A cut-off
+    past the last row it read is no leak (`train --until` the day after the data ends)."""
+    until = manifest.get("seen_until", manifest.get("until"))  # older bundles: the cut-off
     if until is not None and pd.Timestamp(until) > at:
         raise TrainedAfterError(
             f"the bundle {manifest.get('version')} learned from data up to {until}, after "

@@ -88,6 +88,14 @@ def training_until(
     return end
 
 
+def seen_until(data: ContractData, until: pd.Timestamp) -> pd.Timestamp:
+    """Just after the latest timestamp among the rows before `until`: a model trained
+    before `until` has seen nothing at or after this instant (`until` when no row is
+    before it)."""
+    latest = _latest_before(data, until)
+    return until if latest is None else min(until, latest + pd.Timedelta(microseconds=1))
+
+
 def _latest_before(data: ContractData, until: pd.Timestamp) -> pd.Timestamp | None:
     """The latest timestamp of any table before `until` (None when there is none)."""
     latest = None

@@ -25,7 +25,7 @@ from .als import ALSModel, interactions_from_events
 from .bundle import FORMAT, Bundle, library_versions
 from .capacity import search_capacity
 from .config import BoosterParams, MembershipCandidates, TrainConfig
-from .dataset import TrainingSet, build_training_set, training_until
+from .dataset import TrainingSet, build_training_set, seen_until, training_until
 from .heads import HeadsRanker
 from .item_models import ITEM_MODELS, fit_item_models
 from .item_to_item import ItemToItem
@@ -220,6 +220,8 @@ def train(
         "version": version_id(data, config, until),
         "created_at": pd.Timestamp.now(tz="UTC").isoformat(),
         "until": until.isoformat(),
+        # what `rank --at` and `serve --as-of` check: no row at or after it was read
+        "seen_until": seen_until(data, until).isoformat(),
         "feature_schema": schema_of(builder).to_dict(),
         "params": config.model_dump(mode="json"),
         "libraries": library_versions(),

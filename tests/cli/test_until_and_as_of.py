@@ -62,6 +62,8 @@ def test_train_past_the_end_of_the_data_trains_on_all_of_it(
     assert pd.Timestamp(printed["until"]) == end
     manifest = json.loads((resolve(models) / MANIFEST).read_text())
     assert pd.Timestamp(manifest["until"]) == end
+    # just after the latest row (`end` is a second after it)
+    assert pd.Timestamp(manifest["seen_until"]) == end - pd.Timedelta(seconds=1, microseconds=-1)
     said = [line for line in err.splitlines() if "past the end of the data" in line]
     assert len(said) == 1 and "2030-01-01" in said[0], err
     assert "Traceback" not in err
@@ -121,7 +123,7 @@ def test_rank_refuses_a_bundle_trained_past_at_in_one_line(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("circlerank rank: error: ")
-    assert end.isoformat() in err and early.isoformat() in err
+    assert seen_until(models) in err and early.isoformat() in err
 
     code, ranked = rank_at(small_world, models, end, tmp_path)
     assert code == 0 and len(pd.read_parquet(ranked)) > 0
@@ -161,18 +163,31 @@ def test_serve_refuses_a_bundle_trained_past_as_of(
     assert main(argv) == 2  # before uvicorn starts
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("circlerank serve: error: ")
-    assert end.isoformat() in err and early.isoformat() in err
+    assert seen_until(models) in err and early.isoformat() in err
 
-    # the default as-of is the end of the data: the bundle trained up to it serves
-    with prepared(serve_args(small_world, models, tmp_path)) as env:
-        assert pd.Timestamp(env["CIRCLERANK_AS_OF"]) == end
+    # the default as-of is the end of the data: the bundle trained on all of it serves,
+    # and so does one cut off after the last row it read (`train --until` the midnight
+    # after the data ends)
+    later = edited(models, tmp_path / "later", until=end + pd.Timedelta(hours=1))
+    for bundle in (models, later):
+        with prepared(serve_args(small_world, bundle, tmp_path)) as env:
+            assert pd.Timestamp(env["CIRCLERANK_AS_OF"]) == end
 
-    # a bundle that claims a later cut-off is refused at the default as-of too
-    later = tmp_path / "later"
-    shutil.copytree(resolve(models), later)
-    manifest = json.loads((later / MANIFEST).read_text())
-    manifest["until"] = (end + pd.Timedelta(days=1)).isoformat()
-    (later / MANIFEST).write_text(json.dumps(manifest))
+    # one that read a row at or after it is refused at the default as-of too
+    leaked = edited(models, tmp_path / "leaked", seen_until=end + pd.Timedelta(days=1))
     refused = pytest.raises(TrainedAfterError, match="default: the end of the data")
-    with refused, prepared(serve_args(small_world, later, tmp_path)):
+    with refused, prepared(serve_args(small_world, leaked, tmp_path)):
         pass
+
+
+def seen_until(models: Path) -> str:
+    return str(json.loads((resolve(models) / MANIFEST).read_text())["seen_until"])
+
+
+def edited(models: Path, target: Path, **fields: pd.Timestamp) -> Path:
+    """A copy of the bundle MODELS points at, its manifest's `fields` changed."""
+    shutil.copytree(resolve(models), target)
+    manifest = json.loads((target / MANIFEST).read_text())
+    manifest.update({k: v.isoformat() for k, v in fields.items()})
+    (target / MANIFEST).write_text(json.dumps(manifest))
+    return target
