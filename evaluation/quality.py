@@ -25,8 +25,9 @@ COMPARED = {
         ("popularity", "popularity"),
         ("logistic regression", "logistic"),
         ("LambdaRank", "lambdarank"),
-        ("LightGBM heads (value)", "engagement"),
+        ("LightGBM heads (value)", "heads"),
         ("blend: click head + logistic, even", "blend"),
+        ("engagement: the bundle's choice (auto)", "engagement"),
         ("community: auto + ecosystem re-ranking", "community"),
     ],
     "circle_suggestions": [

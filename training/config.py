@@ -23,10 +23,12 @@ class BoosterParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # small trees, slow learning: tuned on simulator seed 1 (share of oracle 0.746 ->
-    # 0.759 feed, 0.800 -> 0.829 suggestions for the primary head against 31 leaves)
+    # leaves and leaf size are where `train`'s capacity search starts when it is on
+    # (training/capacity.py), and are used as given when it is off
     num_leaves: int = Field(default=15, ge=2)
-    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    # LightGBM's usual rate: half of it needed twice the rounds (the search's small
+    # trees ran into max_rounds on a 1M-event world)
+    learning_rate: float = Field(default=0.1, gt=0, le=1)
     max_rounds: int = Field(default=500, ge=1)
     early_stopping_rounds: int = Field(default=40, ge=1)
     min_data_in_leaf: int = Field(default=400, ge=1)
@@ -94,8 +96,8 @@ class SelectionConfig(BaseModel):
 
     # search the LightGBM models' leaves and leaf size; off, `booster` is used as given
     search_capacity: bool = True
-    # the search stops trying settings once this many seconds are spent on a surface
-    search_seconds: float = Field(default=60.0, gt=0)
+    # the search fits on at most this many training rows (whole requests, at random)
+    search_rows: int = Field(default=200_000, ge=1_000)
 
 
 def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:

@@ -1,10 +1,20 @@
 """Choosing what a surface serves, on the data's own time-ordered validation split.
 
-Every contender the bundle can serve scores the held-out requests: the heads' value,
-the primary head alone, the logistic regression, LambdaRank, and a *stack*: a logistic
-regression on the contenders' log-odds whose weights are fitted on validation, scored
-out of fold (folds by request). The surface's ranking metric (NDCG@K over requests with
-a positive, graded as LambdaRank's labels) picks the winner; `scorer = "auto"` serves it.
+Every contender the bundle can serve scores the held-out impressions: the heads'
+value, the primary head alone, the logistic regression, LambdaRank, and a *stack*: a
+logistic regression on the contenders' log-odds, its non-negative weights fitted on
+validation and scored out of fold (five folds of whole requests).
+
+What they are judged on: the impressions the logging policy placed at random
+(propensity below one half: the greedy policy would not have put them there). Those
+show candidates as serving meets them, not only those the old policy liked; on the
+policy's own picks every contender ranks alike. They are judged by AUC of the primary
+action within each fold (pooled out-of-fold scores would mix the stack's folds, fitted
+apart), since a handful of positives per request leaves a per-request metric too noisy
+to choose by; NDCG@K over the randomized requests is recorded beside it. Without enough
+randomized positives, every impression is used. The stack, which weighs every model by
+what it adds, is served unless a single model beats it in every fold. `scorer = "auto"`
+serves the winner.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from .dataset import POSITION, TrainingSet
 from .distributed import ndcg_at
@@ -24,29 +35,38 @@ from .logistic import LogisticRanker
 from .ranker import Ranker, inputs
 
 log = logging.getLogger(__name__)
-STACK_FOLDS = 5
-# the stack is kept only when it beats the best single contender by this much out of
-# fold: fewer moving parts when it does not really help
-STACK_MARGIN = 0.002
+FOLDS = 5
 EPS = 1e-6
+RANDOMIZED = 0.5  # propensity below which the logging policy placed a row at random
+MIN_POSITIVES = 50  # randomized positives needed to judge on them alone
+# contender -> (the ranking/scorers.py scorer that serves it, its params)
+SERVED: dict[str, tuple[str, dict[str, Any]]] = {
+    "value": ("value", {}),
+    "heads": ("blend", {"heads": 1.0, "logistic": 0.0}),
+    "logistic": ("logistic", {}),
+    "lambdarank": ("lambdarank", {}),
+}
 
 
 @dataclass
 class Selection:
     """What `train` chose for one surface and why (written to the bundle manifest)."""
 
-    metric: str
-    requests: int  # validation requests with a positive: what the metric averages over
-    contenders: dict[str, float]
+    judged_on: str  # "randomized impressions" or "all impressions"
+    positives: int  # positives among them
+    auc: dict[str, float]  # per contender: the choosing metric
+    ndcg: dict[str, float]  # per contender, over the judged requests with a positive
     scorer: str  # a ranking/scorers.py name: value, blend, logistic, lambdarank
     params: dict[str, Any] = field(default_factory=dict)
     stack_weights: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "metric": self.metric,
-            "requests": self.requests,
-            "contenders": {k: round(v, 6) for k, v in self.contenders.items()},
+            "judged_on": self.judged_on,
+            "positives": self.positives,
+            "metric": "auc of the primary action, mean over request folds",
+            "contenders": {k: round(v, 6) for k, v in self.auc.items()},
+            "ndcg": {k: round(v, 6) for k, v in self.ndcg.items()},
             "scorer": self.scorer,
             "params": self.params,
             "stack_weights": self.stack_weights,
@@ -85,66 +105,101 @@ def contender_scores(rankers: dict[str, Ranker], valid: TrainingSet) -> dict[str
     return out
 
 
+def request_folds(groups: np.ndarray, seed: int) -> np.ndarray:
+    """A fold (0..FOLDS-1) per row, whole requests (runs of `groups`) together."""
+    return np.repeat(np.random.default_rng(seed).integers(0, FOLDS, len(groups)), groups)
+
+
 def fit_stack(
-    inputs_: dict[str, np.ndarray], positive: np.ndarray, groups: np.ndarray, seed: int
+    inputs_: dict[str, np.ndarray], positive: np.ndarray, fold: np.ndarray
 ) -> tuple[dict[str, float], np.ndarray]:
     """Non-negative weights of a logistic regression of the primary action on the
-    contenders' log-odds (an input whose weight comes out negative is dropped and the
-    rest refitted), and its out-of-fold scores (folds of whole requests)."""
+    contenders' log-odds (an input whose weight comes out non-positive is dropped and
+    the rest refitted), and its out-of-fold scores (each fold by a fit on the others)."""
     names = list(inputs_)
-    request = np.repeat(np.arange(len(groups)), groups)
-    fold = np.random.default_rng(seed).integers(0, STACK_FOLDS, len(groups))[request]
     while True:
         x = np.column_stack([inputs_[n] for n in names])
         out_of_fold = np.zeros(len(positive))
-        for f in range(STACK_FOLDS):
+        for f in np.unique(fold):
             fit = fold != f
             if positive[fit].all() or not positive[fit].any():
                 continue
-            model = LogisticRegression(C=1.0, max_iter=500).fit(x[fit], positive[fit])
+            model = LogisticRegression(max_iter=500).fit(x[fit], positive[fit])
             out_of_fold[~fit] = x[~fit] @ model.coef_[0]
-        full = LogisticRegression(C=1.0, max_iter=500).fit(x, positive)
+        full = LogisticRegression(max_iter=500).fit(x, positive)
         weights = dict(zip(names, full.coef_[0].tolist(), strict=True))
-        negative = [n for n in names if weights[n] <= 0]
-        if not negative or len(names) == 1:
+        dropped = [n for n in names if weights[n] <= 0]
+        if not dropped or len(names) == 1:
             return {n: max(w, 0.0) for n, w in weights.items()}, out_of_fold
-        names = [n for n in names if n not in negative]
+        names = [n for n in names if n not in dropped]
+
+
+def fold_aucs(score: np.ndarray, positive: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """AUC within each fold (NaN for a fold without both classes)."""
+    out = np.full(FOLDS, np.nan)
+    for f in range(FOLDS):
+        mine = fold == f
+        if 0 < positive[mine].sum() < mine.sum():
+            out[f] = roc_auc_score(positive[mine], score[mine])
+    return out
+
+
+def fold_auc(score: np.ndarray, positive: np.ndarray, fold: np.ndarray) -> float:
+    """AUC within each fold that has both classes, averaged over them."""
+    aucs = fold_aucs(score, positive, fold)
+    return float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
+
+
+def judged_rows(valid: TrainingSet, positive: np.ndarray) -> tuple[np.ndarray, str]:
+    """The rows contenders are judged on: the randomized ones when they hold at least
+    MIN_POSITIVES positives, else all."""
+    propensity = valid.frame["propensity"].to_numpy(np.float64, na_value=1.0)
+    randomized = propensity < RANDOMIZED
+    if positive[randomized].sum() >= MIN_POSITIVES:
+        return randomized, "randomized impressions"
+    return np.ones(len(positive), dtype=bool), "all impressions"
+
+
+def run_lengths(keys: np.ndarray) -> np.ndarray:
+    """Sizes of consecutive runs of equal keys."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.diff(np.r_[starts, len(keys)])
 
 
 def select(rankers: dict[str, Ranker], valid: TrainingSet, seed: int = 0) -> Selection:
-    """The contender with the best validation ranking metric; ties go to the simpler
-    (earlier in `contender_scores`' order)."""
-    k = CUTOFF[valid.surface]
+    """The stack, unless a single contender beats it in every fold (by chance alone
+    that happens one time in 32), then the best such one; without a stack, the best
+    single contender (ties to the earlier one)."""
     grades = graded_labels(valid)
-    groups = valid.groups()
     scores = contender_scores(rankers, valid)
-    metric = f"ndcg@{k}"
-    contenders: dict[str, float] = {}
-    requests = 0
-    for name, score in scores.items():
-        contenders[name], requests = ranking_metric(score, grades, groups, k)
-    if requests == 0:
-        log.warning("%s: no validation request has a positive; serving the heads' value", metric)
-        return Selection(metric, 0, contenders, "value")
+    rows, judged_on = judged_rows(valid, grades > 0)
+    grades = grades[rows]
+    scores = {name: score[rows] for name, score in scores.items()}
+    groups = run_lengths(valid.frame["request_id"].astype("str").to_numpy()[rows])
+    positive = grades > 0
+    if not positive.any() or positive.all():
+        log.warning("no validation positives to choose by; serving the heads' value")
+        return Selection(judged_on, int(positive.sum()), {}, {}, "value")
+    fold = request_folds(groups, seed)
     stackable = {n: s for n, s in scores.items() if n != "value"}
+    weights: dict[str, float] = {}
     if len(stackable) > 1:
-        weights, out_of_fold = fit_stack(stackable, grades > 0, groups, seed)
-        contenders["stack"], _ = ranking_metric(out_of_fold, grades, groups, k)
-    single = max((n for n in scores), key=lambda n: contenders[n])
-    if "stack" in contenders and contenders["stack"] > contenders[single] + STACK_MARGIN:
+        weights, scores["stack"] = fit_stack(stackable, positive, fold)
+    per_fold = {name: fold_aucs(score, positive, fold) for name, score in scores.items()}
+    auc = {name: float(np.nanmean(a)) for name, a in per_fold.items()}
+    k = CUTOFF[valid.surface]
+    ndcg = {name: ranking_metric(score, grades, groups, k)[0] for name, score in scores.items()}
+    singles = [n for n in scores if n != "stack"]
+    if "stack" in scores:
+        stack = per_fold["stack"]
+        singles = [
+            n
+            for n in singles
+            if np.all(per_fold[n][np.isfinite(stack)] > stack[np.isfinite(stack)])
+        ]
+    if not singles:
         params = {"heads": 0.0, "logistic": 0.0, **weights}
-        return Selection(metric, requests, contenders, "blend", params, weights)
-    return Selection(metric, requests, contenders, _SCORER[single], _params(single))
-
-
-# contender -> the ranking/scorers.py scorer that serves it
-_SCORER = {
-    "value": "value",
-    "heads": "blend",
-    "logistic": "logistic",
-    "lambdarank": "lambdarank",
-}
-
-
-def _params(contender: str) -> dict[str, Any]:
-    return {"heads": 1.0, "logistic": 0.0} if contender == "heads" else {}
+        return Selection(judged_on, int(positive.sum()), auc, ndcg, "blend", params, weights)
+    best = max(singles, key=lambda n: (np.nan_to_num(auc[n], nan=-np.inf), -singles.index(n)))
+    scorer, params = SERVED[best]
+    return Selection(judged_on, int(positive.sum()), auc, ndcg, scorer, params)

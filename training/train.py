@@ -264,7 +264,7 @@ def train(
                     config.booster,
                     config.negative_rate_for(len(train_set.frame)),
                     config.seed,
-                    config.selection.search_seconds,
+                    config.selection.search_rows,
                 )
             client = getattr(engine, "client", None)
             rankers = fit_rankers(train_set, valid_set, config, booster, client)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import ndcg_score
+from sklearn.metrics import ndcg_score, roc_auc_score
 
 from circlerank.errors import ModelError
 from evaluation.quality import read_truth
@@ -19,9 +19,8 @@ from ranking.scorers import AutoScorer
 from ranking.strategy import Strategies, Strategy, load_strategies
 from training.bundle import Bundle
 from training.capacity import leaf_sizes
-from training.config import SelectionConfig, TrainConfig
 from training.lambdarank import requests_with_positives
-from training.selection import fit_stack, ranking_metric
+from training.selection import SERVED, fit_stack, fold_auc, ranking_metric, request_folds
 from training.train import train
 
 
@@ -61,17 +60,28 @@ def test_stack_weighs_the_informative_input_and_drops_a_harmful_one() -> None:
     inverted = rng.normal(size=n)
     positive = rng.random(n) < 1 / (1 + np.exp(-(2.0 * signal - inverted - 3.0)))
     groups = np.full(n // 10, 10)
+    fold = request_folds(groups, seed=0)
     weights, out_of_fold = fit_stack(
-        {"signal": signal, "noise": noise, "inverted": inverted}, positive, groups, seed=0
+        {"signal": signal, "noise": noise, "inverted": inverted}, positive, fold
     )
     assert weights["signal"] > 1.0
     assert "inverted" not in weights
     assert abs(weights.get("noise", 0.0)) < 0.1
-    # out of fold, the stack ranks about as well as the signal alone
-    grades = positive.astype(np.int64)
-    stacked, _ = ranking_metric(out_of_fold, grades, groups, 5)
-    alone, _ = ranking_metric(signal, grades, groups, 5)
-    assert stacked == pytest.approx(alone, abs=0.01)
+    # out of fold, the stack ranks about as well as the signal alone, and better than noise
+    stacked = fold_auc(out_of_fold, positive, fold)
+    assert stacked == pytest.approx(fold_auc(signal, positive, fold), abs=0.01)
+    assert fold_auc(noise, positive, fold) == pytest.approx(0.5, abs=0.03)
+
+
+def test_fold_auc_is_the_mean_of_each_folds_auc() -> None:
+    rng = np.random.default_rng(2)
+    score, positive = rng.normal(size=400), rng.random(400) < 0.3
+    fold = request_folds(np.full(100, 4), seed=3)
+    expected = [roc_auc_score(positive[fold == f], score[fold == f]) for f in range(5)]
+    assert fold_auc(score, positive, fold) == pytest.approx(np.mean(expected))
+    # a monotone transform within one fold changes nothing: each fold is ranked alone
+    shifted = np.where(fold == 0, score * 10 + 5, score)
+    assert fold_auc(shifted, positive, fold) == pytest.approx(fold_auc(score, positive, fold))
 
 
 def test_leaf_sizes_grow_with_the_data() -> None:
@@ -93,31 +103,25 @@ def data(world: SimResult, tmp_path_factory: pytest.TempPathFactory) -> Contract
 
 @pytest.fixture(scope="module")
 def bundle(world: SimResult, data: ContractData) -> Bundle:
-    config = TrainConfig(selection=SelectionConfig(search_seconds=5))
-    return train(data, config, until=world.split_time)
+    return train(data, until=world.split_time)
 
 
 def test_train_records_every_contender_and_keeps_the_best(bundle: Bundle) -> None:
     for surface in ("feed", "circle_suggestions"):
         chosen = bundle.manifest["selection"][surface]
         contenders = chosen["contenders"]
-        assert {"heads", "logistic", "lambdarank"} <= set(contenders)
-        assert chosen["requests"] > 0
-        served = {"value": "value", "logistic": "logistic", "lambdarank": "lambdarank"}
-        if chosen["scorer"] == "blend" and chosen["stack_weights"]:
-            winner = "stack"
-        elif chosen["scorer"] == "blend":
-            winner = "heads"
-        else:
-            winner = next(n for n, s in served.items() if s == chosen["scorer"])
-        singles = {n: v for n, v in contenders.items() if n != "stack"}
-        if winner == "stack":
-            assert contenders["stack"] > max(singles.values())
-        else:
-            assert contenders[winner] == max(singles.values())
+        assert {"heads", "value", "logistic", "lambdarank", "stack"} <= set(contenders)
+        assert chosen["positives"] > 0
+        if chosen["stack_weights"]:  # the stack, served as a blend of its weights
+            assert chosen["scorer"] == "blend"
+            assert chosen["params"] == {"heads": 0.0, "logistic": 0.0, **chosen["stack_weights"]}
+        else:  # a single model that beat the stack in every fold, so on average too
+            served = (chosen["scorer"], chosen["params"])
+            single = next(n for n, how in SERVED.items() if how == served)
+            assert contenders[single] > contenders["stack"]
         capacity = chosen["capacity"]
-        picked = (capacity["num_leaves"], capacity["min_data_in_leaf"])
-        losses = {(t["num_leaves"], t["min_data_in_leaf"]): t["logloss"] for t in capacity["tried"]}
+        picked = (capacity["num_leaves"], capacity["leaf_share"])
+        losses = {(t["num_leaves"], t["leaf_share"]): t["logloss"] for t in capacity["tried"]}
         assert losses[picked] == min(losses.values())
 
 
