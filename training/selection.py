@@ -39,6 +39,9 @@ FOLDS = 5
 EPS = 1e-6
 RANDOMIZED = 0.5  # propensity below which the logging policy placed a row at random
 MIN_POSITIVES = 50  # randomized positives needed to judge on them alone
+# how many positives an equal blend counts for against the stack's fitted weights
+# (chosen on the tuning world, baseline seed 1: suggestions' 90 randomized positives)
+PRIOR_POSITIVES = 200
 # contender -> (the ranking/scorers.py scorer that serves it, its params)
 SERVED: dict[str, tuple[str, dict[str, Any]]] = {
     "value": ("value", {}),
@@ -110,28 +113,43 @@ def request_folds(groups: np.ndarray, seed: int) -> np.ndarray:
     return np.repeat(np.random.default_rng(seed).integers(0, FOLDS, len(groups)), groups)
 
 
+def stack_weights(x: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Non-negative weights of the columns of `x` (contenders' log-odds) for the primary
+    action: a logistic regression's (a column whose weight comes out non-positive is
+    dropped and the rest refitted), shrunk toward an equal blend of the kept columns in
+    standard units, as if the equal blend had PRIOR_POSITIVES positives behind it. A
+    fitted weight rests on few positives on a small surface; an equal blend is hard to
+    beat there, and the data moves away from it as the evidence grows."""
+    keep = np.ones(x.shape[1], dtype=bool)
+    while True:
+        fitted = np.zeros(x.shape[1])
+        fitted[keep] = LogisticRegression(max_iter=500).fit(x[:, keep], positive).coef_[0]
+        harmful = keep & (fitted <= 0)
+        if not harmful.any() or keep.sum() == 1:
+            break
+        keep &= ~harmful
+    fitted = np.maximum(fitted, 0.0)
+    std = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+    equal = np.where(keep, 1.0 / std, 0.0)
+    equal *= (fitted * std).sum() / max((equal * std).sum(), EPS)
+    share = positive.sum() / (positive.sum() + PRIOR_POSITIVES)
+    return np.asarray(share * fitted + (1 - share) * equal)
+
+
 def fit_stack(
     inputs_: dict[str, np.ndarray], positive: np.ndarray, fold: np.ndarray
 ) -> tuple[dict[str, float], np.ndarray]:
-    """Non-negative weights of a logistic regression of the primary action on the
-    contenders' log-odds (an input whose weight comes out non-positive is dropped and
-    the rest refitted), and its out-of-fold scores (each fold by a fit on the others)."""
+    """The stack's weights (`stack_weights` on every row) and its out-of-fold scores
+    (each fold scored by weights fitted on the others)."""
     names = list(inputs_)
-    while True:
-        x = np.column_stack([inputs_[n] for n in names])
-        out_of_fold = np.zeros(len(positive))
-        for f in np.unique(fold):
-            fit = fold != f
-            if positive[fit].all() or not positive[fit].any():
-                continue
-            model = LogisticRegression(max_iter=500).fit(x[fit], positive[fit])
-            out_of_fold[~fit] = x[~fit] @ model.coef_[0]
-        full = LogisticRegression(max_iter=500).fit(x, positive)
-        weights = dict(zip(names, full.coef_[0].tolist(), strict=True))
-        dropped = [n for n in names if weights[n] <= 0]
-        if not dropped or len(names) == 1:
-            return {n: max(w, 0.0) for n, w in weights.items()}, out_of_fold
-        names = [n for n in names if n not in dropped]
+    x = np.column_stack([inputs_[n] for n in names])
+    out_of_fold = np.zeros(len(positive))
+    for f in np.unique(fold):
+        fit = fold != f
+        if positive[fit].any() and not positive[fit].all():
+            out_of_fold[~fit] = x[~fit] @ stack_weights(x[fit], positive[fit])
+    weights = stack_weights(x, positive)
+    return {n: float(w) for n, w in zip(names, weights, strict=True) if w > 0}, out_of_fold
 
 
 def fold_aucs(score: np.ndarray, positive: np.ndarray, fold: np.ndarray) -> np.ndarray:
