@@ -3,7 +3,9 @@
 Every contender the bundle can serve scores the held-out impressions: the heads'
 value, the primary head alone, the logistic regression, LambdaRank, and a *stack*: a
 logistic regression on the contenders' log-odds, its non-negative weights fitted on
-validation and scored out of fold (five folds of whole requests).
+validation and scored out of fold (five folds of whole requests) — of the pointwise
+models only (the primary head and the logistic regression): LambdaRank's scores compare
+only within a request.
 
 What they are judged on: the impressions the logging policy placed at random
 (propensity below one half: the greedy policy would not have put them there). Those
@@ -42,6 +44,10 @@ MIN_POSITIVES = 50  # randomized positives needed to judge on them alone
 # how many positives an equal blend counts for against the stack's fitted weights
 # (chosen on the tuning world, baseline seed 1: suggestions' 90 randomized positives)
 PRIOR_POSITIVES = 200
+# the stack adds log-odds of pointwise models only: LambdaRank's score is identified only
+# within a request (its loss ignores a per-request shift), so a weight fitted across
+# requests means nothing; it still competes alone
+STACKED = ("heads", "logistic")
 # contender -> (the ranking/scorers.py scorer that serves it, its params)
 SERVED: dict[str, tuple[str, dict[str, Any]]] = {
     "value": ("value", {}),
@@ -199,7 +205,7 @@ def select(rankers: dict[str, Ranker], valid: TrainingSet, seed: int = 0) -> Sel
         log.warning("no validation positives to choose by; serving the heads' value")
         return Selection(judged_on, int(positive.sum()), {}, {}, "value")
     fold = request_folds(groups, seed)
-    stackable = {n: s for n, s in scores.items() if n != "value"}
+    stackable = {n: scores[n] for n in STACKED if n in scores}
     weights: dict[str, float] = {}
     if len(stackable) > 1:
         weights, scores["stack"] = fit_stack(stackable, positive, fold)
