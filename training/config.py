@@ -98,6 +98,10 @@ class SelectionConfig(BaseModel):
     search_capacity: bool = True
     # the search fits on at most this many training rows (whole requests, at random)
     search_rows: int = Field(default=200_000, ge=1_000)
+    # a surface of at most this many rows is refitted on its training and validation
+    # rows together once chosen (a week more of data is a large share of a small
+    # surface, and costs seconds); 0: never
+    refit_rows: int = Field(default=200_000, ge=0)
 
 
 def _check_weights(value: dict[str, float], labels: tuple[str, ...]) -> dict[str, float]:

@@ -77,9 +77,13 @@ class HeadsRanker:
         negative_rate: float = 1.0,
         seed: int = 0,
         client: Any | None = None,
+        rounds: dict[str, int] | None = None,
     ) -> None:
         self.params = params
         self.weights = weights
+        # trees per head, fixed (no early stopping): a refit on all rows takes the rounds
+        # early stopping chose before (training/refit.py)
+        self.fixed_rounds = rounds or {}
         self.ipw = ipw
         self.negative_rate = negative_rate
         self.seed = seed
@@ -146,12 +150,14 @@ class HeadsRanker:
             shared.set_label(y)
             shared.set_weight(weight)
             held = lgb.Dataset(x_valid, label=y_valid, reference=shared)
+            fixed = self.fixed_rounds.get(label)
+            stopping = lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)
             booster = lgb.train(
                 params,
                 shared,
-                num_boost_round=self.params.max_rounds,
-                valid_sets=[held],
-                callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
+                num_boost_round=fixed or self.params.max_rounds,
+                valid_sets=[] if fixed else [held],
+                callbacks=[] if fixed else [stopping],
             )
         predicted = booster.predict(x_valid, num_iteration=booster.best_iteration)
         if 0 < y_valid.sum() < len(y_valid):

@@ -49,9 +49,16 @@ def requests_with_positives(y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarr
 class LambdaRanker:
     name = "lambdarank"
 
-    def __init__(self, params: BoosterParams, seed: int = 0, client: Any | None = None) -> None:
+    def __init__(
+        self,
+        params: BoosterParams,
+        seed: int = 0,
+        client: Any | None = None,
+        rounds: int | None = None,
+    ) -> None:
         self.params = params
         self.seed = seed
+        self.fixed_rounds = rounds  # fixed trees, no early stopping (a refit on all rows)
         self.client = client  # a dask.distributed Client: train on its cluster
 
     def fit(self, train: TrainingSet, valid: TrainingSet) -> Self:
@@ -84,14 +91,13 @@ class LambdaRanker:
             else:
                 data = lgb.Dataset(x, label=y, group=groups)
                 held = lgb.Dataset(x_valid, label=y_valid, group=valid_groups, reference=data)
+                stopping = lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)
                 self.booster = lgb.train(
                     params,
                     data,
-                    num_boost_round=self.params.max_rounds,
-                    valid_sets=[held],
-                    callbacks=[
-                        lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)
-                    ],
+                    num_boost_round=self.fixed_rounds or self.params.max_rounds,
+                    valid_sets=[] if self.fixed_rounds else [held],
+                    callbacks=[] if self.fixed_rounds else [stopping],
                 )
         best = self.booster.best_iteration
         raw = np.asarray(self.booster.predict(x_valid, num_iteration=best, raw_score=True))

@@ -33,6 +33,7 @@ from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
 from .membership_set import membership_training_sets
 from .ranker import Ranker
+from .refit import refit_rankers
 from .selection import select
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,10 @@ def train(
             rankers = fit_rankers(train_set, valid_set, config, booster, client)
             with step(f"choosing the {surface} scorer on {len(valid_set.frame):,} rows"):
                 chosen = select(rankers, valid_set, config.seed)
+            refit = not learn_from_memberships and len(full.frame) <= config.selection.refit_rows
+            if refit:
+                with step(f"refitting the {surface} models on all {len(full.frame):,} rows"):
+                    rankers = refit_rankers(full, rankers, config, booster)
         except ModelError as exc:
             log.warning("not training %s: %s", surface, exc)
             manifest["skipped"][surface] = str(exc)
@@ -286,7 +291,11 @@ def train(
         )
         manifest["rankers"][surface] = list(rankers)
         manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
-        manifest["selection"][surface] = {**chosen.to_dict(), "capacity": capacity}
+        manifest["selection"][surface] = {
+            **chosen.to_dict(),
+            "capacity": capacity,
+            "refit_on_all_rows": refit,
+        }
         with_items = learn_from_memberships and config.membership_candidates is not None
         als, item_models = fit_candidate_models(data, surface, config, until, with_items)
         if als is not None:

@@ -19,6 +19,7 @@ from ranking.scorers import AutoScorer
 from ranking.strategy import Strategies, Strategy, load_strategies
 from training.bundle import Bundle
 from training.capacity import leaf_sizes
+from training.heads import HeadsRanker
 from training.lambdarank import requests_with_positives
 from training.selection import SERVED, fit_stack, fold_auc, ranking_metric, request_folds
 from training.train import train
@@ -165,3 +166,15 @@ def test_auto_refuses_a_choice_it_cannot_serve() -> None:
     ctx = RankContext(surface="feed", catalog=None, features=None, bundle=bundle)  # type: ignore[arg-type]
     with pytest.raises(ModelError, match="random"):
         AutoScorer().chosen(ctx)
+
+
+def test_small_surfaces_are_refitted_on_every_row_with_the_chosen_trees(bundle: Bundle) -> None:
+    for surface, rankers in bundle.rankers.items():
+        assert bundle.manifest["selection"][surface]["refit_on_all_rows"]
+        heads = rankers["heads"]
+        assert isinstance(heads, HeadsRanker)
+        first_fit = bundle.manifest["metrics"][surface]["heads"]
+        for label in heads.boosters:
+            # as many trees as early stopping chose on the split, now on every row
+            assert heads.rounds(label) == int(first_fit[f"{label}_rounds"])
+        assert heads.fixed_rounds == {label: heads.rounds(label) for label in heads.boosters}
