@@ -17,6 +17,7 @@ from features.compute import FeatureBuilder
 from features.contract import load_contract
 from features.training_rows import logged_impressions
 from tests.conftest import read_world
+from tests.features.future import ENDS, KNOWN_AT
 from training.bundle import Bundle
 from training.config import ALSConfig, BoosterParams, TrainConfig
 from training.dataset import build_training_set
@@ -24,19 +25,6 @@ from training.labels import label_impressions
 from training.membership_set import membership_training_sets
 from training.train import surfaces_of, train
 
-# each table's own time: a row is in the future when it is at or after `until`
-BORN = {
-    "users": "registered_at",
-    "circles": "created_at",
-    "posts": "created_at",
-    "payments": "ts",
-    "transfers": "ts",
-    "credit_scores": "ts",
-    "social_edges": "created_at",
-    "memberships": "joined_at",
-    "events": "ts",
-}
-ENDED = {"posts": "deleted_at", "memberships": "left_at"}  # later facts of earlier rows
 # the manifest fields that describe the run or hash the whole data, not what was learned
 RUN_FIELDS = ("version", "created_at", "seconds", "peak_rss_mb")
 # small and quick; the logistic baseline sees nothing the heads do not (the same frames)
@@ -79,11 +67,11 @@ def between_impression_and_click(events: pd.DataFrame, near: pd.Timestamp) -> pd
 def removed(tables: dict[str, pd.DataFrame], until: pd.Timestamp) -> dict[str, pd.DataFrame]:
     """Every row of the future dropped; later leaves and deletions forgotten."""
     out = dict(tables)
-    for name, column in BORN.items():
+    for name, column in KNOWN_AT.items():
         if name not in tables:
             continue
         out[name] = tables[name][tables[name][column] < until].reset_index(drop=True)
-    for name, column in ENDED.items():
+    for name, column in ENDS.items():
         later = out[name][column] >= until
         out[name] = out[name].assign(**{column: out[name][column].mask(later)})
     return out
@@ -96,7 +84,7 @@ def replaced(
     city and a topic never seen before), other events, payments and memberships by
     anyone on anything, and other leaves and deletions of the past's rows."""
     rng = np.random.default_rng(seed)
-    end = max(table[BORN[name]].max() for name, table in tables.items() if name in BORN)
+    end = max(table[KNOWN_AT[name]].max() for name, table in tables.items() if name in KNOWN_AT)
     span = (end - until) / pd.Timedelta(microseconds=1)
 
     def times(n: int) -> pd.Series:
@@ -107,7 +95,7 @@ def replaced(
         """`n` rows like random ones of the table, new times, the given columns."""
         table = tables[name]
         rows = table.iloc[rng.integers(0, len(table), n)].reset_index(drop=True)
-        return rows.assign(**{BORN[name]: times(n)}, **columns)
+        return rows.assign(**{KNOWN_AT[name]: times(n)}, **columns)
 
     past = removed(tables, until)
     out = dict(past)
@@ -184,8 +172,8 @@ def replaced(
         out[name] = pd.concat([past[name], rows], ignore_index=True)
     # earlier rows' later fates: some still active memberships end, some live posts go
     for name, share in (("memberships", 0.5), ("posts", 0.3)):
-        column, table = ENDED[name], out[name]
-        earlier = (table[BORN[name]] < until).to_numpy()
+        column, table = ENDS[name], out[name]
+        earlier = (table[KNOWN_AT[name]] < until).to_numpy()
         ends = earlier & table[column].isna().to_numpy() & (rng.random(len(table)) < share)
         ended = table[column].copy()
         ended[ends] = times(int(ends.sum())).to_numpy()
@@ -272,7 +260,7 @@ def test_the_future_changes_nothing_train_learns(
 ) -> None:
     tables = world_tables(world, kind)
     changed = removed(tables, until) if future == "removed" else replaced(tables, until, 7)
-    assert not all(len(changed[n]) == len(tables[n]) for n in tables if n in BORN)
+    assert not all(len(changed[n]) == len(tables[n]) for n in tables if n in KNOWN_AT)
     bundle, data = originals[kind]
     other, other_data = trained(changed, tmp_path / future, until)
     surfaces = ["circle_suggestions", "feed"] if kind == "logs" else ["circle_suggestions"]
