@@ -16,8 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Train on logged impressions before --until (default: all of them) with "
             "point-in-time features: LightGBM heads, LambdaRank and a logistic baseline "
             "per surface, and implicit ALS with a faiss index for candidates. Writes "
-            "MODELS/<version>/ and points MODELS/current at it; prints validation metrics "
-            "and each candidate source's recall."
+            "MODELS/<version>/ and points MODELS/current at it; prints validation metrics, "
+            "the scorer each surface serves (chosen on its validation days, with every "
+            "contender's metric) and each candidate source's recall."
         ),
     )
     parser.add_argument("--data", metavar="DIR", required=True, help="the data directory")
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         "until": m["until"],
         "rows": m["rows"],
         "metrics": m["metrics"],
+        "selection": m["selection"],
         "recall": m["recall"],
         "seconds": m["seconds"],
         "peak_rss_mb": m["peak_rss_mb"],
