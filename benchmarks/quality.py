@@ -79,7 +79,7 @@ def ceiling(
 
 
 # scenarios the shipped settings may be tuned on; every other one is reported only
-TUNING = ("baseline",)
+TUNING = ("baseline", "social")
 
 
 @dataclass
@@ -135,16 +135,18 @@ def run_scenario(name: str, args: argparse.Namespace, tmp: Path) -> ScenarioResu
     )
 
 
-def summary(results: list[ScenarioResult]) -> str:
-    """Scenario x strategy share of oracle per surface, the default marked, and how far
-    the default is from the best shipped alternative on each scenario."""
+def summary(results: list[dict]) -> str:
+    """Scenario x strategy share of oracle per surface (from `as_json` records), the
+    default marked, and how far the bundle's own choice (the strategy that serves
+    `auto` alone) is from the best shipped alternative that does not use `auto`."""
     from evaluation.quality import COMPARED
     from ranking.strategy import load_strategies
 
-    defaults = load_strategies().defaults
+    shipped = load_strategies()
+    defaults = shipped.defaults
+    names = [r["scenario"] for r in results]
     lines = []
     for surface, compared in COMPARED.items():
-        names = [n for n in (r.scenario for r in results)]
         lines.append(
             f"\n{surface}: share of oracle@{K[surface]} per scenario "
             "(* = tuning scenario; others are reported only)"
@@ -154,35 +156,44 @@ def summary(results: list[ScenarioResult]) -> str:
             + "".join(f"{n + ('*' if n in TUNING else ''):>16}" for n in names)
         )
         shares = {
-            r.scenario: {q.label: q.share for q in r.rows if q.surface == surface} for r in results
+            r["scenario"]: {
+                q["strategy"]: q["share"] for q in r["shares"] if q["surface"] == surface
+            }
+            for r in results
         }
-        labels = [label for label, _ in compared] + ["ceiling: truth fit, unseen items"]
-        for label in labels:
-            cells = [shares[n].get(label) for n in names]
+        for label, strategy in [*compared, ("ceiling: truth fit, unseen items", "-")]:
+            cells = [shares[n].get(strategy) for n in names]
             if all(c is None for c in cells):
                 continue
-            strategy = dict(compared).get(label)
             mark = " <- default" if strategy == defaults.get(surface) else ""
             lines.append(
                 f"  {label:<40}"
                 + "".join(f"{c:>16.4f}" if c is not None else f"{'-':>16}" for c in cells)
                 + mark
             )
-        default = next(label for label, s in compared if s == defaults.get(surface))
+        uses_auto = {s for _, s in compared if shipped.strategies[s].scorer == "auto"}
+        own = next(s for _, s in compared if s in uses_auto and not shipped.strategies[s].rerankers)
         gaps = []
         for n in names:
             mine = shares[n]
-            if default not in mine:
-                gaps.append(f"{'-':>16}")
-                continue
-            others = [
-                v
-                for label, v in mine.items()
-                if label != default and not label.startswith("ceiling")
-            ]
-            gaps.append(f"{mine[default] - max(others):>+16.4f}")
-        lines.append(f"  {'default - best alternative':<40}" + "".join(gaps))
+            others = [v for s, v in mine.items() if s not in uses_auto and s != "-"]
+            gap = mine[own] - max(others) if own in mine and others else float("nan")
+            gaps.append(f"{gap:>+16.4f}")
+        lines.append(f"  {own + ' (auto) - best alternative':<40}" + "".join(gaps))
     return "\n".join(lines)
+
+
+def as_json(r: ScenarioResult) -> dict:
+    return {
+        "scenario": r.scenario,
+        "train_s": r.train_s,
+        "events": r.events,
+        "selection": r.selection,
+        "shares": [
+            {"surface": q.surface, "label": q.label, "strategy": q.strategy, "share": q.share}
+            for q in r.rows
+        ],
+    }
 
 
 def main() -> None:
@@ -202,7 +213,20 @@ def main() -> None:
         "--no-ceiling", dest="ceiling", action="store_false", help="skip the truth-fitted ceiling"
     )
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="JSON",
+        help="only print the scenario x strategy tables of earlier --json files (a later "
+        "file's scenario replaces an earlier one's)",
+    )
     args = parser.parse_args()
+    if args.summarize:
+        merged: dict[str, dict] = {}
+        for path in args.summarize:
+            merged.update({r["scenario"]: r for r in json.loads(Path(path).read_text())})
+        print(summary(list(merged.values())))
+        return
     logging.basicConfig(level=logging.WARNING)
     from evaluation.quality import ecosystem_summary, render
 
@@ -231,31 +255,10 @@ def main() -> None:
                     f"on {chosen['positives']} positives of {chosen['judged_on']}: {contenders}",
                     flush=True,
                 )
-    print(summary(results))
+    records = [as_json(r) for r in results]
+    print(summary(records))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                [
-                    {
-                        "scenario": r.scenario,
-                        "train_s": r.train_s,
-                        "events": r.events,
-                        "selection": r.selection,
-                        "shares": [
-                            {
-                                "surface": q.surface,
-                                "label": q.label,
-                                "strategy": q.strategy,
-                                "share": q.share,
-                            }
-                            for q in r.rows
-                        ],
-                    }
-                    for r in results
-                ],
-                indent=1,
-            )
-        )
+        Path(args.json).write_text(json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":
