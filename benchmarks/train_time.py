@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
@@ -67,7 +69,7 @@ def main() -> None:
 
             simulate(SimConfig(users=args.users, days=args.days, seed=0), out_dir=world)
         meta = json.loads((world.parent / f"{world.name}_truth" / "meta.json").read_text())
-        events = meta.get("rows", {}).get("events", "?")
+        events = pq.ParquetFile(world / "events.parquet").metadata.num_rows
         runs = []
         stderr = ""
         for i in range(args.repeats):
