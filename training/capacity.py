@@ -40,11 +40,6 @@ def leaf_rows(rows: int, share: float) -> int:
     return min(MAX_LEAF_ROWS, max(MIN_LEAF_ROWS, round(rows * share)))
 
 
-def leaf_sizes(rows: int) -> list[int]:
-    """Distinct minimum-rows-per-leaf settings for a training set of `rows` rows."""
-    return sorted({leaf_rows(rows, share) for share in LEAF_SHARES})
-
-
 def requests_sample(train: TrainingSet, rows: int, seed: int) -> TrainingSet:
     """At most about `rows` rows of `train`, whole requests drawn at random."""
     if len(train.frame) <= rows:

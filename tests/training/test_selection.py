@@ -18,7 +18,7 @@ from ranking.replay import Replayer
 from ranking.scorers import AutoScorer
 from ranking.strategy import Strategies, Strategy, load_strategies
 from training.bundle import Bundle
-from training.capacity import leaf_sizes
+from training.capacity import LEAF_SHARES, leaf_rows
 from training.heads import HeadsRanker
 from training.lambdarank import requests_with_positives
 from training.selection import SERVED, fit_stack, fold_auc, ranking_metric, request_folds
@@ -85,10 +85,10 @@ def test_fold_auc_is_the_mean_of_each_folds_auc() -> None:
     assert fold_auc(shifted, positive, fold) == pytest.approx(fold_auc(score, positive, fold))
 
 
-def test_leaf_sizes_grow_with_the_data() -> None:
-    assert leaf_sizes(1_000) == [5, 8]
-    assert leaf_sizes(200_000) == [100, 400, 1600]
-    assert max(leaf_sizes(10_000_000)) == 2_000
+def test_leaf_rows_grow_with_the_data_within_bounds() -> None:
+    assert [leaf_rows(1_000, share) for share in LEAF_SHARES] == [5, 5, 8]
+    assert [leaf_rows(200_000, share) for share in LEAF_SHARES] == [100, 400, 1600]
+    assert leaf_rows(10_000_000, max(LEAF_SHARES)) == 2_000
 
 
 @pytest.fixture(scope="module")
