@@ -189,22 +189,16 @@ def judged_rows(valid: TrainingSet, positive: np.ndarray) -> tuple[np.ndarray, s
     return np.ones(len(positive), dtype=bool), "all impressions"
 
 
-def run_lengths(keys: np.ndarray) -> np.ndarray:
-    """Sizes of consecutive runs of equal keys."""
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return np.diff(np.r_[starts, len(keys)])
-
-
 def select(rankers: dict[str, Ranker], valid: TrainingSet, seed: int = 0) -> Selection:
     """The stack, unless a single contender beats it in every fold (by chance alone
     that happens one time in 32), then the best such one; without a stack, the best
     single contender (ties to the earlier one)."""
-    grades = graded_labels(valid)
-    scores = contender_scores(rankers, valid)
-    rows, judged_on = judged_rows(valid, grades > 0)
-    grades = grades[rows]
-    scores = {name: score[rows] for name, score in scores.items()}
-    groups = run_lengths(valid.frame["request_id"].astype("str").to_numpy()[rows])
+    rows, judged_on = judged_rows(valid, graded_labels(valid) > 0)
+    # only the judged rows are scored; rows stay sorted by request, so runs are requests
+    judged = TrainingSet(valid.surface, valid.frame[rows].reset_index(drop=True), valid.features)
+    grades = graded_labels(judged)
+    scores = contender_scores(rankers, judged)
+    groups = judged.groups()
     positive = grades > 0
     if not positive.any() or positive.all():
         log.warning("no validation positives to choose by; serving the heads' value")
