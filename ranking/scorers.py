@@ -119,23 +119,17 @@ class LambdaRankScorer(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
-        return _lambdarank(ctx, self.name, candidates, _model_rows(features))
-
-
-def _lambdarank(
-    ctx: RankContext, scorer: str, candidates: pd.DataFrame, rows: ModelRows
-) -> np.ndarray:
-    """The bundle's LambdaRank score of model rows, with candidate signals if it uses them."""
-    ranker = _ranker(ctx, scorer, "lambdarank")
-    if ctx.bundle is not None and set(SIGNALS) & set(ranker.features):
-        models = ctx.bundle.candidate_models(ctx.surface)
-        rows = with_signals(
-            rows,
-            values_of(candidates, "user_id", object),
-            values_of(candidates, "item_id", object),
-            models,
-        )
-    return ranker.score(rows)
+        ranker = _ranker(ctx, self.name, "lambdarank")
+        rows = _model_rows(features)
+        if ctx.bundle is not None and set(SIGNALS) & set(ranker.features):
+            models = ctx.bundle.candidate_models(ctx.surface)
+            rows = with_signals(
+                rows,
+                values_of(candidates, "user_id", object),
+                values_of(candidates, "item_id", object),
+                models,
+            )
+        return ranker.score(rows)
 
 
 class LogisticScorer(_ModelScorer):
@@ -148,24 +142,21 @@ class BlendParams(BaseModel):
 
     heads: float = Field(default=0.5, ge=0)
     logistic: float = Field(default=0.5, ge=0)
-    # LambdaRank's raw score (a log-odds-like scale)
-    lambdarank: float = Field(default=0.0, ge=0)
     # the bundle's ALS score, standardized within each user's candidates
     als: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> BlendParams:
-        if self.heads + self.logistic + self.lambdarank + self.als <= 0:
-            raise ValueError("blend needs a positive weight on heads, logistic, lambdarank or als")
+        if self.heads + self.logistic + self.als <= 0:
+            raise ValueError("blend needs a positive weight on heads, logistic or als")
         return self
 
 
 class BlendScorer(Scorer[BlendParams]):
     """Weighted log-odds of the primary action (click, join) from the LightGBM head and
-    the logistic regression, plus LambdaRank's score. They err differently (trees cut
-    signals into steps, the linear model extrapolates smooth ones such as interest
-    lift); `train` fits the weights on its validation split (training/selection.py) and
-    `auto` serves them."""
+    the logistic regression. They err differently (trees cut signals into steps, the
+    linear model extrapolates smooth ones such as interest lift); `train` fits the
+    weights on its validation split (training/selection.py) and `auto` serves them."""
 
     name = "blend"
     Params: ClassVar[type[BaseModel]] = BlendParams
@@ -184,8 +175,6 @@ class BlendScorer(Scorer[BlendParams]):
             logistic = _ranker(ctx, self.name, "logistic")
             assert isinstance(logistic, LogisticRanker)
             out += self.params.logistic * logistic.logit(rows)
-        if self.params.lambdarank > 0:
-            out += self.params.lambdarank * _lambdarank(ctx, self.name, candidates, rows)
         if self.params.als > 0:
             out += self.params.als * _als_standardized(ctx, candidates)
         return out
