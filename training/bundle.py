@@ -39,7 +39,7 @@ from .ranker import Ranker
 
 MANIFEST = "manifest.json"
 CURRENT = "current"
-FORMAT = 1
+FORMAT = 2  # 2: the logistic regression keeps its training range
 LIBRARIES = ("lightgbm", "implicit", "faiss-cpu", "scikit-learn", "pandas", "numpy")
 
 

@@ -2,7 +2,10 @@
 
 Missing values are imputed with training medians and inputs standardised; features
 are signed-log compressed first, since counts and amounts span orders of magnitude.
-Saved as plain JSON numbers, never as a pickle.
+At scoring, a value outside the range training saw is clipped to it: a linear model
+extrapolates without bound, and a feature constant in training (every user's tenure on
+data whose rows all carry one date) can take any value when serving later. Saved as
+plain JSON numbers, never as a pickle.
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ class LogisticRanker:
             warnings.simplefilter("ignore", RuntimeWarning)
             self.median = np.nan_to_num(np.nanmedian(x, axis=0))
         x = np.where(np.isnan(x), self.median, x)
+        self.low, self.high = x.min(axis=0, initial=np.inf), x.max(axis=0, initial=-np.inf)
         self.mean, self.scale = x.mean(axis=0), x.std(axis=0)
-        self.scale[self.scale == 0] = 1.0
+        # constant up to rounding: standardizing would blow rounding noise up to units
+        self.scale[self.scale <= 1e-9 * np.maximum(np.abs(self.mean), 1.0)] = 1.0
         y = frame[train.primary].to_numpy() > 0
         with step(f"logistic regression {train.surface}: {len(y):,} rows"):
             model = LogisticRegression(C=self.c, max_iter=300).fit((x - self.mean) / self.scale, y)
@@ -63,7 +68,7 @@ class LogisticRanker:
     def logit(self, rows: ModelRows) -> np.ndarray:
         """Log-odds of the primary action."""
         x = _compress(inputs(rows, self.features))
-        x = np.where(np.isnan(x), self.median, x)
+        x = np.clip(np.where(np.isnan(x), self.median, x), self.low, self.high)
         return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
     def score(self, rows: ModelRows) -> np.ndarray:
@@ -76,6 +81,8 @@ class LogisticRanker:
             "median": self.median.tolist(),
             "mean": self.mean.tolist(),
             "scale": self.scale.tolist(),
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
         }
@@ -86,7 +93,7 @@ class LogisticRanker:
         state = json.loads((directory / "logistic.json").read_text())
         ranker = cls()
         ranker.features = list(state["features"])
-        for name in ("median", "mean", "scale", "coef"):
+        for name in ("median", "mean", "scale", "coef", "low", "high"):
             setattr(ranker, name, np.asarray(state[name], dtype=np.float64))
         ranker.intercept = float(state["intercept"])
         ranker.metrics = {}
