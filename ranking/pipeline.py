@@ -77,9 +77,13 @@ class Pipeline:
         """The names of the sources behind a candidate's `sources` bit mask."""
         return [name for name, bit in self._bit.items() if mask & bit]
 
-    def run(self, ctx: RankContext, users: np.ndarray, limit: int) -> RankResult:
+    def candidates(
+        self, ctx: RankContext, users: np.ndarray, result: RankResult | None = None
+    ) -> pd.DataFrame:
+        """What the strategy ranks for `users`: its sources' candidates (the fallback's
+        for users with none), filtered. Counts and timings go to `result`."""
         users = np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object)
-        result = RankResult(users=len(users))
+        result = result or RankResult(users=len(users))
         clock = _Clock(result.seconds)
         candidates = self._gather(ctx, users, self.sources, result, clock)
         if self.fallback:
@@ -88,6 +92,13 @@ class Pipeline:
                 more = self._gather(ctx, empty, self.fallback, result, clock)
                 candidates = pd.concat([candidates, more], ignore_index=True)
                 candidates[USER] = user_codes(values_of(candidates, "user_id", object))
+        return candidates
+
+    def run(self, ctx: RankContext, users: np.ndarray, limit: int) -> RankResult:
+        users = np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object)
+        result = RankResult(users=len(users))
+        candidates = self.candidates(ctx, users, result)
+        clock = _Clock(result.seconds)
         if candidates.empty:
             return result
         features = None

@@ -21,12 +21,27 @@ from .catalog import lookup
 from .components import RankContext, Scorer, by_user_then, candidate_users, ranks_within
 
 
-def _model_rows(features: ModelRows | None) -> ModelRows:
+def _model_rows(
+    ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
+) -> ModelRows:
+    """The models' input rows of `candidates`: their features, position 0 and, when the
+    surface's rankers learned from candidate signals (circle suggestions learned from
+    memberships), the signals of the bundle's candidate models over these candidates."""
     if features is None:
         raise ModelError("this scorer needs features, but the pipeline has none")
     # position was a training input to absorb the logging policy's slot bias; serving
     # asks every item how it would do in the top slot
-    return features.assign(**{POSITION: 0.0})
+    rows = features.assign(**{POSITION: 0.0})
+    bundle = ctx.bundle
+    rankers = bundle.rankers.get(ctx.surface, {}).values() if bundle is not None else ()
+    if bundle is not None and any(set(SIGNALS) & set(r.features) for r in rankers):
+        rows = with_signals(
+            rows,
+            values_of(candidates, "user_id", object),
+            values_of(candidates, "item_id", object),
+            bundle.candidate_models(ctx.surface),
+        )
+    return rows
 
 
 def _ranker(ctx: RankContext, scorer: str, name: str) -> Ranker:
@@ -42,7 +57,7 @@ class _ModelScorer(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
-        return _ranker(ctx, self.name, self.ranker).score(_model_rows(features))
+        return _ranker(ctx, self.name, self.ranker).score(_model_rows(ctx, candidates, features))
 
 
 class ValueParams(BaseModel):
@@ -82,7 +97,7 @@ class ValueScorer(Scorer[ValueParams]):
     ) -> np.ndarray:
         heads = _ranker(ctx, self.name, "heads")
         assert isinstance(heads, HeadsRanker)
-        x = inputs(_model_rows(features), heads.features)
+        x = inputs(_model_rows(ctx, candidates, features), heads.features)
         shortlist = self.params.shortlist
         user = candidate_users(candidates)
         if shortlist is None or np.bincount(user).max() <= shortlist:
@@ -110,26 +125,9 @@ class ValueScorer(Scorer[ValueParams]):
         return value
 
 
-class LambdaRankScorer(Scorer):
-    """LightGBM LambdaRank; a ranker trained on candidate signals (training/signals.py)
-    gets them from the bundle's candidate models."""
-
+class LambdaRankScorer(_ModelScorer):
     name = "lambdarank"
-
-    def score(
-        self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
-    ) -> np.ndarray:
-        ranker = _ranker(ctx, self.name, "lambdarank")
-        rows = _model_rows(features)
-        if ctx.bundle is not None and set(SIGNALS) & set(ranker.features):
-            models = ctx.bundle.candidate_models(ctx.surface)
-            rows = with_signals(
-                rows,
-                values_of(candidates, "user_id", object),
-                values_of(candidates, "item_id", object),
-                models,
-            )
-        return ranker.score(rows)
+    ranker = "lambdarank"
 
 
 class LogisticScorer(_ModelScorer):
@@ -164,7 +162,7 @@ class BlendScorer(Scorer[BlendParams]):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
-        rows = _model_rows(features)
+        rows = _model_rows(ctx, candidates, features)
         out = np.zeros(len(rows))
         if self.params.heads > 0:
             heads = _ranker(ctx, self.name, "heads")

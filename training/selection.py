@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -37,6 +37,11 @@ from .logistic import LogisticRanker
 from .ranker import Ranker, inputs
 
 log = logging.getLogger(__name__)
+Metric = Literal["auc", "ndcg"]
+METRICS: dict[str, str] = {
+    "auc": "auc of the primary action, mean over request folds",
+    "ndcg": "ndcg@k of the requests, mean over request folds",
+}
 FOLDS = 5
 EPS = 1e-6
 RANDOMIZED = 0.5  # propensity below which the logging policy placed a row at random
@@ -68,18 +73,19 @@ class Selection:
 
     judged_on: str  # "randomized impressions" or "all impressions"
     positives: int  # positives among them
-    auc: dict[str, float]  # per contender: the choosing metric
+    contenders: dict[str, float]  # per contender: the choosing metric, mean over folds
     ndcg: dict[str, float]  # per contender, over the judged requests with a positive
     scorer: str  # a ranking/scorers.py name: value, blend, logistic, lambdarank
     params: dict[str, Any] = field(default_factory=dict)
     stack_weights: dict[str, float] = field(default_factory=dict)
+    metric: Metric = "auc"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "judged_on": self.judged_on,
             "positives": self.positives,
-            "metric": "auc of the primary action, mean over request folds",
-            "contenders": {k: round(v, 6) for k, v in self.auc.items()},
+            "metric": METRICS[self.metric],
+            "contenders": {k: round(v, 6) for k, v in self.contenders.items()},
             "ndcg": {k: round(v, 6) for k, v in self.ndcg.items()},
             "scorer": self.scorer,
             "params": self.params,
@@ -173,6 +179,21 @@ def fold_aucs(score: np.ndarray, positive: np.ndarray, fold: np.ndarray) -> np.n
     return out
 
 
+def fold_ndcgs(
+    score: np.ndarray, grades: np.ndarray, groups: np.ndarray, fold: np.ndarray, k: int
+) -> np.ndarray:
+    """Mean NDCG@k of the requests with a positive within each fold (NaN for a fold
+    without one)."""
+    out = np.full(FOLDS, np.nan)
+    request_fold = fold[np.r_[0, np.cumsum(groups)[:-1]]]
+    for f in range(FOLDS):
+        mine = fold == f
+        value, requests = ranking_metric(score[mine], grades[mine], groups[request_fold == f], k)
+        if requests:
+            out[f] = value
+    return out
+
+
 def fold_auc(score: np.ndarray, positive: np.ndarray, fold: np.ndarray) -> float:
     """AUC within each fold that has both classes, averaged over them."""
     aucs = fold_aucs(score, positive, fold)
@@ -189,10 +210,15 @@ def judged_rows(valid: TrainingSet, positive: np.ndarray) -> tuple[np.ndarray, s
     return np.ones(len(positive), dtype=bool), "all impressions"
 
 
-def select(rankers: dict[str, Ranker], valid: TrainingSet, seed: int = 0) -> Selection:
+def select(
+    rankers: dict[str, Ranker], valid: TrainingSet, seed: int = 0, metric: Metric = "auc"
+) -> Selection:
     """The stack, unless a single contender beats it in every fold (by chance alone
     that happens one time in 32), then the best such one; without a stack, the best
-    single contender (ties to the earlier one)."""
+    single contender (ties to the earlier one). Judged by `metric` in each fold: the
+    primary action's AUC, or NDCG@K of the requests (for ranked lists of candidates
+    with a positive each, where a per-request metric is not noisy and LambdaRank's
+    scores, which compare only within a request, get a fair judge)."""
     rows, judged_on = judged_rows(valid, graded_labels(valid) > 0)
     # only the judged rows are scored; rows stay sorted by request, so runs are requests
     judged = TrainingSet(valid.surface, valid.frame[rows].reset_index(drop=True), valid.features)
@@ -202,15 +228,20 @@ def select(rankers: dict[str, Ranker], valid: TrainingSet, seed: int = 0) -> Sel
     positive = grades > 0
     if not positive.any() or positive.all():
         log.warning("no validation positives to choose by; serving the heads' value")
-        return Selection(judged_on, int(positive.sum()), {}, {}, "value")
+        return Selection(judged_on, int(positive.sum()), {}, {}, "value", metric=metric)
     fold = request_folds(groups, seed)
     stackable = {n: scores[n] for n in STACKED if n in scores}
     weights: dict[str, float] = {}
     if len(stackable) > 1:
         weights, scores["stack"] = fit_stack(stackable, positive, fold)
-    per_fold = {name: fold_aucs(score, positive, fold) for name, score in scores.items()}
-    auc = {name: float(np.nanmean(a)) for name, a in per_fold.items()}
     k = CUTOFF[valid.surface]
+    per_fold = {
+        name: fold_aucs(score, positive, fold)
+        if metric == "auc"
+        else fold_ndcgs(score, grades, groups, fold, k)
+        for name, score in scores.items()
+    }
+    means = {name: float(np.nanmean(a)) for name, a in per_fold.items()}
     ndcg = {name: ranking_metric(score, grades, groups, k)[0] for name, score in scores.items()}
     singles = [n for n in scores if n != "stack"]
     if "stack" in scores:
@@ -222,7 +253,9 @@ def select(rankers: dict[str, Ranker], valid: TrainingSet, seed: int = 0) -> Sel
         ]
     if not singles:
         params = {"heads": 0.0, "logistic": 0.0, **weights}
-        return Selection(judged_on, int(positive.sum()), auc, ndcg, "blend", params, weights)
-    best = max(singles, key=lambda n: (np.nan_to_num(auc[n], nan=-np.inf), -singles.index(n)))
+        return Selection(
+            judged_on, int(positive.sum()), means, ndcg, "blend", params, weights, metric
+        )
+    best = max(singles, key=lambda n: (np.nan_to_num(means[n], nan=-np.inf), -singles.index(n)))
     scorer, params = SERVED[best]
-    return Selection(judged_on, int(positive.sum()), auc, ndcg, scorer, params)
+    return Selection(judged_on, int(positive.sum()), means, ndcg, scorer, params, metric=metric)

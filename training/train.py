@@ -24,9 +24,10 @@ from features.pit import AS_OF, TS
 from .als import ALSModel, interactions_from_events
 from .bundle import FORMAT, Bundle, library_versions
 from .capacity import search_capacity
-from .config import BoosterParams, MembershipCandidates, TrainConfig
+from .config import BoosterParams, TrainConfig
 from .dataset import TrainingSet, build_training_set, seen_until, training_until
 from .heads import HeadsRanker
+from .hidden import membership_interactions
 from .item_models import ITEM_MODELS, fit_item_models
 from .item_to_item import ItemToItem
 from .lambdarank import LambdaRanker
@@ -34,7 +35,7 @@ from .logistic import LogisticRanker
 from .membership_set import membership_training_sets
 from .ranker import Ranker
 from .refit import refit_rankers
-from .selection import select
+from .selection import Metric, select
 
 log = logging.getLogger(__name__)
 RECALL_K = {"feed": 100, "circle_suggestions": 20}
@@ -98,19 +99,30 @@ def als_interactions(
 
 
 def fit_candidate_models(
-    data: ContractData, surface: str, config: TrainConfig, until: pd.Timestamp, items: bool
+    data: ContractData,
+    surface: str,
+    config: TrainConfig,
+    until: pd.Timestamp,
+    learned_from_memberships: bool = False,
 ) -> tuple[ALSModel | None, dict[str, ItemToItem[Any]]]:
-    """ALS and, when `items`, the item-to-item models (item-kNN, EASE) on the surface's
-    interactions before `until` (built once for all); (None, {}) when there are none."""
-    interactions = als_interactions(data, surface, config, until)
+    """ALS on the surface's interactions before `until`; (None, {}) when there are none.
+    Circle suggestions `learned_from_memberships` get the item-to-item models (item-kNN,
+    EASE) too, all fitted on memberships as every hiding refits them
+    (training/membership_set.py)."""
+    if learned_from_memberships:
+        candidates = config.membership_candidates
+        interactions = membership_interactions(data, until)
+        params = candidates.als.params(config.seed)
+    else:
+        interactions = als_interactions(data, surface, config, until)
+        params = config.als.params(config.seed)
     if interactions.empty:
         log.warning("no %s interactions before %s: no ALS candidates", surface, until)
         return None, {}
     with step(f"ALS {surface}: {len(interactions):,} user-item pairs"):
-        als = ALSModel(config.als.params(config.seed)).fit(interactions)
-    if not items:
+        als = ALSModel(params).fit(interactions)
+    if not learned_from_memberships:
         return als, {}
-    candidates = config.membership_candidates or MembershipCandidates()
     return als, fit_item_models(interactions, candidates.ease_params(), surface)
 
 
@@ -175,8 +187,7 @@ def source_recall(
     if len(users) > RECALL_USERS:
         users = np.random.default_rng(config.seed).choice(users, RECALL_USERS, replace=False)
     positives = positives[positives["user_id"].isin(users)]
-    # the candidate models refitted before `cut` (the item-to-item ones too, on suggestions)
-    als, items = fit_candidate_models(data, surface, config, cut, surface == "circle_suggestions")
+    als, items = fit_candidate_models(data, surface, config, cut)  # refitted before `cut`
     bundle = Bundle(
         manifest={"version": "recall"},
         als={surface: als} if als else {},
@@ -247,9 +258,8 @@ def train(
                     builder.config,
                     until,
                     config.seed,
+                    config.membership_candidates,
                     config.position_bias == "feature",
-                    candidates=config.membership_candidates,
-                    als=config.als.params(config.seed),
                 )
                 full = train_set
             else:
@@ -270,7 +280,10 @@ def train(
             client = getattr(engine, "client", None)
             rankers = fit_rankers(train_set, valid_set, config, booster, client)
             with step(f"choosing the {surface} scorer on {len(valid_set.frame):,} rows"):
-                chosen = select(rankers, valid_set, config.seed)
+                # ranked lists of hundreds of candidates, a join or more each: judged
+                # per list, as the lists will be served
+                metric: Metric = "ndcg" if learn_from_memberships else "auc"
+                chosen = select(rankers, valid_set, config.seed, metric)
             refit = not learn_from_memberships and len(full.frame) <= config.selection.refit_rows
             if refit:
                 with step(f"refitting the {surface} models on all {len(full.frame):,} rows"):
@@ -296,8 +309,9 @@ def train(
             "capacity": capacity,
             "refit_on_all_rows": refit,
         }
-        with_items = learn_from_memberships and config.membership_candidates is not None
-        als, item_models = fit_candidate_models(data, surface, config, until, with_items)
+        als, item_models = fit_candidate_models(
+            data, surface, config, until, learn_from_memberships
+        )
         if als is not None:
             bundle.als[surface] = als
             manifest["als"].append(surface)

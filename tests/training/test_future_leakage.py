@@ -241,7 +241,9 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
 def frames(bundle: Bundle, data: Any, until: pd.Timestamp) -> dict[str, pd.DataFrame]:
     """The rows each surface trained and validated on, as `train` builds them."""
     if "events" not in data.tables:
-        fit, valid = membership_training_sets(data, CONFIG.features, until, CONFIG.seed)
+        fit, valid = membership_training_sets(
+            data, CONFIG.features, until, CONFIG.seed, CONFIG.membership_candidates
+        )
         return {"circle_suggestions": pd.concat([fit.frame, valid.frame], ignore_index=True)}
     builder = FeatureBuilder(data, CONFIG.features)
     return {s: build_training_set(builder, s, until).frame for s in bundle.rankers}

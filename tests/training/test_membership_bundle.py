@@ -28,10 +28,9 @@ def test_item_models_are_trained_used_as_signals_and_reloaded(tmp_path: Path) ->
     generated_lastfm(tmp_path / "src", users=60)
     import_lastfm(tmp_path / "src", tmp_path / "data")
     data = load_contract(tmp_path / "data", quarantine_dir=tmp_path / "q")
-    sources = {"als_circles": {"k": 20}, "knn_circles": {"k": 20}, "ease_circles": {"k": 20}}
     config = TrainConfig(
         rankers=("heads", "lambdarank"),
-        membership_candidates=MembershipCandidates(sources=sources, ease_l2=5.0),
+        membership_candidates=MembershipCandidates(ease_l2=5.0),
     )
     bundle = train(data, config)
     assert {name: bundle.manifest[name] for name in ITEM_MODELS} == {

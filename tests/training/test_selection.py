@@ -21,7 +21,14 @@ from training.bundle import Bundle
 from training.capacity import LEAF_SHARES, leaf_rows
 from training.heads import HeadsRanker
 from training.lambdarank import requests_with_positives
-from training.selection import SERVED, fit_stack, fold_auc, ranking_metric, request_folds
+from training.selection import (
+    SERVED,
+    fit_stack,
+    fold_auc,
+    fold_ndcgs,
+    ranking_metric,
+    request_folds,
+)
 from training.train import train
 
 
@@ -178,3 +185,41 @@ def test_small_surfaces_are_refitted_on_every_row_with_the_chosen_trees(bundle: 
             # as many trees as early stopping chose on the split, now on every row
             assert heads.rounds(label) == int(first_fit[f"{label}_rounds"])
         assert heads.fixed_rounds == {label: heads.rounds(label) for label in heads.boosters}
+
+
+def test_fold_ndcgs_judge_each_fold_by_its_own_requests() -> None:
+    rng = np.random.default_rng(4)
+    groups = rng.integers(3, 20, 80)
+    grades = rng.choice([0, 0, 0, 1], groups.sum())
+    score = rng.normal(size=groups.sum())
+    fold = request_folds(groups, seed=5)
+    got = fold_ndcgs(score, grades, groups, fold, 5)
+    starts = np.r_[0, np.cumsum(groups)[:-1]]
+    for f in range(5):
+        mine = [
+            ndcg_score([grades[s : s + n]], [score[s : s + n]], k=5)
+            for s, n in zip(starts, groups, strict=True)
+            if fold[s] == f and grades[s : s + n].any()
+        ]
+        assert got[f] == pytest.approx(np.mean(mine))
+
+
+def test_a_ranker_exact_within_requests_wins_by_ndcg_not_by_pooled_auc() -> None:
+    """Scores shifted per request (as LambdaRank's are) order each request perfectly but
+    pool badly: judged per request, they win."""
+    rng = np.random.default_rng(6)
+    groups = np.full(300, 30)
+    grades = np.zeros(groups.sum())
+    grades[np.arange(300) * 30 + rng.integers(0, 30, 300)] = 1
+    shift = np.repeat(rng.normal(scale=10, size=300), groups)
+    within = grades + shift  # perfect within each request
+    pooled = grades * 0.8 + rng.normal(size=groups.sum())  # comparable across requests
+    fold = request_folds(groups, seed=7)
+    by_auc = {n: fold_auc(s, grades > 0, fold) for n, s in [("within", within), ("pooled", pooled)]}
+    by_ndcg = {
+        n: float(np.nanmean(fold_ndcgs(s, grades, groups, fold, 5)))
+        for n, s in [("within", within), ("pooled", pooled)]
+    }
+    assert by_auc["pooled"] > by_auc["within"]
+    assert by_ndcg["within"] == pytest.approx(1.0)
+    assert by_ndcg["within"] > by_ndcg["pooled"]
