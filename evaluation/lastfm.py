@@ -238,56 +238,9 @@ def run(
     return pd.DataFrame(rows)
 
 
-ENGINE_STRATEGY = """
-[strategies.lastfm]
-surface = "circle_suggestions"
-sources = [{sources}]
-filters = ["not_member"]
-scorer = "lambdarank"
-"""
-
-# candidate source -> params, the same at training (hidden memberships ranked among
-# them) and serving. EASE's top 100 are what makes EASE count: with its signals alone
-# seed 0's validation NDCG@10 went 0.1819 -> 0.1827, with its candidates too 0.1896
-# (EASE then; DLAE 0.1932); its top 200 or fewer of the others gave no more
-ENGINE_SOURCES: dict[str, dict[str, int]] = {
-    "als_circles": {"k": 100},
-    "knn_circles": {"k": 100},
-    "ease_circles": {"k": 100},
-    "friends_circles": {"k": 50},
-    "popular_circles": {"k": 50},
-}
-
-
-# LightGBM settings of the engine's models, merged under an engine call's `booster`:
-# row bagging and LambdaRank pairs among each query's top 30 (not 2 * cutoff = 10),
-# picked on seed 0's validation split (NDCG@10 0.1789 -> 0.1819 against the defaults;
-# 0.1753 -> 0.1798 without the social graph, 0.2185 -> 0.2195 with tags)
-ENGINE_BOOSTER: dict[str, float] = {
-    "bagging_fraction": 0.7,
-    "bagging_freq": 1,
-    "lambdarank_truncation_level": 30,
-}
-
-
-# ALS of the engine: the tuned baseline's settings (seed 0's validation split) with 32
-# factors instead of 64. Beside EASE, a coarser ALS helps the ranker more: validation
-# NDCG@10, mean of the 3 seeds, 0.1929 at 64 factors, 0.1956 at 32, 0.1957 at 16, 0.1932
-# at 8 (32 and 16 tie; the larger kept)
-ENGINE_ALS: dict[str, float] = {
-    "factors": 32,
-    "regularization": 0.05,
-    "alpha": 5.0,
-    "iterations": 30,
-}
-
-
-def _strategy(sources: dict[str, dict[str, int]]) -> str:
-    text = ENGINE_STRATEGY.format(sources=", ".join(f'"{n}"' for n in sources))
-    for name, params in sources.items():
-        text += f"[strategies.lastfm.params.{name}]\n"
-        text += "".join(f"{k} = {v}\n" for k, v in params.items())
-    return text
+# where `rank` replays the engine: after every row of the imported data (the last tag
+# assignment is dated 2011); memberships and friendships carry the data set's first date
+RANK_AT = "2012-01-01"
 
 
 def engine(
@@ -295,95 +248,90 @@ def engine(
     src: str | Path,
     social: bool = True,
     tags: bool = False,
-    sources: dict[str, dict[str, int]] | None = None,
-    booster: dict[str, float] | None = None,
-    membership: dict[str, float] | None = None,
+    topics: bool = True,
     seed: int = 0,
 ) -> Scorer:
-    """The engine's suggestion pipeline on the train split: the imported tables with
-    only train memberships (and the friend graph when `social`), `train` (suggestions
-    learn from hidden memberships ranked among the candidates of `sources`, with the
-    candidate models' scores as features: training/membership_set.py), then the
-    serving pipeline ranks each user's candidates with the LambdaRank model. Each user
-    gets a ranking DEPTH deep, so that pairs masked at test (validation ones) leave ten.
-    `booster`: LightGBM settings over ENGINE_BOOSTER; `membership`: settings of
-    training.config.MembershipCandidates over its defaults."""
+    """The engine as the README runs it, with every default: `circlerank import
+    lastfm`, the imported tables with only the train split's memberships (users,
+    circles, and the friend graph when `social`), `circlerank train`, then `circlerank
+    rank --surface circle_suggestions` of every user, DEPTH deep (so that the pairs
+    masked at test, the validation ones, leave ten). `tags`: the posts (tag
+    assignments) of train pairs only, side information the published models did not
+    use; `topics` off: every circle gets the same topic (the importer gives each
+    artist its most used tag, over every user's tags). `seed` is the split's; `train`
+    runs with its default seed."""
     import tempfile
 
-    from features.contract import data_end, load_contract
-    from features.importers.lastfm import import_lastfm
-    from ranking.replay import Replayer
-    from ranking.strategy import SHIPPED, load_strategies
-    from training.config import ALSConfig, BoosterParams, MembershipCandidates, TrainConfig
-    from training.train import train
+    from circlerank.cli.main import main
 
-    sources = ENGINE_SOURCES if sources is None else sources
     pairs = pd.concat([data.train, data.valid, data.test])
     user_of = dict(zip(pairs["user"], pairs["user_id"], strict=True))
     item_of = dict(zip(pairs["item"], pairs["item_id"], strict=True))
-    code_of = {f"a{v}": k for k, v in item_of.items()}
     with tempfile.TemporaryDirectory(prefix="circlerank-lastfm-") as tmp:
         root = Path(tmp)
-        import_lastfm(src, root / "all")
+        _run(main, ["import", "lastfm", "--src", str(src), "--out", str(root / "all")])
         tables = root / "train"
-        tables.mkdir()
-        for name in ("users", "circles"):
-            (tables / f"{name}.parquet").write_bytes(
-                (root / "all" / f"{name}.parquet").read_bytes()
-            )
-        if social:
-            edges = root / "all" / "social_edges.parquet"
-            (tables / "social_edges.parquet").write_bytes(edges.read_bytes())
-        if tags:  # side information the published models did not use
-            posts = root / "all" / "posts.parquet"
-            (tables / "posts.parquet").write_bytes(posts.read_bytes())
-        memberships = pd.read_parquet(root / "all" / "memberships.parquet")
-        keep = set(
-            zip(
-                ("u" + data.train["user_id"].astype(str)),
-                ("a" + data.train["item_id"].astype(str)),
-                strict=True,
-            )
-        )
-        chosen = [
-            (u, c) in keep
-            for u, c in zip(memberships["user_id"], memberships["circle_id"], strict=True)
-        ]
-        memberships[chosen].to_parquet(tables / "memberships.parquet", index=False)
-        contract = load_contract(tables, quarantine_dir=root / "q")
-        config = TrainConfig(
-            seed=seed,
-            als=ALSConfig.model_validate(ENGINE_ALS),
-            rankers=("heads", "lambdarank"),
-            booster=BoosterParams.model_validate({**ENGINE_BOOSTER, **(booster or {})}),
-            membership_candidates=MembershipCandidates.model_validate(
-                {"sources": sources, **(membership or {})}
-            ),
-        )
-        bundle = train(contract, config)
-        strategy_file = root / "strategies.toml"
-        strategy_file.write_text(SHIPPED.read_text() + _strategy(sources))
-        replayer = Replayer(
-            contract,
-            bundle,
-            data_end(contract),
-            feature_dir=root / "snapshot",
-            strategies=load_strategies(strategy_file),
-        )
-        try:
-            users = np.array([f"u{user_of[u]}" for u in range(data.users)], dtype=object)
-            ranked = replayer.rank("circle_suggestions", users, DEPTH, "lastfm").ranked
-        finally:
-            replayer.close()
+        _train_tables(root / "all", tables, data.train, social, tags, topics)
+        _run(main, ["train", "--data", str(tables), "--out", str(root / "models")])
+        users = root / "users.txt"
+        users.write_text("".join(f"u{user_of[u]}\n" for u in range(data.users)))
+        ranked_file = root / "ranked.parquet"
+        _run(
+            main,
+            [
+                "rank",
+                "--data", str(tables),
+                "--models", str(root / "models"),
+                "--surface", "circles",
+                "--at", RANK_AT,
+                "--users", str(users),
+                "--limit", str(DEPTH),
+                "--out", str(ranked_file),
+            ],
+        )  # fmt: skip
+        ranked = pd.read_parquet(ranked_file)
     scores = np.full((data.users, data.items), -np.inf)
     user_code = {f"u{v}": k for k, v in user_of.items()}
+    code_of = {f"a{v}": k for k, v in item_of.items()}
     rows = ranked["user_id"].map(user_code).to_numpy()
     cols = ranked["item_id"].map(code_of).to_numpy()
     scores[rows, cols] = DEPTH - ranked["rank"].to_numpy(np.float64)
     return lambda chunk: scores[chunk]
 
 
-GRIDS["engine (ALS + social + LightGBM)"] = (engine, [{}])
+def _run(main: Callable[[list[str]], int], argv: list[str]) -> None:
+    if main(argv) != 0:
+        raise RuntimeError(f"circlerank {' '.join(argv)} failed")
+
+
+def _train_tables(
+    imported: Path, out: Path, train: pd.DataFrame, social: bool, tags: bool, topics: bool
+) -> None:
+    """The imported tables a train split may see: memberships (and, with `tags`, tag
+    assignments) of its pairs only; the friend graph with `social`."""
+    out.mkdir()
+    keep = pd.MultiIndex.from_arrays(
+        ["u" + train["user_id"].astype(str), "a" + train["item_id"].astype(str)]
+    )
+    circles = pd.read_parquet(imported / "circles.parquet")
+    if not topics:
+        circles["topic"] = "artist"
+    circles.to_parquet(out / "circles.parquet", index=False)
+    (out / "users.parquet").write_bytes((imported / "users.parquet").read_bytes())
+    memberships = pd.read_parquet(imported / "memberships.parquet")
+    mine = pd.MultiIndex.from_frame(memberships[["user_id", "circle_id"]]).isin(keep)
+    memberships[mine].to_parquet(out / "memberships.parquet", index=False)
+    if social:
+        edges = imported / "social_edges.parquet"
+        (out / "social_edges.parquet").write_bytes(edges.read_bytes())
+    if tags:
+        posts = pd.read_parquet(imported / "posts.parquet")
+        mine = pd.MultiIndex.from_frame(posts[["author_id", "circle_id"]]).isin(keep)
+        posts[mine].to_parquet(out / "posts.parquet", index=False)
+
+
+GRIDS["engine (README commands)"] = (engine, [{}])
 GRIDS["engine without the social graph"] = (engine, [{"social": False}])
-# side information the published models did not use: each user's tag assignments
-GRIDS["engine + tags (side information)"] = (engine, [{"tags": True}])
+GRIDS["engine without topics"] = (engine, [{"topics": False}])
+# side information the published models did not use: the train pairs' tag assignments
+GRIDS["engine + train pairs' tags"] = (engine, [{"tags": True}])
