@@ -17,6 +17,8 @@ from features.contract import ContractData
 from features.pit import TS
 
 PAIR = ["user_id", "circle_id"]
+# hidden memberships are drawn among each user's RECENT x quota latest (see `hide`)
+RECENT = 2
 
 
 def active_memberships(data: ContractData, until: pd.Timestamp) -> pd.DataFrame:
@@ -46,26 +48,33 @@ def membership_interactions(data: ContractData, until: pd.Timestamp) -> pd.DataF
 def hide(
     data: ContractData,
     active: pd.DataFrame,
-    until: pd.Timestamp,
     share: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """A bool per `active` membership: hidden. A `share` of each user's hideable ones
     (not in circles the user created), at least one, never all of a user's memberships:
-    a user keeps at least one visible."""
+    a user keeps at least one visible. They are drawn at random among the user's
+    RECENT x that many latest hideable ones (ties in date all count, so undated data
+    draws among all): what a model learns to find should look like a next join."""
     circles = data["circles"]
     creator = circles["creator_id"] if "creator_id" in circles else pd.Series(dtype=object)
     created_by = dict(zip(circles["circle_id"], creator, strict=False))
-    own = active["circle_id"].map(created_by).to_numpy(dtype=object) == active["user_id"].to_numpy(
-        dtype=object
-    )
     user = active["user_id"].to_numpy(dtype=object)
+    own = active["circle_id"].map(created_by).to_numpy(dtype=object) == user
     counts = pd.Series(1, index=active.index).groupby(user).transform("size").to_numpy()
     hideable = pd.Series(~own, index=active.index).groupby(user).transform("sum").to_numpy()
-    order = np.where(own, np.inf, rng.random(len(active)))
-    rank = pd.Series(order).groupby(user).rank(method="first").to_numpy()
     quota = np.minimum(np.maximum(1, np.round(share * hideable)), counts - 1)
-    return ~own & (rank <= quota)
+    joined = active["joined_at"].astype(TS).to_numpy()
+    newest = (
+        pd.Series(np.where(own, np.datetime64("NaT"), joined), index=active.index)
+        .groupby(user)
+        .rank(method="min", ascending=False)
+        .to_numpy()
+    )
+    recent = ~own & (newest <= RECENT * quota)
+    order = np.where(recent, rng.random(len(active)), np.inf)
+    rank = pd.Series(order).groupby(user).rank(method="first").to_numpy()
+    return recent & (rank <= quota)
 
 
 def without(data: ContractData, hidden: pd.DataFrame) -> ContractData:

@@ -79,7 +79,7 @@ def _hiding(
     seed: int,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The rows of one hiding and their feature columns."""
-    hidden = active[hide(data, active, until, candidates.hidden_share, rng)]
+    hidden = active[hide(data, active, candidates.hidden_share, rng)]
     if hidden.empty:
         raise ModelError(f"{SURFACE}: got no user with 2+ memberships to hide one of")
     users = np.sort(hidden["user_id"].unique().astype(object))

@@ -25,7 +25,7 @@ def data(small_world: SimResult) -> ContractData:
 
 def hidden_of(data: ContractData, until: pd.Timestamp) -> pd.DataFrame:
     active = active_memberships(data, until)
-    return active[hide(data, active, until, 0.3, np.random.default_rng(5))]
+    return active[hide(data, active, 0.3, np.random.default_rng(5))]
 
 
 def more_traces(data: ContractData, hidden: pd.DataFrame, until: pd.Timestamp) -> ContractData:
@@ -128,9 +128,25 @@ def test_a_circle_the_user_created_is_never_hidden_and_a_user_keeps_one(
 ) -> None:
     until = data_end(data) + pd.Timedelta(seconds=1)
     active = active_memberships(data, until)
-    hidden = active[hide(data, active, until, 0.9, np.random.default_rng(0))]
+    hidden = active[hide(data, active, 0.9, np.random.default_rng(0))]
     creator = dict(zip(data["circles"]["circle_id"], data["circles"]["creator_id"], strict=True))
     assert len(hidden)
     assert not (hidden["circle_id"].map(creator) == hidden["user_id"]).any()
     left = active["user_id"].value_counts() - hidden["user_id"].value_counts()
     assert (left.dropna() >= 1).all()
+
+
+def test_hidden_memberships_are_drawn_among_each_users_latest(data: ContractData) -> None:
+    until = data_end(data) + pd.Timedelta(seconds=1)
+    active = active_memberships(data, until)
+    hidden_mask = hide(data, active, 0.25, np.random.default_rng(3))
+    creator = dict(zip(data["circles"]["circle_id"], data["circles"]["creator_id"], strict=True))
+    theirs = active[active["circle_id"].map(creator) != active["user_id"]]  # hideable
+    newest = theirs.groupby("user_id")["joined_at"].rank(method="min", ascending=False)
+    newest = newest.reindex(active.index)
+    quota = pd.Series(hidden_mask, index=active.index).groupby(active["user_id"]).transform("sum")
+    assert hidden_mask.sum() > 20
+    assert (newest[hidden_mask] <= 2 * quota[hidden_mask]).all()
+    # and not always the very latest: a draw, so two seeds differ
+    other = hide(data, active, 0.25, np.random.default_rng(4))
+    assert (other != hidden_mask).any()
