@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from evaluation.lastfm import ENGINE_BOOSTER, engine, evaluate, interactions, run, split
+from evaluation.lastfm import _train_tables, evaluate, interactions, run, split
 from tests.features.lastfm_files import generated_lastfm
-from training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -64,26 +64,33 @@ def test_the_baselines_run_end_to_end(src: Path) -> None:
 
 def test_the_engine_pipeline_runs_on_the_imported_tables(src: Path) -> None:
     """import -> train (suggestions from hidden memberships) -> the serving pipeline."""
-    rows = run(src, seeds=(0,), models=("engine (ALS + social + LightGBM)",))
+    rows = run(src, seeds=(0,), models=("engine (README commands)",))
     assert rows[["ndcg@10", "recall@10"]].apply(lambda c: c.between(0, 1)).all().all()
 
 
-def test_the_engine_trains_with_its_booster_settings_under_the_call_s(
-    src: Path, monkeypatch: pytest.MonkeyPatch
+def pairs_of(split_part: pd.DataFrame) -> set[tuple[str, str]]:
+    """A split's (user, artist) pairs as the importer's ids."""
+    users = "u" + split_part["user_id"].astype(str)
+    return set(zip(users, "a" + split_part["item_id"].astype(str), strict=True))
+
+
+def test_the_engine_sees_only_training_pairs_memberships_and_tags(
+    src: Path, tmp_path: Path
 ) -> None:
-    seen: list[TrainConfig] = []
+    from features.importers.lastfm import import_lastfm
 
-    class Stop(Exception):
-        pass
-
-    def train(contract: object, config: TrainConfig) -> None:
-        seen.append(config)
-        raise Stop
-
-    monkeypatch.setattr("training.train.train", train)
-    with pytest.raises(Stop):
-        engine(split(interactions(src), 0), src, booster={"num_leaves": 7})
-    booster = seen[0].booster
-    assert booster.num_leaves == 7
-    assert {k: getattr(booster, k) for k in ENGINE_BOOSTER} == ENGINE_BOOSTER
-    assert booster.bagging_freq > 0 and booster.lambdarank_truncation_level is not None
+    data = split(interactions(src), 0)
+    import_lastfm(src, tmp_path / "all")
+    _train_tables(tmp_path / "all", tmp_path / "t", data.train, True, True, False)
+    train = pairs_of(data.train)
+    held_out = pairs_of(pd.concat([data.valid, data.test]))
+    members = pd.read_parquet(tmp_path / "t" / "memberships.parquet")
+    assert set(zip(members["user_id"], members["circle_id"], strict=True)) == train
+    posts = pd.read_parquet(tmp_path / "t" / "posts.parquet")
+    tagged = set(zip(posts["author_id"], posts["circle_id"], strict=True))
+    assert tagged and tagged <= train and not tagged & held_out
+    every = pd.read_parquet(tmp_path / "all" / "posts.parquet")
+    assert (
+        set(zip(every["author_id"], every["circle_id"], strict=True)) & held_out
+    )  # the source has them
+    assert pd.read_parquet(tmp_path / "t" / "circles.parquet")["topic"].nunique() == 1
