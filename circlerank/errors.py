@@ -90,3 +90,8 @@ class CursorError(CircleRankError):
 
 class EventLogError(CircleRankError):
     """The event log cannot be opened, written or read."""
+
+
+class RowRefusedError(EventLogError):
+    """The event log refuses a row's values (PostgreSQL text cannot hold NUL, a lone
+    surrogate has no UTF-8), as opposed to an outage: the row is dead-lettered."""

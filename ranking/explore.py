@@ -42,6 +42,8 @@ def fill_slots(
     if rng is None:
         raise ValueError("exploration draws from a random generator: pass rng")
     pool = min(n, max(exploration.pool, slots))
+    if pool == 0:  # nothing left to show (a session's last page was exactly full)
+        return np.zeros(0, dtype=np.intp), np.ones(0)
     page = min(slots, pool)
     explore = rng.random() < exploration.epsilon
     shown = rng.permutation(pool)[:page] if explore else np.arange(page)

@@ -15,7 +15,7 @@ from circlerank.frames import frame_of, values_of
 
 from .combine import Combiner
 from .components import RankContext
-from .cursor import Cursor, CursorSigner, digest
+from .cursor import Cursor, CursorSigner, Pins, digest
 from .explore import Exploration, fill_slots
 from .pipeline import Pipeline, RankResult
 from .strategy import Strategies
@@ -31,16 +31,24 @@ class Page:
     ranked: pd.DataFrame
     next_cursor: str | None  # None when the list is exhausted
     result: RankResult  # what the ranking of this page did (candidates, removals, timing)
-    strategy: str  # the strategy that ranked it (a cursor's pins it for the session)
+    strategy: str  # the strategy that ranked it (the session's, or a stand-in)
 
 
 class PageOptions(TypedDict, total=False):
     """The optional arguments of a page request (all None by default)."""
 
-    cursor: str | None  # next_cursor of the previous page
-    strategy: str | None  # None: the surface's default (a cursor pins its own)
-    clock: float | None  # Unix seconds for the cursor's age; None: the wall clock
+    # next_cursor of the previous page, or that cursor as `resume` returned it
+    cursor: str | Cursor | None
+    # a cursor pins the next four for its session: with one, None means the cursor's,
+    # and naming another is a CursorError
+    strategy: str | None  # None: the surface's default
     exploration: Exploration | None
+    arm: str | None  # labels the caller logs the session's pages under
+    experiment: str | None
+    # ranks this page instead of the session's strategy, without its exploration (an
+    # outage fallback); the next cursor still pins the session's
+    stand_in: str | None
+    clock: float | None  # Unix seconds for the cursor's age; None: the wall clock
     rng: np.random.Generator | None  # for exploration; None: a fresh one if needed
 
 
@@ -52,12 +60,13 @@ class PageAsk:
     run: tuple[Pipeline, RankContext, str, int]  # pipeline, context, user, limit
     surface: str
     limit: int
-    strategy: str  # the strategy that ranks it (a cursor's pins it for the session)
+    strategy: str  # the strategy that ranks it (the session's, or a stand-in)
     pinned: pd.Timestamp  # the instant ranked as of
     served: tuple[str, ...]  # digests of the items earlier pages of the session showed
     clock: float
-    exploration: Exploration | None
+    exploration: Exploration | None  # applied to this page
     rng: np.random.Generator | None  # for exploration; None: a fresh one if needed
+    pins: Pins  # the session's, for the next cursor
 
 
 class Pager:
@@ -108,26 +117,29 @@ class Pager:
         unknown = options.keys() - PageOptions.__optional_keys__
         if unknown:  # a typo would otherwise pass unseen at run time
             raise TypeError(f"unknown page option(s) {sorted(unknown)}")
-        cursor, strategy = options.get("cursor"), options.get("strategy")
-        clock, exploration = options.get("clock"), options.get("exploration")
+        cursor, stand_in = options.get("cursor"), options.get("stand_in")
         if limit <= 0:
             raise ValueError(f"limit must be positive, got {limit}")
+        clock = options.get("clock")
         clock = time.time() if clock is None else clock
         served: tuple[str, ...]
         if cursor is None:
-            name = self.strategies.get(strategy, surface).name
+            pins = Pins(
+                self.strategies.get(options.get("strategy"), surface).name,
+                options.get("exploration"),
+                options.get("arm"),
+                options.get("experiment"),
+            )
             pinned, served = now, ()
         else:
-            c = self.signer.decode(cursor, now=clock)
-            if (c.user_id, c.surface) != (user_id, surface):
-                raise CursorError(
-                    f"this cursor pages {c.surface} for another user; ask the first page again"
-                )
-            if strategy is not None and strategy != c.strategy:
-                raise CursorError(f"this cursor pages strategy {c.strategy!r}, not {strategy!r}")
-            name, pinned, served = c.strategy, c.pinned, c.served
+            if isinstance(cursor, str):
+                cursor = self.resume(cursor, user_id, surface, clock)
+            _check_fits(cursor, user_id, surface, options)
+            pins, pinned, served = cursor.pins, cursor.pinned, cursor.served
         if len(served) >= MAX_SERVED:
             raise CursorError(f"a session pages at most {MAX_SERVED} items; start again")
+        name = pins.strategy if stand_in is None else stand_in
+        exploration = pins.exploration if stand_in is None else None
         pipeline = self.pipeline(name, surface)
         ctx = self.contexts(surface, pinned)
         wanted = max(limit, exploration.pool) if exploration is not None else limit
@@ -141,7 +153,15 @@ class Pager:
             clock=clock,
             exploration=exploration,
             rng=options.get("rng"),
+            pins=pins,
         )
+
+    def resume(self, token: str, user_id: str, surface: str, clock: float | None = None) -> Cursor:
+        """The session a cursor token continues, checked: CursorError if it is
+        malformed, tampered, expired or for another user or surface."""
+        cursor = self.signer.decode(token, now=clock)
+        _check_fits(cursor, user_id, surface, {})
+        return cursor
 
     def finish(self, asked: PageAsk, result: RankResult) -> Page:
         """The page of a request from its run's result."""
@@ -171,15 +191,23 @@ class Pager:
             now_served = served + tuple(digest(str(i)) for i in columns["item_id"])
             next_cursor = self.signer.encode(
                 Cursor(
-                    user_id,
-                    surface,
-                    asked.strategy,
-                    asked.pinned.isoformat(),
-                    now_served,
-                    asked.clock,
+                    user_id, surface, asked.pins, asked.pinned.isoformat(), now_served, asked.clock
                 )
             )
         return Page(page, next_cursor, result, asked.strategy)
+
+
+def _check_fits(cursor: Cursor, user_id: str, surface: str, options: PageOptions) -> None:
+    """CursorError unless `cursor` pages this user and surface, with what `options` name
+    of the strategy, exploration, arm and experiment (None names nothing)."""
+    if (cursor.user_id, cursor.surface) != (user_id, surface):
+        raise CursorError(
+            f"this cursor pages {cursor.surface} for another user; ask the first page again"
+        )
+    for pin in ("strategy", "exploration", "arm", "experiment"):
+        asked, pinned = options.get(pin), getattr(cursor.pins, pin)
+        if asked is not None and asked != pinned:
+            raise CursorError(f"this cursor pages {pin} {pinned!r}, not {asked!r}")
 
 
 def _objects(values: list[object]) -> np.ndarray:

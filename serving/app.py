@@ -6,11 +6,12 @@ call (`circlerank serve` passes settings to them through CIRCLERANK_* variables)
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,12 +75,87 @@ class RequestMetrics:
             )
 
 
+class BodyLimit:
+    """Refuses a request body over `max_bytes` with 413 before the route parses it: at
+    once when its Content-Length says so (nothing is read), else as soon as the bytes
+    received pass the limit (a chunked body is never held past it)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _detail(self) -> str:
+        return f"request body over {self.max_bytes:,} bytes (CIRCLERANK_MAX_BODY_BYTES)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _declared_length(scope) > self.max_bytes:
+            await JSONResponse({"detail": self._detail()}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _declared_length(scope: Scope) -> int:
+    """The request's Content-Length, 0 when absent (the server refuses a malformed one)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+class InternalErrors:
+    """A 500 whose body is a request id only: the exception and its traceback go to the
+    log under that id, never to the client (their text may name hosts or credentials)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:  # too late for a response of our own: the server drops the connection
+                raise
+            await internal_error(scope.get("method", ""), scope["path"], exc)(scope, receive, send)
+
+
+def internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:
+    """The 500 answer to an unexpected exception, logged with its traceback."""
+    request_id = uuid.uuid4().hex
+    log.error("request %s: %s %s failed", request_id, method, path, exc_info=exc)
+    return JSONResponse(
+        {"detail": "internal error (logged under this request_id)", "request_id": request_id},
+        status_code=500,
+    )
+
+
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     for kind, code in STATUS:
         if isinstance(exc, kind):
             return JSONResponse({"detail": str(exc)}, status_code=code)
-    log.exception("unexpected domain error on %s", request.url.path, exc_info=exc)
-    return JSONResponse({"detail": f"internal error: {exc}"}, status_code=500)
+    return internal_error(request.method, request.url.path, exc)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -97,7 +173,10 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Ranked circle feeds and circle suggestions, explained and logged.",
         lifespan=lifespan,
     )
+    # the last added is the outermost: metrics count the 413s and the 500s
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(InternalErrors)
     app.add_middleware(KeepAliveLimit, max_requests=settings.keepalive_requests)
     app.add_exception_handler(CircleRankError, _domain_error)
     v1: list[Any] = [Depends(require_api_token)]

@@ -6,7 +6,8 @@ sticky assignment by a hash of (salt, user_id).
     salt = "feed-ranker-2026-11"
     start = 2026-11-01T00:00:00Z      # optional; wall-clock window the experiment runs in
     stop = 2026-12-01T00:00:00Z
-    control = "control"               # optional; default the first arm
+    control = "control"               # optional; default the arm named "control", else
+                                      # the first arm
 
     [[experiments.feed_ranker.arms]]
     name = "control"
@@ -22,6 +23,13 @@ sticky assignment by a hash of (salt, user_id).
 A user outside every running experiment of a surface gets the arm "default" (the
 surface's default strategy). Two experiments on one surface may not overlap in time,
 so a user is never in two at once.
+
+An arm is drawn on a session's first page only. Its cursor pins the arm, experiment,
+strategy and exploration (ranking/cursor.py), so every later page is served and logged
+as the first was, even if the experiment stopped or its config changed meanwhile (for
+at most the cursor's lifetime). Pages whose strategy the caller named are logged under
+arm "requested", outage fallback pages under "fallback"; neither is ever logged under an
+experiment, and no experiment may name an arm like these.
 """
 
 from __future__ import annotations
@@ -40,7 +48,12 @@ from ranking.components import SURFACES
 from ranking.explore import Exploration
 from ranking.strategy import Strategies
 
-DEFAULT_ARM = "default"
+DEFAULT_ARM = "default"  # a user outside every running experiment: the surface's default
+REQUESTED_ARM = "requested"  # the caller named the strategy: no experiment applies
+FALLBACK_ARM = "fallback"  # the online store was unreachable: the surface's fallback
+# the arms that are not an experiment's: analyses leave their events out
+NON_EXPERIMENT_ARMS = (DEFAULT_ARM, REQUESTED_ARM, FALLBACK_ARM)
+CONTROL_ARM = "control"  # the control, unless one is named
 _SCALE = float(1 << 64)
 
 
@@ -81,8 +94,12 @@ class Experiment(BaseModel):
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arm names repeat: {names}")
-        if DEFAULT_ARM in names:
-            raise ValueError(f"{DEFAULT_ARM!r} names users outside experiments; rename that arm")
+        reserved = [n for n in names if n in NON_EXPERIMENT_ARMS]
+        if reserved:
+            raise ValueError(
+                f"arm name {reserved[0]!r} is reserved for pages outside experiments "
+                f"({', '.join(NON_EXPERIMENT_ARMS)}); rename that arm"
+            )
         total = sum(a.share for a in self.arms)
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"arm shares sum to {total:.6g}, not 1")
@@ -97,7 +114,11 @@ class Experiment(BaseModel):
 
     @property
     def control_arm(self) -> str:
-        return self.control or self.arms[0].name
+        """`control` if set, else the arm named "control", else the first arm."""
+        names = [a.name for a in self.arms]
+        if self.control is not None:
+            return self.control
+        return CONTROL_ARM if CONTROL_ARM in names else names[0]
 
     @property
     def window(self) -> tuple[float, float]:
@@ -124,6 +145,8 @@ class Experiment(BaseModel):
 
 @dataclass(frozen=True)
 class Assignment:
+    """What a page is ranked with and logged under."""
+
     experiment: str | None
     arm: str
     strategy: str | None  # none = the surface's default

@@ -78,8 +78,22 @@ class Metrics:
         )
         self.events_dropped = Counter(
             "circlerank_events_dropped",
-            "Served impressions dropped because the event log stayed unwritable",
+            "Served impressions dropped: the oldest beyond the 100,000 waiting while the "
+            "event log stayed unwritable, or unwritten at shutdown and not spillable",
             registry=r,
+        )
+        self.events_dead_lettered = Counter(
+            "circlerank_events_dead_lettered",
+            "Rows the event log refused (e.g. NUL in PostgreSQL text), stored in its "
+            "dead_letters table instead, by origin (served, posted)",
+            ["origin"],
+            registry=r,
+        )
+        self.impressions_pending = Gauge(
+            "circlerank_impressions_pending",
+            "Served impressions waiting to be written to the event log",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.fallbacks = Counter(
             "circlerank_fallback_pages",
@@ -99,6 +113,9 @@ class Metrics:
         if old is not None and old != new:
             self.model.labels(version=old).set(0)
         self.model.labels(version=new).set(1)
+
+    def dead_lettered(self, origin: str, n: int) -> None:
+        self.events_dead_lettered.labels(origin=origin).inc(n)
 
     def ranked(
         self,

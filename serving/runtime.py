@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -17,9 +18,10 @@ from training.bundle import read_manifest, resolve
 
 from .eventlog import EventLog, open_event_log
 from .eventlog.buffer import BackgroundWriter
+from .eventlog.spill import spill_for
 from .experiments import Experiments, load_experiments
 from .metrics import Metrics
-from .models import ModelHolder, Watcher
+from .models import ModelHolder, Watcher, last_good_directory
 from .settings import Settings
 from .world import ServingWorld, describe_failure
 
@@ -58,14 +60,25 @@ class Runtime:
 
 
 def feature_config(settings: Settings) -> FeatureConfig | None:
-    """The feature config of the bundle MODELS points at (the snapshot must match it);
+    """The feature config of the bundle MODELS points at (the snapshot must match it),
+    else of the last good bundle (which a process serves while `current` is refused);
     none when no bundle is readable yet (the snapshot then takes the default features)."""
     try:
-        manifest = read_manifest(resolve(settings.models))
-        return FeatureSchema.from_dict(manifest["feature_schema"]).config
+        return _feature_config_of(resolve(settings.models))
     except (ModelError, KeyError, ValueError) as exc:
         log.error("cannot read the bundle in %s yet: %s", settings.models, exc)
+    last_good = last_good_directory(settings.models)
+    if last_good is None:
         return None
+    try:
+        return _feature_config_of(last_good)
+    except (ModelError, KeyError, ValueError) as exc:
+        log.error("cannot read the last good bundle %s either: %s", last_good, exc)
+        return None
+
+
+def _feature_config_of(bundle: Path) -> FeatureConfig:
+    return FeatureSchema.from_dict(read_manifest(bundle)["feature_schema"]).config
 
 
 def check_settings(settings: Settings) -> None:
@@ -95,12 +108,15 @@ def build_runtime(settings: Settings) -> Runtime:
     try:
         holder.reload()
     except ModelError as exc:
-        log.error("not ready: %s", describe_failure(exc))
-    event_log = open_event_log(settings.event_log)
+        if holder.current is None:  # else the last good bundle serves (logged)
+            log.error("not ready: %s", describe_failure(exc))
+    event_log = open_event_log(settings.event_log, on_dead_lettered=metrics.dead_lettered)
     writer = BackgroundWriter(
         event_log,
         on_written=metrics.events.labels(origin="served").inc,
         on_dropped=metrics.events_dropped.inc,
+        on_backlog=metrics.impressions_pending.set,
+        spill=spill_for(event_log, settings.spill_dir),
     )
     watcher = Watcher(holder, settings.reload_poll_s)
     return Runtime(

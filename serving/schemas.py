@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi import Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.contract.schema import table_spec
 
@@ -13,7 +15,57 @@ ACTIONS: dict[str, frozenset[str]] = {
     "feed": frozenset({"impression", "click", "like", "comment", "share", "hide", "report"}),
     "circle_suggestions": frozenset({"impression", "join", "dismiss"}),
 }
-ID = Field(min_length=1, max_length=128)
+
+# The id policy, for every id and name a client sends (user_id, item_id, event_id,
+# request_id, arm, strategy): 1 to 128 characters, any Unicode but control characters
+# (U+0000-U+001F, U+007F-U+009F) and lone surrogates. PostgreSQL's text refuses NUL, and
+# one stored row it refuses would stall the event log; a control character in an id is
+# a client bug, better answered 422 at the door than carried into logs and reports.
+MAX_ID_CHARS = 128
+# documents the policy in the OpenAPI schema; check_id_text enforces it with a message
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+ID_POLICY = f"1-{MAX_ID_CHARS} characters, no control characters"
+
+
+def check_id_text(value: str | None) -> str | None:
+    """The value unchanged if it keeps the id policy's character rule; ValueError naming
+    the first forbidden character and its position otherwise."""
+    found = None if value is None else _FORBIDDEN.search(value)
+    if found is not None:
+        raise ValueError(
+            f"contains U+{ord(found.group()):04X} at position {found.start()}; ids are {ID_POLICY}"
+        )
+    return value
+
+
+_ID_SCHEMA = {"pattern": ID_PATTERN}
+IdText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID_CHARS, json_schema_extra=_ID_SCHEMA),
+    AfterValidator(check_id_text),
+]
+# query parameters under the same policy (a strategy name is shorter)
+UserIdParam = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        json_schema_extra=_ID_SCHEMA,
+        description=f"any id ({ID_POLICY}); unknown = cold start",
+    ),
+    AfterValidator(check_id_text),
+]
+StrategyParam = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        json_schema_extra=_ID_SCHEMA,
+        description="default: experiment or surface default",
+    ),
+    AfterValidator(check_id_text),
+]
 
 
 class RankedItem(BaseModel):
@@ -43,16 +95,16 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    event_id: str = ID
+    event_id: IdText
     ts: datetime = Field(description="ISO 8601; naive times are read as UTC")
-    user_id: str = ID
+    user_id: IdText
     surface: Literal["feed", "circle_suggestions"]
-    item_id: str = ID
+    item_id: IdText
     action: str
-    request_id: str | None = Field(default=None, max_length=128)
+    request_id: IdText | None = None
     position: int | None = Field(default=None, ge=0, le=100_000)
     propensity: float | None = Field(default=None, gt=0, le=1)
-    arm: str | None = Field(default=None, max_length=128)
+    arm: IdText | None = None
 
     @field_validator("ts")
     @classmethod

@@ -6,6 +6,7 @@ validated at start.
     CIRCLERANK_API_TOKENS=t1,t2         bearer tokens accepted on /v1/ routes
     CIRCLERANK_EVENT_LOG=sqlite:///events.db     or postgresql://user@host:5432/db
     CIRCLERANK_ONLINE_STORE=redis://host:6379/0  none = the snapshot's files
+    CIRCLERANK_MAX_BODY_BYTES=4194304   request bodies above this get 413, unread
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from circlerank.errors import ConfigError
 
 ENV_PREFIX = "CIRCLERANK_"
+DEFAULT_MAX_BODY_BYTES = 4 * 2**20
 
 
 def _split(value: object) -> object:
@@ -58,6 +60,16 @@ class Settings(BaseSettings):
     default_limit: int = Field(default=20, ge=1)
     max_limit: int = Field(default=100, ge=1)
     max_events_per_batch: int = Field(default=10_000, ge=1)
+    # /readyz answers 503 while more served impressions than this wait to be written,
+    # or while writing them has failed for longer than ready_max_failing_s
+    ready_max_backlog: int = Field(default=10_000, ge=1)
+    ready_max_failing_s: float = Field(default=30.0, gt=0)
+    # where impressions still unwritten at shutdown are spilled, to be written at the
+    # next start; none = next to the SQLite event log (PostgreSQL: the working directory)
+    spill_dir: Path | None = None
+    # a request body above this many bytes is answered 413 before it is read or parsed;
+    # 4 MiB holds 10,000 events of about 400 bytes (a full batch of typical rows)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=2**30)
     reload_poll_s: float = Field(default=2.0, ge=0)  # 0 = no watching MODELS/current
     # responses per keep-alive connection before the server closes it, so that the
     # clients' connections keep spreading over the workers (serving/keepalive.py); 0 = no cap

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from circlerank.errors import CircleRankError, ConfigError
+from circlerank.redact import masked_url
 from features.compute import FeatureBuilder
 from features.config import FeatureConfig
 from features.contract import ContractData, data_end, load_contract, parse_as_of
@@ -72,7 +73,7 @@ def prepare(
     if online_store is not None:
         with OnlineStore.open(snapshot / ONLINE) as files:
             if ensure_loaded(files, online_store):
-                log.info("loaded the snapshot as of %s into %s", instant, online_store)
+                log.info("loaded the snapshot as of %s into %s", instant, masked_url(online_store))
     return data, instant, schema
 
 

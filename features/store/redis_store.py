@@ -26,6 +26,7 @@ import redis
 
 from circlerank.errors import FeatureStoreError, StoreUnavailableError
 from circlerank.progress import track
+from circlerank.redact import masked_url
 
 from .keys import request_keys
 from .online import Ids, OnlineStore, OnlineStoreReader
@@ -48,7 +49,7 @@ def _client(url: str, timeout_s: float) -> redis.Redis:
     try:
         return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     except ValueError as exc:
-        raise FeatureStoreError(f"online store {url!r}: {exc}") from exc
+        raise FeatureStoreError(f"online store {masked_url(url)!r}: {exc}") from exc
 
 
 def _text(value: bytes | str) -> str:
@@ -56,7 +57,7 @@ def _text(value: bytes | str) -> str:
 
 
 def _unavailable(url: str, exc: Exception) -> StoreUnavailableError:
-    return StoreUnavailableError(f"online store {url} is unavailable ({exc})")
+    return StoreUnavailableError(f"online store {masked_url(url)} is unavailable ({exc})")
 
 
 class RedisOnlineStore(OnlineStoreReader):
@@ -78,7 +79,8 @@ class RedisOnlineStore(OnlineStoreReader):
         manifest: dict[str, Any],
         restore: Path | None = None,
     ):
-        self.url = url
+        self._url = url
+        self.url = masked_url(url)  # for messages: no password
         self.prefix = prefix
         self.namespace = namespace
         self.manifest = manifest
@@ -100,7 +102,7 @@ class RedisOnlineStore(OnlineStoreReader):
         if found is None:
             client.close()
             raise FeatureStoreError(
-                f"online store {url}: no snapshot loaded under {prefix!r} "
+                f"online store {masked_url(url)}: no snapshot loaded under {prefix!r} "
                 "(`circlerank serve --online-store URL` loads the server's snapshot)"
             )
         return cls(url, client, prefix, *found, restore=restore)
@@ -168,7 +170,7 @@ class RedisOnlineStore(OnlineStoreReader):
         if found is None and self.restore is not None:
             with OnlineStore.open(self.restore) as files:
                 log.warning("the snapshot vanished from %s: loading it again", self.url)
-                load_into_redis(files, self.url, self.prefix)
+                load_into_redis(files, self._url, self.prefix)
             found = _current(self._client, self.url, self.prefix)
         if found is None:
             raise StoreUnavailableError(f"online store {self.url}: no snapshot loaded")
@@ -225,7 +227,7 @@ def load_into_redis(
     try:
         for table in store.tables:
             chunks = list(_chunks(store, table, namespace))
-            for chunk in track(chunks, desc=f"loading {table} into {url}"):
+            for chunk in track(chunks, desc=f"loading {table} into {masked_url(url)}"):
                 client.mset(chunk)
         client.set(f"{namespace}:manifest", json.dumps(manifest))
         previous = client.get(f"{prefix}:current")

@@ -11,30 +11,24 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from circlerank.errors import StoreUnavailableError
+from circlerank.errors import CursorError, StoreUnavailableError
 from circlerank.frames import values_of
+from ranking.cursor import MAX_CURSOR_CHARS, Cursor
 from ranking.interleave import MAX_EXACT_PAGE, slot_probabilities, team_draft
 from ranking.pages import Page, PageAsk
 
 from ..eventlog import LoggedEvent
-from ..experiments import Assignment
+from ..experiments import FALLBACK_ARM, REQUESTED_ARM, Assignment
 from ..models import Served, seed_of
 from ..runtime import Runtime
-from ..schemas import RankedItem, RankedResponse
+from ..schemas import RankedItem, RankedResponse, StrategyParam, UserIdParam
 
-REQUESTED_ARM = "requested"  # the caller named the strategy: no experiment applies
-FALLBACK_ARM = "fallback"  # the online store was unreachable: the surface's fallback
-
-UserId = Annotated[
-    str, Query(min_length=1, max_length=128, description="any id; unknown = cold start")
-]
-Cursor = Annotated[
-    str | None, Query(max_length=16_384, description="next_cursor of the previous page")
-]
-Strategy = Annotated[
+UserId = UserIdParam  # the id policy: serving/schemas.py
+CursorToken = Annotated[
     str | None,
-    Query(min_length=1, max_length=64, description="default: experiment or surface default"),
+    Query(max_length=MAX_CURSOR_CHARS, description="next_cursor of the previous page"),
 ]
+Strategy = StrategyParam
 
 
 async def serve_page(
@@ -49,29 +43,28 @@ async def serve_page(
     served = rt.holder.current
     if served is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no model bundle loaded yet")
-    if strategy is not None:
-        assignment = Assignment(None, REQUESTED_ARM, strategy, None)
-    else:
-        assignment = rt.experiments.assign(surface, user_id, datetime.now(UTC))
+    session = served.pager.resume(cursor, user_id, surface) if cursor is not None else None
+    assignment = _assignment(rt, surface, user_id, strategy, session)
     request_id = uuid.uuid4().hex
     # only a randomized policy draws (seeding a generator costs more than a page's JSON)
     randomized = assignment.exploration is not None or assignment.interleave is not None
     rng = seed_of(request_id) if randomized else None
     try:
         items, label, next_cursor, teams = await _ranked(
-            rt, served, surface, user_id, limit, cursor, strategy, assignment, rng
+            rt, served, surface, user_id, limit, session, assignment, rng
         )
     except StoreUnavailableError:
         fallback = rt.strategies.fallbacks.get(surface)
         if fallback is None:
             raise
-        # the online store is down: a page without features, under its own arm so that
-        # experiment analyses leave it out; /readyz says why
+        # the online store is down: this one page comes from the fallback strategy, past
+        # what the session served, and is logged under its own arm so that experiment
+        # analyses leave it out; its cursor carries on the session; /readyz says why
         rt.metrics.fallbacks.labels(surface=surface).inc()
-        assignment = Assignment(None, FALLBACK_ARM, fallback, None)
         items, label, next_cursor, teams = await _ranked(
-            rt, served, surface, user_id, limit, None, fallback, assignment, rng
+            rt, served, surface, user_id, limit, session, assignment, rng, stand_in=fallback
         )
+        assignment = Assignment(None, FALLBACK_ARM, fallback, None)
     request.state.strategy = label
     rt.writer.submit(
         _impressions(request_id, user_id, surface, items, assignment, teams, served.version)
@@ -87,36 +80,79 @@ async def serve_page(
     )
 
 
+def _assignment(
+    rt: Runtime, surface: str, user_id: str, strategy: str | None, session: Cursor | None
+) -> Assignment:
+    """What the page is ranked with and logged under: a cursor's session keeps what its
+    first page was given (even if the experiments changed since); a named strategy is
+    in no experiment; otherwise the user's arm now."""
+    if session is not None:
+        return _resumed(session, strategy)
+    if strategy is not None:
+        return Assignment(None, REQUESTED_ARM, strategy, None)
+    return rt.experiments.assign(surface, user_id, datetime.now(UTC))
+
+
+def _resumed(session: Cursor, strategy: str | None) -> Assignment:
+    """The assignment a cursor pins; CursorError if the request names a strategy the
+    session was not asked for (a page of an arm's session is never logged as requested,
+    nor a requested page under an arm)."""
+    pins = session.pins
+    if pins.arm is None:
+        raise CursorError("this cursor pins no arm: not one this API issued; ask the first page")
+    if strategy is not None and (pins.arm, pins.strategy) != (REQUESTED_ARM, strategy):
+        of = f" of experiment {pins.experiment!r}" if pins.experiment else ""
+        raise CursorError(
+            f"this cursor pages arm {pins.arm!r}{of} with strategy {pins.strategy!r}, not the "
+            f"requested strategy {strategy!r}: page on without `strategy`, or ask the first "
+            "page with it"
+        )
+    return Assignment(pins.experiment, pins.arm, pins.strategy, pins.exploration)
+
+
 async def _ranked(
     rt: Runtime,
     served: Served,
     surface: str,
     user_id: str,
     limit: int,
-    cursor: str | None,
-    strategy: str | None,
+    session: Cursor | None,
     assignment: Assignment,
     rng: np.random.Generator | None,
+    stand_in: str | None = None,
 ) -> tuple[list[RankedItem], str, str | None, list[str]]:
     """The page's items, its strategy label, the next cursor and the strategy that
-    placed each item."""
-    if assignment.interleave is not None and cursor is None:
-        assert rng is not None  # seeded for every randomized policy
-        items, teams = await _interleaved(
-            rt, served, surface, user_id, limit, assignment.interleave, rng
-        )
-        return items, "|".join(assignment.interleave), None, teams
+    placed each item. A `stand_in` strategy ranks the page instead of the assignment's,
+    without its exploration; the next cursor still pins the assignment."""
+    if assignment.interleave is not None:  # a single page: an interleaving arm has no cursor
+        if stand_in is None:
+            assert rng is not None  # seeded for every randomized policy
+            items, teams = await _interleaved(
+                rt, served, surface, user_id, limit, assignment.interleave, rng
+            )
+            return items, "|".join(assignment.interleave), None, teams
+        asked = served.pager.ask(user_id, surface, limit, rt.world.as_of, strategy=stand_in)
+        items, label, _, teams = await _ranked_page(rt, served, surface, asked)
+        return items, label, None, teams
     asked = served.pager.ask(
         user_id,
         surface,
         limit,
         now=rt.world.as_of,
-        cursor=cursor,
-        # a cursor pins its session's strategy; an arm's is asked only on a first page
-        strategy=strategy if cursor is not None else assignment.strategy,
+        cursor=session,
+        strategy=assignment.strategy,
         exploration=assignment.exploration,
+        arm=assignment.arm,
+        experiment=assignment.experiment,
+        stand_in=stand_in,
         rng=rng,
     )
+    return await _ranked_page(rt, served, surface, asked)
+
+
+async def _ranked_page(
+    rt: Runtime, served: Served, surface: str, asked: PageAsk
+) -> tuple[list[RankedItem], str, str | None, list[str]]:
     page = await _page(rt, served, asked)
     _count(rt, surface, page)
     items = [_item(row) for row in _rows(page.ranked)]
@@ -241,7 +277,7 @@ def router(default_limit: int, max_limit: int) -> APIRouter:
             request: Request,
             user_id: UserId,
             limit: Limit = default_limit,
-            cursor: Cursor = None,
+            cursor: CursorToken = None,
             strategy: Strategy = None,
         ) -> Response:
             page = await serve_page(request, surface, user_id, limit, cursor, strategy)

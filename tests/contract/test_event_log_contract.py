@@ -3,6 +3,7 @@ idempotent on event_id, read back in arrival order with the same values and type
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from circlerank.errors import EventLogError
 from serving.eventlog import COLUMNS, EventLog, LoggedEvent, contract_events, open_event_log
+from serving.eventlog.base import event_from_json
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -26,6 +28,7 @@ def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     server = request.getfixturevalue("postgres_server")
     with psycopg.connect(server.url, autocommit=True) as db:
         db.execute("DROP TABLE IF EXISTS events")
+        db.execute("DROP TABLE IF EXISTS dead_letters")
     yield server.url
 
 
@@ -155,3 +158,104 @@ def test_a_password_never_shows_in_messages() -> None:
     with pytest.raises(EventLogError) as caught:
         open_event_log(url)
     assert "s3cret" not in str(caught.value)
+
+
+# rows no backend can store (a lone surrogate has no UTF-8) and rows PostgreSQL's text
+# refuses (NUL); SQLite stores a NUL as it is
+SURROGATE = "p\ud800x"
+NUL = "u\x00x"
+
+
+def test_a_refused_row_is_dead_lettered_and_the_rows_around_it_are_stored(
+    log: EventLog, log_url: str
+) -> None:
+    events = [event(i) for i in range(12)]
+    events[4] = event(4, user_id=NUL)  # what `/v1/feed?user_id=%00x` used to log
+    events[9] = event(9, item_id=SURROGATE)
+    refused = {4, 9} if log_url.startswith("postgresql") else {9}
+
+    appended = log.append_batch(events)
+
+    assert appended.new == 12 - len(refused)
+    assert [d.index for d in appended.dead_lettered] == sorted(refused)
+    assert [d.event_id for d in appended.dead_lettered] == [f"e{i}" for i in sorted(refused)]
+    stored = [e for i, e in enumerate(events) if i not in refused]
+    assert as_rows(log.read()) == [tuple(getattr(e, c) for c in COLUMNS) for e in stored]
+    letters = log.dead_letters()
+    assert letters["event_id"].tolist() == [f"e{i}" for i in sorted(refused)]
+    assert list(map(event_from_json, letters["event"])) == [events[i] for i in sorted(refused)]
+    assert "surrogate" in letters["reason"].iloc[-1]
+    assert str(letters["at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_postgresql_dead_letters_a_nul_row_and_keeps_logging(postgres_server: object) -> None:
+    """The issue's case: one NUL used to fail every later flush of the whole log."""
+    url = postgres_server.url  # type: ignore[attr-defined]
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS events")
+        db.execute("DROP TABLE IF EXISTS dead_letters")
+    log = open_event_log(url)
+    try:
+        first = log.append_batch([event(1), event(2, user_id=NUL), event(3)])
+        later = log.append_batch([event(4), event(5)])
+        # a retried batch (after an outage mid-way) stores its dead letter once
+        again = log.append_batch([event(1), event(2, user_id=NUL), event(3)])
+        letters = log.dead_letters()
+        stored = log.read()["event_id"].tolist()
+    finally:
+        log.close()
+    assert (first.new, later.new, again.new) == (2, 2, 0)
+    assert [d.event_id for d in first.dead_lettered] == ["e2"]
+    assert "NUL" in first.dead_lettered[0].reason
+    assert stored == ["e1", "e3", "e4", "e5"]
+    assert letters["event_id"].tolist() == ["e2"]
+    assert event_from_json(letters["event"].item()).user_id == NUL
+
+
+def test_a_broken_log_raises_and_dead_letters_nothing(log: EventLog, log_url: str) -> None:
+    """Only a row's values are dead-lettered: a log that cannot write at all (here its
+    table renamed away under it) raises, so the caller keeps the rows and retries."""
+    log.append([event(0)])
+    rename = "ALTER TABLE events RENAME TO {}"
+    if log_url.startswith("postgresql"):
+        with psycopg.connect(log_url, autocommit=True) as db:
+            db.execute(rename.format("events_away"))
+            try:
+                with pytest.raises(EventLogError, match="cannot append"):
+                    log.append([event(1), event(2, user_id=NUL), event(3)])
+            finally:
+                db.execute("ALTER TABLE events_away RENAME TO events")
+    else:
+        db = sqlite3.connect(log_url.removeprefix("sqlite:///"))
+        db.execute(rename.format("events_away"))
+        db.commit()
+        try:
+            with pytest.raises(EventLogError, match="cannot append"):
+                log.append([event(1), event(2, item_id=SURROGATE), event(3)])
+        finally:
+            db.execute("ALTER TABLE events_away RENAME TO events")
+            db.commit()
+            db.close()
+    assert log.dead_letters().empty
+    assert log.read()["event_id"].tolist() == ["e0"]
+
+
+def test_appends_are_durable_on_commit_whatever_the_session_default(
+    log_url: str,
+) -> None:
+    """Read back from the log's own connection: SQLite in WAL mode with
+    synchronous=FULL; PostgreSQL with synchronous_commit=on even when the URL asks for
+    off (as a server default or a role setting could)."""
+    if log_url.startswith("postgresql"):
+        lax = log_url + "?options=-c%20synchronous_commit%3Doff"
+        with psycopg.connect(lax) as plain:
+            assert plain.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        expected = {"synchronous_commit": "on"}
+    else:
+        lax = log_url
+        expected = {"journal_mode": "wal", "synchronous": "full"}
+    log = open_event_log(lax)
+    try:
+        assert log.durability() == expected
+    finally:
+        log.close()

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
-from serving.eventlog import PostgresEventLog
+from serving.eventlog import LoggedEvent, PostgresEventLog
 from tests.servers import LocalPostgres, LocalRedis, wait_for
 
 from .conftest import AUTH, ServedWorld
@@ -115,3 +116,47 @@ def test_served_pages_are_identical_from_redis_and_from_the_files(
         assert pages[0] == pages[1]
     finally:
         redis.close()
+
+
+def test_a_nul_row_on_postgresql_is_dead_lettered_and_the_server_stays_ready(
+    api: Callable[..., object], served_world: ServedWorld
+) -> None:
+    """Once one NUL stalled every later flush: the impressions behind it waited, the
+    oldest were dropped at 100k, and /readyz said 200. The edge now refuses NUL with
+    422, so the event log is called directly, as a row that got past it would be."""
+    postgres = LocalPostgres()
+    postgres.start()
+    user = served_world.users[2]
+    try:
+        with api(event_log=postgres.url) as client:  # type: ignore[attr-defined]
+            rt = client.app.state.runtime
+            posted = rt.event_log.append_batch([_row("p-nul", "posted", "\x00x"), _row("p-ok")])
+            rt.writer.submit([_row("s-nul", "served", "\x00x")])
+            page = client.get("/v1/feed", params={"user_id": user, "limit": 5}, headers=AUTH)
+            assert wait_for(lambda: rt.writer.pending == 0)
+            ready = client.get("/readyz")
+            metrics = client.get("/metrics").text
+            stored = rt.event_log.read()
+            letters = rt.event_log.dead_letters()
+    finally:
+        postgres.close()
+    assert page.status_code == 200
+    assert [d.event_id for d in posted.dead_lettered] == ["p-nul"] and posted.new == 1
+    assert ready.status_code == 200 and ready.json()["event_log_error"] is None
+    assert (stored["user_id"] == user).sum() == 5  # the page behind the NUL row is logged
+    assert sorted(letters["event_id"]) == ["p-nul", "s-nul"]
+    assert letters["reason"].str.contains("NUL").all()
+    assert 'circlerank_events_dead_lettered_total{origin="posted"} 1.0' in metrics
+    assert 'circlerank_events_dead_lettered_total{origin="served"} 1.0' in metrics
+
+
+def _row(event_id: str, origin: str = "posted", user_id: str = "u00001") -> LoggedEvent:
+    return LoggedEvent(
+        event_id=event_id,
+        ts=pd.Timestamp("2026-03-21T10:00:00Z"),
+        user_id=user_id,
+        surface="feed",
+        item_id="p000001",
+        action="impression" if origin == "served" else "click",
+        origin=origin,
+    )

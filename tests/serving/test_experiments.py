@@ -228,3 +228,133 @@ def test_an_interleaving_arm_logs_exact_propensities_and_credits_clicks(
     assert (result["a"], result["b"]) == ("engagement", "chronological")
     preference = result["preference"]
     assert preference.wins_b == 0 and preference.wins_a > 0 and preference.preference > 0
+
+
+def _session(
+    client, user: str, first: dict[str, str], pages: int = 3, later: dict[str, str] | None = None
+) -> list[dict]:
+    """Up to `pages` pages of one feed session: the first asked with `first`, the later
+    ones with its cursor and `later` (default: nothing more)."""
+    bodies: list[dict] = []
+    params = {"user_id": user, "limit": "4", **first}
+    for _ in range(pages):
+        got = client.get("/v1/feed", params=params, headers=AUTH)
+        assert got.status_code == 200, got.text
+        bodies.append(got.json())
+        if bodies[-1]["next_cursor"] is None:
+            break
+        params = {"user_id": user, "limit": "4", "cursor": bodies[-1]["next_cursor"]}
+        params |= later or {}
+    return bodies
+
+
+def _logged(tmp_path: Path):
+    log = SQLiteEventLog(tmp_path / "events.db")
+    rows = log.read()
+    log.close()
+    return rows[rows["action"] == "impression"]
+
+
+def _served_under(impressions, body: dict) -> set[tuple[str, str | None, str]]:
+    """The (arm, experiment, strategy) triples a page's impressions were logged with."""
+    rows = impressions[impressions["request_id"] == body["request_id"]]
+    assert len(rows) == len(body["items"])
+    return {
+        (r.arm, r.experiment if isinstance(r.experiment, str) else None, r.strategy)
+        for r in rows.itertuples()
+    }
+
+
+def _assert_one_session(bodies: list[dict], impressions, expected: tuple) -> None:
+    """Every page served and logged as `expected` (arm, experiment, strategy), the
+    exploring arm's pages with its propensities and the others with 1, ranks
+    contiguous and no item twice."""
+    _assert_pages(bodies, impressions, [expected] * len(bodies))
+
+
+def _assert_pages(bodies: list[dict], impressions, expected: list[tuple]) -> None:
+    """`_assert_one_session` with each page's own expected (arm, experiment, strategy)."""
+    assert len(bodies) == len(expected)
+    for body, want in zip(bodies, expected, strict=True):
+        assert (body["arm"], body["experiment"], body["strategy"]) == want
+        assert _served_under(impressions, body) == ({want} if body["items"] else set())
+        propensities = [i["propensity"] for i in body["items"]]
+        if want[0] == "explore":  # < 1 even for a best-first draw, unless one item was left
+            assert all(p < 1 for p in propensities) or len(propensities) < 2
+        else:
+            assert all(p == 1.0 for p in propensities)
+    items = [i for b in bodies for i in b["items"]]
+    assert [i["rank"] for i in items] == list(range(len(items)))
+    assert len({i["item_id"] for i in items}) == len(items)
+
+
+ARM_STRATEGY = {"control": "community", "engagement": "engagement", "explore": "community"}
+
+
+def test_later_pages_keep_the_arm_and_policy_of_the_first(
+    api, served_world: ServedWorld, tmp_path
+) -> None:
+    """With an experiment running, 60 users each page through an arm session and a
+    session that named a strategy on its first page only: every page is served and
+    logged as its session's first page was, never under a freshly drawn arm, and the
+    exploring arm's exploration touches only its own sessions."""
+    experiments = load_experiments(_experiments(tmp_path), load_strategies())
+    users = served_world.users[100:160]
+    sessions = []
+    with api(experiments=_experiments(tmp_path)) as client:
+        for user in users:
+            arm = experiments.assign("feed", user, NOW).arm
+            plain = _session(client, user, {})
+            sessions.append((plain, (arm, "ranker", ARM_STRATEGY[arm])))
+            named = _session(client, user, {"strategy": "chronological"})
+            sessions.append((named, ("requested", None, "chronological")))
+            again = _session(
+                client, user, {"strategy": "popularity"}, later={"strategy": "popularity"}
+            )
+            sessions.append((again, ("requested", None, "popularity")))
+    impressions = _logged(tmp_path)
+    for bodies, expected in sessions:
+        _assert_one_session(bodies, impressions, expected)
+    later_pages = {(e[0], len(b) > 1) for b, e in sessions}
+    for arm in ("control", "engagement", "explore", "requested"):
+        assert (arm, True) in later_pages  # every kind of session was paged on
+
+
+def test_a_session_keeps_its_arm_when_the_experiments_change(
+    api, served_world: ServedWorld, tmp_path
+) -> None:
+    """Sessions begun before an experiment started stay in arm `default`; sessions of
+    one salt keep their arms after a restart under another salt."""
+    secret = {"cursor_secret": "a-shared-cursor-secret-0123"}
+    users = served_world.users[200:240]
+    salt_a = load_experiments(_experiments(tmp_path), load_strategies())
+    (tmp_path / "b").mkdir()
+    resalted = _experiments(tmp_path / "b", THREE_ARMS.replace("ranker-2026-11", "other"))
+    salt_b = load_experiments(resalted, load_strategies())
+    moved = [
+        u for u in users if salt_a.assign("feed", u, NOW).arm != salt_b.assign("feed", u, NOW).arm
+    ]
+    assert len(moved) >= 10  # the restart would draw another arm for these users
+
+    def next_page(client, user: str, bodies: list[dict]) -> None:
+        if bodies[-1]["next_cursor"] is not None:
+            params = {"user_id": user, "limit": "4", "cursor": bodies[-1]["next_cursor"]}
+            bodies.append(client.get("/v1/feed", params=params, headers=AUTH).json())
+
+    with api(**secret) as client:  # no experiment yet
+        before = {u: _session(client, u, {}, pages=1) for u in users}
+    with api(experiments=_experiments(tmp_path), **secret) as client:
+        for user in users:
+            next_page(client, user, before[user])
+        arms_a = {u: _session(client, u, {}, pages=1) for u in users}
+    with api(experiments=resalted, **secret) as client:
+        for user in users:
+            next_page(client, user, arms_a[user])
+    impressions = _logged(tmp_path)
+    paged_on = 0
+    for user in users:
+        _assert_one_session(before[user], impressions, ("default", None, "community"))
+        arm = salt_a.assign("feed", user, NOW).arm
+        _assert_one_session(arms_a[user], impressions, (arm, "ranker", ARM_STRATEGY[arm]))
+        paged_on += user in moved and len(arms_a[user]) == 2
+    assert paged_on >= 5

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
 from ranking.strategy import load_strategies
+from serving.eventlog import LoggedEvent
+from tests.servers import wait_for
 
 from .conftest import AUTH, ServedWorld
 
@@ -76,4 +79,51 @@ def test_metrics_count_requests_candidates_removals_and_events(
     assert _value(samples, "circlerank_events_written_total", origin="posted") == 1
     assert (
         _value(samples, "circlerank_events_written_total", origin="served") == 3 * len(users) + 20
+    )
+
+
+def test_metrics_count_dead_letters_by_origin_and_show_the_backlog(api) -> None:
+    """Rows the event log refuses, posted or served, are counted once dead-lettered
+    (called on the event log directly: the edge refuses such ids with 422 first)."""
+    row = {
+        "ts": pd.Timestamp("2026-03-21T10:00:00Z"),
+        "user_id": "u00001",
+        "surface": "feed",
+        "item_id": "p\ud800",  # a lone surrogate: no backend can store it
+        "action": "click",
+    }
+    with api() as client:
+        rt = client.app.state.runtime
+        posted = rt.event_log.append_batch(
+            [LoggedEvent(event_id="bad", origin="posted", **row), good("ok", "posted")]
+        )
+        rt.writer.submit(
+            [
+                good("i1", "served"),
+                LoggedEvent(event_id="bad-imp", origin="served", **row | {"action": "impression"}),
+                good("i2", "served"),
+            ]
+        )
+        assert wait_for(lambda: rt.writer.pending == 0)
+        samples = _samples(client.get("/metrics").text)
+        stored = rt.event_log.read()["event_id"].tolist()
+    assert [d.event_id for d in posted.dead_lettered] == ["bad"]
+    assert stored == ["ok", "i1", "i2"]
+    assert _value(samples, "circlerank_events_dead_lettered_total", origin="posted") == 1
+    assert _value(samples, "circlerank_events_dead_lettered_total", origin="served") == 1
+    assert _value(samples, "circlerank_events_written_total", origin="served") == 2
+    assert ("circlerank_impressions_pending", ()) in samples
+    assert _value(samples, "circlerank_impressions_pending") == 0
+    assert ("circlerank_events_dropped_total", ()) in samples
+
+
+def good(event_id: str, origin: str) -> LoggedEvent:
+    return LoggedEvent(
+        event_id=event_id,
+        ts=pd.Timestamp("2026-03-21T10:00:00Z"),
+        user_id="u00001",
+        surface="feed",
+        item_id="p000001",
+        action="impression" if origin == "served" else "click",
+        origin=origin,
     )

@@ -81,6 +81,7 @@ def test_a_corrupt_bundle_is_refused_and_the_old_one_serves(api, fresh_models: P
     assert ready.json()["model_version"] == before
     assert "corrupt" in ready.json()["reload_refused"]["bundle"]
     assert "cannot load" in ready.json()["reload_refused"]["reason"]
+    assert "feed/heads/click.txt" in ready.json()["reload_refused"]["reason"]  # named
     assert feed.status_code == 200 and feed.json()["model_version"] == before
 
 
