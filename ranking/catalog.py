@@ -72,6 +72,52 @@ class Catalog:
         return c.assign(members=c["circle_id"].map(size).fillna(0).astype(np.int64))
 
     @cached_property
+    def member_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The user and circle ids of `members` as object arrays (a request picks its
+        rows from them: converting a column of the table costs a pass over it)."""
+        m = self.members
+        return m["user_id"].to_numpy(dtype=object), m["circle_id"].to_numpy(dtype=object)
+
+    @cached_property
+    def circle_ids(self) -> np.ndarray:
+        """The ids of `circles`, as an object array (a request reads them as is)."""
+        return self.circles["circle_id"].to_numpy(dtype=object)
+
+    @cached_property
+    def every_circle_live(self) -> bool:
+        """Whether every circle of the data exists at as_of (ids are unique: the
+        contract quarantines repeated keys), so that nothing a model trained on this
+        data recommends needs checking against `circles`."""
+        return len(self.circles) == len(self.data["circles"])
+
+    @cached_property
+    def live_circle_set(self) -> frozenset[str]:
+        """The ids of `circles`, as a set."""
+        return frozenset(self.circle_ids.tolist())
+
+    @cached_property
+    def circles_by_joins(self) -> np.ndarray:
+        """The ids of `circles`, most decayed joins (`joins`) first, then table order."""
+        joins = self.circles["circle_id"].map(self.joins).fillna(0.0).to_numpy(np.float64)
+        return self.circle_ids[np.argsort(-joins, kind="stable")]
+
+    @cached_property
+    def circles_by_city(self) -> dict[str, np.ndarray]:
+        """city -> the ids of the circles with members from it, most such members first,
+        then by id (the circles of one city a request reads, without a pass over the
+        memberships)."""
+        members = self.members.assign(city=lambda m: m["user_id"].map(self.cities))
+        local = members.groupby(["city", "circle_id"]).size().rename("local").reset_index()
+        local = local.sort_values(["city", "local", "circle_id"], ascending=[True, False, True])
+        city = local["city"].to_numpy(dtype=object)
+        ids = local["circle_id"].to_numpy(dtype=object)
+        if not len(city):
+            return {}
+        starts = np.flatnonzero(np.concatenate(([True], city[1:] != city[:-1])))
+        ends = np.append(starts[1:], len(city))
+        return {city[a]: ids[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+
+    @cached_property
     def posts(self) -> pd.DataFrame:
         """Posts created in [as_of - freshness, as_of) and not deleted by as_of, with
         their time-decayed engagement and their impressions so far."""
@@ -384,6 +430,18 @@ class Catalog:
     def member_rows(self, users: np.ndarray) -> np.ndarray:
         """The rows of `members` of these users, in table order (no scan of the table)."""
         return _rows_of(self._member_rows_by_user, users)
+
+    def member_rows_each(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of `users` in turn (repeats included), its rows of `members` in
+        table order: the rows, and for each the position in `users` it belongs to
+        (what a merge of `users` with `members` on the user gives, in its order)."""
+        by_user = self._member_rows_by_user
+        none = np.empty(0, dtype=np.intp)
+        found = [by_user.get(u, none) for u in np.asarray(users, dtype=object).tolist()]
+        if not found:
+            return none, none
+        counts = np.fromiter((len(f) for f in found), np.intp, len(found))
+        return np.repeat(np.arange(len(found)), counts), np.concatenate(found).astype(np.intp)
 
     def tie_rows(self, users: np.ndarray) -> np.ndarray:
         """The rows of `ties` of these users, in table order (no scan of the table)."""

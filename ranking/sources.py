@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 import numpy as np
@@ -13,8 +14,19 @@ from circlerank.frames import frame_of, values_of
 from .catalog import ROW, USER
 from .components import CandidateSource, RankContext, best_first, by_user_then, ranks_within
 
+log = logging.getLogger(__name__)
+
 PAIR = ["user_id", "item_id"]
 PAIR_ROW = [*PAIR, ROW]  # feed posts: their rows come with them
+# all_circles offers every circle of a catalog of at most this many. Each of its
+# candidates costs a request filters, features and the scorer's trees: on Last.fm (17,632
+# circles, the default strategy, one user per request, in process on 2 busy cores) about
+# 5 us per candidate (p50 +5 to +11 ms for 1,000 of its circles, +13 ms for 2,000, +20 ms
+# for 4,000, +140 ms for all 17,632) beside ~400 from the other sources. 1,000 keeps
+# all_circles under a fifth of the 30 ms a request may take; the model, friends',
+# popular, city and interest sources supply the candidates of a larger catalog.
+ELIGIBLE_UP_TO = 1000
+_told_capped = False  # the cap is logged once per process, not per request
 
 
 class TopK(BaseModel):
@@ -172,15 +184,39 @@ class ALSPosts(CandidateSource[TopK]):
         return _first_per_user(pairs, order, self.params.k)
 
 
-class EligibleCircles(CandidateSource):
-    """Every circle that exists at as_of (filters remove joined and gated ones)."""
+class UpTo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    up_to: int = Field(default=ELIGIBLE_UP_TO, gt=0)  # circles at most (see ELIGIBLE_UP_TO)
+
+
+class EligibleCircles(CandidateSource[UpTo]):
+    """Every circle that exists at as_of (filters remove joined and gated ones), when
+    there are at most `up_to` of them; none on a larger catalog, where scoring every
+    circle would cost a request too much (the other sources supply its candidates)."""
 
     name = "all_circles"
     surfaces = ("circle_suggestions",)
+    Params: ClassVar[type[BaseModel]] = UpTo
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        ids = ctx.catalog.circles["circle_id"].to_numpy()
+        ids = ctx.catalog.circle_ids
+        if len(ids) > self.params.up_to:
+            _tell_capped(len(ids), self.params.up_to)
+            return pd.DataFrame(columns=PAIR)
         return _for_every_user(users, ids)
+
+
+def _tell_capped(circles: int, up_to: int) -> None:
+    global _told_capped
+    if not _told_capped:
+        _told_capped = True
+        log.info(
+            "all_circles offers no candidates: %d circles exist, more than its up_to of %d "
+            "(the other sources supply them; logged once per process)",
+            circles,
+            up_to,
+        )
 
 
 class AtMost(BaseModel):
@@ -198,14 +234,32 @@ class FriendsCircles(CandidateSource[AtMost]):
     Params: ClassVar[type[BaseModel]] = AtMost
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        ties = ctx.catalog.ties
-        ties = ties[ties["user_id"].isin(users)]
-        members = ctx.catalog.members.rename(columns={"user_id": "other_id"})
-        found = ties.merge(members, on="other_id").rename(columns={"circle_id": "item_id"})
+        catalog = ctx.catalog
+        # each tie of the users (in table order), beside each circle its other side
+        # belongs to (in table order): a merge of the ties with the memberships, without
+        # a pass over either table
+        user, other = catalog.tie_pairs(users)
+        tie, member = catalog.member_rows_each(other)
+        user, circle = user[tie], catalog.member_ids[1][member]
         if self.params.k is None:
-            return found[PAIR].drop_duplicates()
-        counted = found.groupby(PAIR, sort=False).size().rename("friends").reset_index()
-        return _top_per_user(counted, "friends", self.params.k)
+            return pd.DataFrame({"user_id": user, "item_id": circle}).drop_duplicates()
+        return _most_frequent(user, circle, self.params.k)
+
+
+def _most_frequent(user: np.ndarray, item: np.ndarray, k: int) -> pd.DataFrame:
+    """Per user, the `k` items found most often beside it, then by item id; by user id:
+    what counting the (user, item) pairs then `_top_per_user` gives, without pandas'
+    grouping and sorting (which cost a request milliseconds on a few hundred rows)."""
+    user_code, user_ids = pd.factorize(user, sort=True)
+    item_code, item_ids = pd.factorize(item, sort=True)
+    pair, count = np.unique(user_code * len(item_ids) + item_code, return_counts=True)
+    pair_user, pair_item = pair // max(len(item_ids), 1), pair % max(len(item_ids), 1)
+    order = np.lexsort((pair_item, -count, pair_user))
+    order = order[ranks_within(pair_user[order]) < k]
+    users = np.asarray(user_ids, dtype=object)[pair_user[order]]
+    return frame_of(
+        {"user_id": users, "item_id": np.asarray(item_ids, dtype=object)[pair_item[order]]}
+    )
 
 
 class PopularCircles(CandidateSource[TopK]):
@@ -216,10 +270,7 @@ class PopularCircles(CandidateSource[TopK]):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        ids = ctx.catalog.circles["circle_id"]
-        joins = ids.map(ctx.catalog.joins).fillna(0.0).to_numpy()
-        top = ids.to_numpy()[np.argsort(-joins, kind="stable")[: self.params.k]]
-        return _for_every_user(users, top)
+        return _for_every_user(users, ctx.catalog.circles_by_joins[: self.params.k])
 
 
 class CityCircles(CandidateSource[TopK]):
@@ -231,12 +282,15 @@ class CityCircles(CandidateSource[TopK]):
     Params: ClassVar[type[BaseModel]] = TopK
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        city = ctx.catalog.cities
-        members = ctx.catalog.members.assign(city=lambda m: m["user_id"].map(city))
-        local = members.groupby(["city", "circle_id"]).size().rename("local").reset_index()
-        asked = pd.DataFrame({"user_id": users, "city": pd.Series(users).map(city).to_numpy()})
-        found = asked.merge(local, on="city").rename(columns={"circle_id": "item_id"})
-        return _top_per_user(found, "local", self.params.k)
+        # by user id, then most local members, then circle id
+        asked = np.sort(np.asarray(pd.unique(np.asarray(users, dtype=object)), dtype=object))
+        city = pd.Series(asked, dtype=object).map(ctx.catalog.cities).tolist()
+        by_city, none = ctx.catalog.circles_by_city, np.empty(0, dtype=object)
+        top = [by_city.get(c, none)[: self.params.k] if pd.notna(c) else none for c in city]
+        counts = np.fromiter((len(t) for t in top), np.intp, len(top))
+        if not counts.sum():
+            return pd.DataFrame(columns=PAIR)
+        return frame_of({"user_id": np.repeat(asked, counts), "item_id": np.concatenate(top)})
 
 
 class _ModelCircles(CandidateSource[TopK]):
@@ -251,11 +305,18 @@ class _ModelCircles(CandidateSource[TopK]):
         models = getattr(ctx.bundle, self.model, {}) if ctx.bundle is not None else {}
         if "circle_suggestions" not in models:
             return pd.DataFrame(columns=PAIR)
+        catalog = ctx.catalog
+        # the users' own memberships (the model skips only those of the users asked),
+        # and no item restriction when every circle of the data is live: a model
+        # trained on it knows no other; either for all would cost O(catalog) a request
+        mine = catalog.member_rows(users)
+        member_user, member_circle = catalog.member_ids
+        exclude = frame_of({"user_id": member_user[mine], "item_id": member_circle[mine]})
         found = models["circle_suggestions"].recommend(
             users,
             self.params.k,
-            exclude=ctx.catalog.members.set_axis(PAIR, axis=1),
-            allowed=set(ctx.catalog.circles["circle_id"]),
+            exclude=exclude,
+            allowed=None if catalog.every_circle_live else catalog.live_circle_set,
         )
         return found[PAIR]
 
@@ -281,23 +342,42 @@ class EASECircles(_ModelCircles):
     model = "ease"
 
 
-class InterestCircles(CandidateSource[TopK]):
-    """Circles whose members' payment categories best match the user's (interest_match)."""
+class InterestParams(TopK):
+    up_to: int = Field(default=ELIGIBLE_UP_TO, gt=0)  # circles looked at, at most
+
+
+class InterestCircles(CandidateSource[InterestParams]):
+    """Circles whose members' payment categories best match the user's (interest_match),
+    among every circle, or the `up_to` most joined ones on a larger catalog: the match
+    comes from each circle's features, which a request cannot afford for all."""
 
     name = "interest_circles"
     surfaces = ("circle_suggestions",)
-    Params: ClassVar[type[BaseModel]] = TopK
+    Params: ClassVar[type[BaseModel]] = InterestParams
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         if ctx.features is None:
             return pd.DataFrame(columns=PAIR)
-        every = EligibleCircles().fetch(ctx, users)
-        rows = every.assign(as_of=ctx.as_of)
-        match = ctx.features(rows, ctx.surface).get("interest_match")
+        catalog = ctx.catalog
+        ids = catalog.circle_ids
+        if len(ids) > self.params.up_to:
+            ids = catalog.circles_by_joins[: self.params.up_to]
+        # the features have interest_match or not whatever the rows (it needs payment
+        # categories): one row says which, before the features of every pair are built
+        if not len(ids) or not len(users) or not self._matches(ctx, users[:1], ids[:1]):
+            return pd.DataFrame(columns=PAIR)
+        every = _for_every_user(users, ids)
+        match = ctx.features(every.assign(as_of=ctx.as_of), ctx.surface).get("interest_match")
         if match is None:
             return pd.DataFrame(columns=PAIR)
         every["interest"] = np.asarray(match, dtype=np.float64)
         return _top_per_user(every, "interest", self.params.k)
+
+    @staticmethod
+    def _matches(ctx: RankContext, user: np.ndarray, circle: np.ndarray) -> bool:
+        assert ctx.features is not None
+        one = _for_every_user(user, circle).assign(as_of=ctx.as_of)
+        return ctx.features(one, ctx.surface).get("interest_match") is not None
 
 
 SOURCES: tuple[type[CandidateSource], ...] = (
