@@ -66,8 +66,18 @@ class ItemToItem(Generic[P]):
 
     def _user_scores(self, rows: np.ndarray) -> np.ndarray:
         """Dense scores over every item for the given user rows."""
-        product = self._members[rows] @ self._similar
-        return product.toarray() if sp.issparse(product) else np.asarray(product)
+        members = self._members[rows]
+        if sp.issparse(self._similar):
+            return np.asarray((members @ self._similar).toarray())
+        # dense weights (EASE): the weighted sum of the rows of each user's own items; a
+        # sparse-times-dense product would first copy the whole matrix to float64 (a
+        # 12k-item model: 50-500 ms a request, against well under 1 ms this way)
+        out = np.empty((len(rows), self._similar.shape[1]))
+        for r in range(len(rows)):
+            own = slice(members.indptr[r], members.indptr[r + 1])
+            weights = np.asarray(members.data[own], dtype=np.float64)
+            out[r] = weights @ self._similar[members.indices[own]]
+        return out
 
     def score(self, user_ids: Ids, item_ids: Ids) -> np.ndarray:
         """Score per aligned (user, item) pair; NaN where either is unknown."""
