@@ -41,8 +41,13 @@ class NotMember(Filter):
     surfaces = ("circle_suggestions",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        asked = pd.MultiIndex.from_frame(candidates[["user_id", "item_id"]])
-        return ~asked.isin(ctx.catalog.member_pairs)
+        users = values_of(candidates, "user_id", object)
+        # only the asked users' memberships: the whole table is millions of pairs
+        rows = ctx.catalog.member_rows(pd.unique(users))
+        member_user, member_circle = ctx.catalog.member_ids
+        own = pd.MultiIndex.from_arrays([member_user[rows], member_circle[rows]])
+        asked = pd.MultiIndex.from_arrays([users, values_of(candidates, "item_id", object)])
+        return ~np.asarray(asked.isin(own))
 
 
 class LiveCircle(Filter):
