@@ -280,12 +280,5 @@ def import_ciao(
         "memberships": memberships,
         "social_edges": social,
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, frame in tables.items():
-            frame.to_parquet(out / f"{name}.parquet", index=False)
-            report.rows[name] = len(frame)
-        (out / "import_report.json").write_text(report.to_json() + "\n")
-    except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc}") from exc
+    report.write(out, tables)
     return report

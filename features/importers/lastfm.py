@@ -54,6 +54,18 @@ class ImportReport:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
+    def write(self, out: Path, tables: dict[str, pd.DataFrame]) -> None:
+        """Write `tables` as contract Parquet files and this report, counting their
+        rows, to `out` (created if missing)."""
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, frame in tables.items():
+                frame.to_parquet(out / f"{name}.parquet", index=False)
+                self.rows[name] = len(frame)
+            (out / "import_report.json").write_text(self.to_json() + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write {out}: {exc}") from exc
+
 
 def _read(src: Path, name: str, encoding: str = "utf-8") -> pd.DataFrame:
     path = src / name
@@ -151,12 +163,5 @@ def import_lastfm(src: str | Path, out: str | Path) -> ImportReport:
         "social_edges": social,
         "posts": posts,
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, frame in tables.items():
-            frame.to_parquet(out / f"{name}.parquet", index=False)
-            report.rows[name] = len(frame)
-        (out / "import_report.json").write_text(report.to_json() + "\n")
-    except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc}") from exc
+    report.write(out, tables)
     return report

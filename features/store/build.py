@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from circlerank.durable import fsync_path
 from circlerank.errors import FeatureStoreError, OutputError
 from circlerank.progress import step
 
@@ -82,7 +83,7 @@ def build_online_store(
             "meta": extra,
         }
         _write_manifest(staging / MANIFEST, manifest)
-        _fsync(staging)
+        fsync_path(staging)
         _install(staging, target)
     except OSError as exc:
         _discard(staging)
@@ -249,7 +250,7 @@ def _write_values(path: Path, frame: pd.DataFrame, columns: list[str], order: np
         np.take(source, order[start:stop], axis=0, out=out[start:stop])
     out.flush()
     del out
-    _fsync(path)
+    fsync_path(path)
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -265,14 +266,6 @@ def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
         handle.write(text + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _install(staging: Path, target: Path) -> None:
@@ -291,7 +284,7 @@ def _install(staging: Path, target: Path) -> None:
             os.rename(aside, target)
             raise
         _discard(aside)
-    _fsync(target.parent)
+    fsync_path(target.parent)
 
 
 def _discard(path: Path) -> None:

@@ -28,6 +28,8 @@ from typing import TextIO
 
 import pandas as pd
 
+from circlerank.durable import fsync_path
+
 from .base import EventLog, LoggedEvent, event_from_json, event_json
 from .sqlite import SQLiteEventLog
 
@@ -55,7 +57,7 @@ class SpillDirectory:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        _sync_directory(self.directory)
+        fsync_path(self.directory)  # the rename, durable
         return target
 
     def claim(self) -> tuple[list[LoggedEvent], list[Claim]]:
@@ -132,12 +134,3 @@ def _read(lines: TextIO) -> tuple[list[LoggedEvent], bool]:
             log.error("%s line %d: not a spilled impression (%s)", lines.name, number, exc)
             readable = False
     return events, readable
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make a rename in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
