@@ -134,10 +134,15 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    """Strict base64url without padding: binascii.Error (a ValueError) for anything
-    else, where the standard decoder would silently drop stray characters."""
+    """Strict, canonical base64url without padding: binascii.Error (a ValueError) for
+    anything else. The standard decoder silently drops stray characters and ignores the
+    last character's unused bits, so one token would have several spellings (a changed
+    signature character that still verifies)."""
     padded = text + "=" * (-len(text) % 4)
-    return base64.b64decode(padded, altchars=b"-_", validate=True)
+    raw = base64.b64decode(padded, altchars=b"-_", validate=True)
+    if _b64(raw) != text:
+        raise binascii.Error("not canonical base64url: the last character has unused bits set")
+    return raw
 
 
 def _field_errors(exc: ValidationError, most: int = 3) -> str:
