@@ -134,15 +134,11 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    """Strict, canonical base64url without padding: binascii.Error (a ValueError) for
-    anything else. The standard decoder silently drops stray characters and ignores the
-    last character's unused bits, so one token would have several spellings (a changed
-    signature character that still verifies)."""
+    """Strict base64url without padding: binascii.Error (a ValueError) for anything
+    else, where the standard decoder would silently drop stray characters. It still
+    ignores the last character's unused bits: see _signed_payload."""
     padded = text + "=" * (-len(text) % 4)
-    raw = base64.b64decode(padded, altchars=b"-_", validate=True)
-    if _b64(raw) != text:
-        raise binascii.Error("not canonical base64url: the last character has unused bits set")
-    return raw
+    return base64.b64decode(padded, altchars=b"-_", validate=True)
 
 
 def _field_errors(exc: ValidationError, most: int = 3) -> str:
@@ -213,4 +209,8 @@ class CursorSigner:
             )
         if not hmac.compare_digest(mac, self._mac(payload)):
             raise CursorError("invalid cursor: its signature does not match (tampered or forged)")
+        # one spelling per token: with the last character's unused bits set, a changed
+        # signature character would still verify
+        if _b64(payload) != body or _b64(mac) != signature:
+            raise CursorError("malformed cursor: not canonical base64url (unused bits set)")
         return payload
