@@ -100,6 +100,7 @@ def run_scenario(name: str, args: argparse.Namespace, tmp: Path) -> ScenarioResu
     from evaluation.quality import QualityRow, quality_rows, read_truth
     from evaluation.simulator import SimConfig, simulate
     from features.contract import load_contract
+    from ranking.for_training import ServingCandidates
     from ranking.replay import Replayer
     from training.train import train
 
@@ -111,7 +112,7 @@ def run_scenario(name: str, args: argparse.Namespace, tmp: Path) -> ScenarioResu
     split = pd.Timestamp(json.loads((truth_dir / "meta.json").read_text())["split_time"])
     data = load_contract(world, quarantine_dir=tmp / name / "q")
     started = time.perf_counter()
-    bundle = train(data, until=split)
+    bundle = train(data, ServingCandidates(), until=split)
     train_s = time.perf_counter() - started
     replayer = Replayer(data, bundle, split, feature_dir=tmp / name / "snapshot")
     truths = read_truth(truth_dir)

@@ -73,6 +73,7 @@ def main() -> None:
     from circlerank.memory import freeze_heap
     from evaluation.simulator import SimConfig, simulate
     from features.contract import load_contract
+    from ranking.for_training import ServingCandidates
     from ranking.pipeline import Pipeline
     from ranking.replay import Replayer
     from ranking.strategy import Strategy, load_strategies
@@ -87,7 +88,7 @@ def main() -> None:
         split = pd.Timestamp(meta["split_time"])
         data = load_contract(world, quarantine_dir=Path(tmp) / "q")
         # saved and loaded back, as the API does: loading compiles the trees
-        train(data, until=split).save(Path(tmp) / "models")
+        train(data, ServingCandidates(), until=split).save(Path(tmp) / "models")
         bundle = load_bundle(Path(tmp) / "models")
         predictors = {p.kind for p in bundle.ranker("feed", "heads").predictors.values()}
         replayer = Replayer(data, bundle, split, feature_dir=Path(tmp) / "snapshot")

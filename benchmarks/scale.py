@@ -46,13 +46,14 @@ def one_run(engine_name: str, world: Path, until: str, out: Path) -> None:
 
     from features.contract import load_contract
     from features.engine import make_engine
+    from ranking.for_training import ServingCandidates
     from training.train import train
 
     started = time.perf_counter()
     data = load_contract(world)
     engine = make_engine(engine_name)
     try:
-        bundle = train(data, until=pd.Timestamp(until), engine=engine)
+        bundle = train(data, ServingCandidates(), until=pd.Timestamp(until), engine=engine)
         wall = time.perf_counter() - started
         workers: list[float] = []
         client = getattr(engine, "client", None)

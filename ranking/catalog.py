@@ -46,13 +46,17 @@ def _not_yet(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
     return ~_before(column, as_of)
 
 
+# the feed's freshness window unless strategies.toml sets `freshness_days`
+FRESHNESS_DAYS = 7.0
+
+
 @dataclass
 class Catalog:
     """Memberships, posts, circles, credit and ties in force at `as_of`."""
 
     data: ContractData
     as_of: pd.Timestamp
-    freshness: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=7))
+    freshness: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=FRESHNESS_DAYS))
     half_life: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=1))
     _feed_memo: tuple[tuple[str, ...], pd.DataFrame] | None = field(default=None, repr=False)
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from circlerank.errors import ConfigError
 
+from .catalog import FRESHNESS_DAYS
 from .components import SURFACES, Component
 from .filters import FILTERS
 from .rerankers import RERANKERS
@@ -105,7 +106,7 @@ class Strategies(BaseModel):
     fallbacks: dict[str, str] = {}
     strategies: dict[str, Strategy]
     # the feed surface: posts younger than this in the user's circles
-    freshness_days: float = Field(default=7.0, gt=0)
+    freshness_days: float = Field(default=FRESHNESS_DAYS, gt=0)
 
     @model_validator(mode="after")
     def _defaults(self) -> Strategies:

@@ -25,12 +25,14 @@ from features.contract import ContractData
 from features.pit import AS_OF
 
 from .als import ALSModel
+from .bundle import Bundle
+from .candidates import CandidateGenerator
 from .config import MembershipCandidates
 from .dataset import POSITION, TrainingSet
 from .hidden import active_memberships, hide, membership_interactions, without
 from .item_models import fit_item_models
 from .labels import LABELS
-from .signals import SIGNALS, PairScorer, candidate_signals
+from .signals import SIGNALS, candidate_signals
 
 SURFACE = "circle_suggestions"
 VALID_SHARE = 0.2  # of users
@@ -42,14 +44,16 @@ def membership_training_sets(
     until: pd.Timestamp,
     seed: int,
     candidates: MembershipCandidates,
+    generator: CandidateGenerator,
     position_feature: bool = True,
 ) -> tuple[TrainingSet, TrainingSet]:
     """Training and validation sets of (user, circle) candidate rows labelled by hidden
-    joins, `candidates.repeats` independent hidings stacked."""
+    joins, `candidates.repeats` independent hidings stacked; `generator` gathers the
+    candidates as serving would."""
     rng = np.random.default_rng(seed)
     active = active_memberships(data, until)
     parts = [
-        _hiding(data, config, until, candidates, active, repeat, rng, seed)
+        _hiding(data, config, until, candidates, generator, active, repeat, rng, seed)
         for repeat in range(candidates.repeats)
     ]
     frame = pd.concat([p for p, _ in parts], ignore_index=True)
@@ -73,6 +77,7 @@ def _hiding(
     config: FeatureConfig,
     until: pd.Timestamp,
     candidates: MembershipCandidates,
+    generator: CandidateGenerator,
     active: pd.DataFrame,
     repeat: int,
     rng: np.random.Generator,
@@ -88,7 +93,13 @@ def _hiding(
         hidden = hidden[hidden["user_id"].isin(users).to_numpy()]
     visible = without(data, hidden)
     builder = FeatureBuilder(visible, config)
-    rows, models = _candidates(visible, builder, until, candidates, users, len(hidden), seed)
+    what = f"without {len(hidden):,} hidden memberships"
+    bundle = _candidate_models(visible, until, candidates, what, seed)
+    with step(f"candidates of {len(users):,} users {what}"):
+        rows = generator.strategy_candidates(
+            visible, builder, until, bundle, SURFACE, users, candidates.strategy
+        )
+    models = bundle.candidate_models(SURFACE)
     joined = pd.MultiIndex.from_frame(hidden[["user_id", "circle_id"]])
     rows = rows.assign(join=pd.MultiIndex.from_frame(rows).isin(joined).astype(np.int64))
     # a query with no hidden membership among its candidates teaches nothing
@@ -120,46 +131,21 @@ def _hiding(
     return frame, columns
 
 
-def _candidates(
+def _candidate_models(
     visible: ContractData,
-    builder: FeatureBuilder,
     until: pd.Timestamp,
     candidates: MembershipCandidates,
-    users: np.ndarray,
-    hidden: int,
+    what: str,
     seed: int,
-) -> tuple[pd.DataFrame, dict[str, PairScorer | None]]:
-    """The (user_id, item_id) pairs the serving strategy ranks for `users` on the visible
-    data, and the candidate models fitted on it as `train` fits the served ones."""
-    from ranking.catalog import Catalog
-    from ranking.components import RankContext
-    from ranking.pipeline import Pipeline
-    from ranking.strategy import load_strategies
-
-    from .bundle import Bundle
-
+) -> Bundle:
+    """A bundle of the candidate models fitted on the visible data as `train` fits the
+    served ones."""
     interactions = membership_interactions(visible, until)
-    what = f"without {hidden:,} hidden memberships"
     with step(f"ALS {what}"):
         als = ALSModel(candidates.als.params(seed)).fit(interactions)
     bundle = Bundle(manifest={"version": "hidden-memberships"}, als={SURFACE: als})
     bundle.add_item_models(SURFACE, fit_item_models(interactions, candidates.ease_params(), what))
-    strategy = load_strategies().get(candidates.strategy, SURFACE)
-    ctx = RankContext(
-        surface=SURFACE,
-        catalog=Catalog(visible, until, freshness=pd.Timedelta(days=7)),
-        features=lambda rows, s: builder.for_requests(rows, s),
-        bundle=bundle,
-    )
-    with step(f"{strategy.name} candidates of {len(users):,} users {what}"):
-        found = Pipeline(strategy).candidates(ctx, users)
-    rows = pd.DataFrame(
-        {
-            "user_id": found["user_id"].to_numpy(dtype=object),
-            "item_id": found["item_id"].to_numpy(dtype=object),
-        }
-    )
-    return rows, bundle.candidate_models(SURFACE)
+    return bundle
 
 
 def _sampled(rows: pd.DataFrame, negatives: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from features.pit import AS_OF, TS
 
 from .als import ALSModel, interactions_from_events
 from .bundle import FORMAT, Bundle, library_versions
+from .candidates import CandidateGenerator
 from .capacity import search_capacity
 from .config import BoosterParams, TrainConfig
 from .dataset import TrainingSet, build_training_set, seen_until, training_until
@@ -162,13 +163,10 @@ def source_recall(
     config: TrainConfig,
     cut: pd.Timestamp,
     until: pd.Timestamp,
+    generator: CandidateGenerator,
 ) -> dict[str, float]:
     """Recall@K of every candidate source at `cut` against the items users engaged with in
     the RECALL_HORIZON after it: ALS is refitted on data before `cut` so nothing leaks."""
-    from ranking.catalog import Catalog
-    from ranking.components import CandidateSource, RankContext
-    from ranking.strategy import REGISTRY
-
     data = builder.data
     events = data["events"]
     ts = events["ts"].astype(TS)
@@ -188,35 +186,27 @@ def source_recall(
         users = np.random.default_rng(config.seed).choice(users, RECALL_USERS, replace=False)
     positives = positives[positives["user_id"].isin(users)]
     als, items = fit_candidate_models(data, surface, config, cut)  # refitted before `cut`
-    bundle = Bundle(
-        manifest={"version": "recall"},
-        als={surface: als} if als else {},
-    )
+    bundle = Bundle(manifest={"version": "recall"}, als={surface: als} if als else {})
     bundle.add_item_models(surface, items)
-    ctx = RankContext(
-        surface=surface,
-        catalog=Catalog(data, cut, freshness=pd.Timedelta(days=7)),
-        features=lambda rows, s: builder.for_requests(rows, s),
-        bundle=bundle,
-    )
-    out = {}
-    for name, cls in REGISTRY["sources"].items():
-        source = cls()
-        if surface not in cls.surfaces or not isinstance(source, CandidateSource):
-            continue
-        found = source.fetch(ctx, users)
-        ranked = found.assign(rank=found.groupby("user_id").cumcount())
-        out[name] = recall_at_k(ranked, positives, RECALL_K[surface])
-    return out
+    found = generator.source_candidates(data, builder, cut, bundle, surface, users)
+    return {
+        name: recall_at_k(
+            pairs.assign(rank=pairs.groupby("user_id").cumcount()), positives, RECALL_K[surface]
+        )
+        for name, pairs in found.items()
+    }
 
 
 def train(
     data: ContractData,
+    candidates: CandidateGenerator,
     config: TrainConfig | None = None,
     until: pd.Timestamp | None = None,
     engine: Engine | None = None,
 ) -> Bundle:
-    """Train every model the data supports on rows before `until` (default: all)."""
+    """Train every model the data supports on rows before `until` (default: all).
+    `candidates` gathers candidates as serving does (`ranking.for_training`), for
+    training from memberships and for measuring each source's recall."""
     config = config or TrainConfig()
     started = time.perf_counter()
     until = training_until(data, until, pd.Timedelta(days=config.validation_days))
@@ -259,6 +249,7 @@ def train(
                     until,
                     config.seed,
                     config.membership_candidates,
+                    candidates,
                     config.position_bias == "feature",
                 )
                 full = train_set
@@ -322,7 +313,7 @@ def train(
             continue  # source recall is measured against logged engagements: there are none
         with step(f"recall of {surface} candidate sources"):
             manifest["recall"][surface] = source_recall(
-                builder, surface, config, until - validation, until
+                builder, surface, config, until - validation, until, candidates
             )
     if not bundle.rankers:
         if not surfaces:

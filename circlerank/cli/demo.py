@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from features.materialize import write_snapshot
     from features.training_rows import logged_impressions
     from ranking.replay import Replayer
+    from ranking.for_training import ServingCandidates
     from training.train import train
 
     with step(f"simulating {args.users:,} users x {args.days} days"):
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     models = Path(args.out).parent / "models"
     with step("training at the split"):
-        bundle = train(data, until=result.split_time)
+        bundle = train(data, ServingCandidates(), until=result.split_time)
         bundle.save(models)
     sys.stdout.write(f"\n== models ==\nbundle {bundle.version} in {models}\n")
     for surface, metrics in bundle.manifest["metrics"].items():

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from features.contract import load_contract, parse_as_of
     from features.engine import make_engine
     from training.config import TrainConfig
+    from ranking.for_training import ServingCandidates
     from training.train import train
 
     config = TrainConfig.load(args.config)
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_contract(args.data)
     engine = make_engine(args.engine, args.scheduler)
     try:
-        bundle = train(data, config, until, engine)
+        bundle = train(data, ServingCandidates(), config, until, engine)
     finally:
         engine.close()
     where = bundle.save(Path(args.out))

@@ -16,6 +16,7 @@ from evaluation.simulator import SimConfig, SimResult, simulate
 from features.compute import FeatureBuilder
 from features.contract import load_contract
 from features.training_rows import logged_impressions
+from ranking.for_training import ServingCandidates
 from tests.conftest import read_world
 from tests.features.future import ENDS, KNOWN_AT
 from training.bundle import Bundle
@@ -187,7 +188,7 @@ def trained(tables: dict[str, pd.DataFrame], directory: Path, until: pd.Timestam
     for name, table in tables.items():
         table.to_parquet(directory / f"{name}.parquet", index=False)
     data = load_contract(directory, quarantine_dir=directory / "_quarantine")
-    return train(data, CONFIG, until), data
+    return train(data, ServingCandidates(), CONFIG, until), data
 
 
 def world_tables(world: SimResult, kind: str) -> dict[str, pd.DataFrame]:
@@ -242,7 +243,12 @@ def frames(bundle: Bundle, data: Any, until: pd.Timestamp) -> dict[str, pd.DataF
     """The rows each surface trained and validated on, as `train` builds them."""
     if "events" not in data.tables:
         fit, valid = membership_training_sets(
-            data, CONFIG.features, until, CONFIG.seed, CONFIG.membership_candidates
+            data,
+            CONFIG.features,
+            until,
+            CONFIG.seed,
+            CONFIG.membership_candidates,
+            ServingCandidates(),
         )
         return {"circle_suggestions": pd.concat([fit.frame, valid.frame], ignore_index=True)}
     builder = FeatureBuilder(data, CONFIG.features)

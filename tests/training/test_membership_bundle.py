@@ -13,6 +13,7 @@ from features.contract import data_end, load_contract
 from features.importers.lastfm import import_lastfm
 from ranking.catalog import Catalog
 from ranking.components import RankContext
+from ranking.for_training import ServingCandidates
 from ranking.sources import EASECircles, KNNCircles, TopK
 from tests.features.lastfm_files import generated_lastfm
 from training.bundle import load_bundle
@@ -32,7 +33,7 @@ def test_item_models_are_trained_used_as_signals_and_reloaded(tmp_path: Path) ->
         rankers=("heads", "lambdarank"),
         membership_candidates=MembershipCandidates(ease_l2=5.0),
     )
-    bundle = train(data, config)
+    bundle = train(data, ServingCandidates(), config)
     assert {name: bundle.manifest[name] for name in ITEM_MODELS} == {
         "knn": [SURFACE],
         "ease": [SURFACE],

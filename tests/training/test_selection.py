@@ -14,6 +14,7 @@ from evaluation.quality import read_truth
 from evaluation.simulator import SimConfig, SimResult, simulate
 from features.contract import ContractData, load_contract
 from ranking.components import RankContext
+from ranking.for_training import ServingCandidates
 from ranking.replay import Replayer
 from ranking.scorers import AutoScorer
 from ranking.strategy import Strategies, Strategy, load_strategies
@@ -111,7 +112,7 @@ def data(world: SimResult, tmp_path_factory: pytest.TempPathFactory) -> Contract
 
 @pytest.fixture(scope="module")
 def bundle(world: SimResult, data: ContractData) -> Bundle:
-    return train(data, until=world.split_time)
+    return train(data, ServingCandidates(), until=world.split_time)
 
 
 def test_train_records_every_contender_and_keeps_the_best(bundle: Bundle) -> None:
