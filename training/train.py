@@ -14,7 +14,6 @@ import pandas as pd
 from circlerank.errors import ModelError
 from circlerank.memory import peak_rss_mb
 from circlerank.progress import step
-from evaluation.retrieval import recall_at_k
 from features.compute import FeatureBuilder
 from features.contract import ContractData
 from features.engine import Engine
@@ -35,6 +34,7 @@ from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
 from .membership_set import membership_training_sets
 from .ranker import Ranker
+from .recall import recall_at_k
 from .refit import refit_rankers
 from .selection import Metric, select
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from circlerank.errors import CircleRankError, ConfigError
-from evaluation.retrieval import recall_at_k
 from evaluation.simulator import SimResult
 from training import als as als_module
 from training.als import (
@@ -24,6 +23,7 @@ from training.als import (
     ALSParams,
     interactions_from_events,
 )
+from training.recall import recall_at_k
 
 GROUPS = 3
 USERS_PER_GROUP = 20

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from circlerank.errors import ConfigError
-from evaluation.retrieval import recall_at_k
+from training.recall import recall_at_k
 
 # Shuffled rows and gapped ranks: top-k means each user's k lowest ranks.
 CANDIDATES = pd.DataFrame(
