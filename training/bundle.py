@@ -31,6 +31,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from circlerank.errors import BundleMismatchError, CircleRankError, ModelError, TrainedAfterError
 from features.schema import FeatureSchema
@@ -44,6 +45,7 @@ from .item_to_item import ItemToItem
 from .knn import ItemKNN
 from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
+from .manifest import BundleManifest
 from .ranker import Ranker
 
 MANIFEST = "manifest.json"
@@ -220,6 +222,11 @@ def read_manifest_and_digest(directory: Path) -> tuple[dict[str, Any], str]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise ModelError(f"{directory}: bundle format {found!r}, this engine reads {FORMAT}")
+    try:
+        BundleManifest.model_validate(manifest)
+    except ValidationError as exc:
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        raise ModelError(f"{directory / MANIFEST}: invalid bundle manifest ({wrong})") from None
     return manifest, hashlib.sha256(raw).hexdigest()
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,11 @@ from .config import BoosterParams, TrainConfig
 from .dataset import TrainingSet, build_training_set, seen_until, training_until
 from .heads import HeadsRanker
 from .hidden import membership_interactions
-from .item_models import ITEM_MODELS, fit_item_models
+from .item_models import fit_item_models
 from .item_to_item import ItemToItem
 from .lambdarank import LambdaRanker
 from .logistic import LogisticRanker
+from .manifest import BundleManifest, SurfaceRows
 from .membership_set import membership_training_sets
 from .ranker import Ranker
 from .recall import recall_at_k
@@ -197,6 +199,37 @@ def source_recall(
     }
 
 
+@dataclass
+class TrainedSurface:
+    """What one surface contributes to the bundle and its manifest."""
+
+    surface: str
+    rankers: dict[str, Ranker]
+    rows: SurfaceRows
+    selection: dict[str, Any]
+    trained_from: str
+    als: ALSModel | None
+    item_models: dict[str, ItemToItem[Any]]
+    recall: dict[str, float] | None  # None: not measured (no logged engagements)
+
+    def add_to(self, bundle: Bundle, manifest: BundleManifest) -> None:
+        surface = self.surface
+        bundle.rankers[surface] = self.rankers
+        manifest.rankers[surface] = list(self.rankers)
+        manifest.metrics[surface] = {n: r.metrics for n, r in self.rankers.items()}
+        manifest.selection[surface] = self.selection
+        manifest.rows[surface] = self.rows
+        manifest.trained_from[surface] = self.trained_from
+        if self.als is not None:
+            bundle.als[surface] = self.als
+            manifest.als.append(surface)
+        bundle.add_item_models(surface, self.item_models)
+        for name in self.item_models:
+            getattr(manifest, name).append(surface)
+        if self.recall is not None:
+            manifest.recall[surface] = self.recall
+
+
 def train(
     data: ContractData,
     candidates: CandidateGenerator,
@@ -216,109 +249,105 @@ def train(
         log.info("no logged circle suggestions: they learn from memberships alone")
         surfaces = [*surfaces, "circle_suggestions"]
     builder = FeatureBuilder(data, config.features, engine)
-    validation = pd.Timedelta(days=config.validation_days)
-    manifest: dict[str, Any] = {
-        "format": FORMAT,
-        "version": version_id(data, config, until),
-        "created_at": pd.Timestamp.now(tz="UTC").isoformat(),
-        "until": until.isoformat(),
-        # what `rank --at` and `serve --as-of` check: no row at or after it was read
-        "seen_until": seen_until(data, until).isoformat(),
-        "feature_schema": schema_of(builder).to_dict(),
-        "params": config.model_dump(mode="json"),
-        "libraries": library_versions(),
-        "absent_tables": list(data.report.absent),
-        "rankers": {},
-        "als": [],
-        **{name: [] for name in ITEM_MODELS},
-        "metrics": {},
-        "selection": {},
-        "recall": {},
-        "rows": {},
-    }
-    bundle = Bundle(manifest=manifest)
-    manifest["skipped"] = {}
-    manifest["trained_from"] = {}
+    manifest = BundleManifest(
+        format=FORMAT,
+        version=version_id(data, config, until),
+        created_at=pd.Timestamp.now(tz="UTC").isoformat(),
+        until=until.isoformat(),
+        seen_until=seen_until(data, until).isoformat(),
+        feature_schema=schema_of(builder).to_dict(),
+        params=config.model_dump(mode="json"),
+        libraries=library_versions(),
+        absent_tables=list(data.report.absent),
+    )
+    bundle = Bundle(manifest={})
     for surface in surfaces:
-        learn_from_memberships = membership_only and surface == "circle_suggestions"
+        from_hidden = membership_only and surface == "circle_suggestions"
         try:
-            if learn_from_memberships:
-                train_set, valid_set = membership_training_sets(
-                    data,
-                    builder.config,
-                    until,
-                    config.seed,
-                    config.membership_candidates,
-                    candidates,
-                    config.position_bias == "feature",
-                )
-                full = train_set
-            else:
-                full = build_training_set(
-                    builder, surface, until, position_feature=config.position_bias == "feature"
-                )
-                train_set, valid_set = full.split(validation)
-            booster, capacity = config.booster, dict[str, Any]()
-            if config.selection.search_capacity:
-                booster, capacity = search_capacity(
-                    train_set,
-                    valid_set,
-                    config.booster,
-                    config.negative_rate_for(len(train_set.frame)),
-                    config.seed,
-                    config.selection.search_rows,
-                )
-            client = getattr(engine, "client", None)
-            rankers = fit_rankers(train_set, valid_set, config, booster, client)
-            with step(f"choosing the {surface} scorer on {len(valid_set.frame):,} rows"):
-                # ranked lists of hundreds of candidates, a join or more each: judged
-                # per list, as the lists will be served
-                metric: Metric = "ndcg" if learn_from_memberships else "auc"
-                chosen = select(rankers, valid_set, config.seed, metric)
-            refit = not learn_from_memberships and len(full.frame) <= config.selection.refit_rows
-            if refit:
-                with step(f"refitting the {surface} models on all {len(full.frame):,} rows"):
-                    rankers = refit_rankers(full, rankers, config, booster)
+            trained = train_surface(builder, surface, config, until, candidates, from_hidden)
         except ModelError as exc:
             log.warning("not training %s: %s", surface, exc)
-            manifest["skipped"][surface] = str(exc)
+            manifest.skipped[surface] = str(exc)
             continue
-        manifest["rows"][surface] = {
-            "train": len(train_set.frame),
-            "valid": len(valid_set.frame),
-            "from": str(full.frame[AS_OF].min()),
-            "to": str(full.frame[AS_OF].max()),
-        }
-        bundle.rankers[surface] = rankers
-        manifest["trained_from"][surface] = (
-            "hidden memberships" if learn_from_memberships else "logged impressions"
-        )
-        manifest["rankers"][surface] = list(rankers)
-        manifest["metrics"][surface] = {n: r.metrics for n, r in rankers.items()}
-        manifest["selection"][surface] = {
-            **chosen.to_dict(),
-            "capacity": capacity,
-            "refit_on_all_rows": refit,
-        }
-        als, item_models = fit_candidate_models(
-            data, surface, config, until, learn_from_memberships
-        )
-        if als is not None:
-            bundle.als[surface] = als
-            manifest["als"].append(surface)
-        bundle.add_item_models(surface, item_models)
-        for name in item_models:
-            manifest[name].append(surface)
-        if learn_from_memberships:
-            continue  # source recall is measured against logged engagements: there are none
-        with step(f"recall of {surface} candidate sources"):
-            manifest["recall"][surface] = source_recall(
-                builder, surface, config, until - validation, until, candidates
-            )
+        trained.add_to(bundle, manifest)
     if not bundle.rankers:
         if not surfaces:
             raise ModelError("got no logged impressions and no memberships: nothing to train on")
-        raise ModelError(f"no surface could be trained: {manifest['skipped']}")
-    manifest["seconds"] = round(time.perf_counter() - started, 1)
-    manifest["peak_rss_mb"] = round(peak_rss_mb())
+        raise ModelError(f"no surface could be trained: {manifest.skipped}")
+    manifest.seconds = round(time.perf_counter() - started, 1)
+    manifest.peak_rss_mb = round(peak_rss_mb())
+    bundle.manifest = manifest.as_json()
     return bundle
+
+
+def train_surface(
+    builder: FeatureBuilder,
+    surface: str,
+    config: TrainConfig,
+    until: pd.Timestamp,
+    candidates: CandidateGenerator,
+    from_hidden: bool,
+) -> TrainedSurface:
+    """One surface's rankers, chosen scorer and candidate models; `from_hidden`: learned
+    from hidden memberships (training/membership_set.py), else from logged impressions."""
+    data, validation = builder.data, pd.Timedelta(days=config.validation_days)
+    if from_hidden:
+        train_set, valid_set = membership_training_sets(
+            data,
+            builder.config,
+            until,
+            config.seed,
+            config.membership_candidates,
+            candidates,
+            config.position_bias == "feature",
+        )
+        full = train_set
+    else:
+        full = build_training_set(
+            builder, surface, until, position_feature=config.position_bias == "feature"
+        )
+        train_set, valid_set = full.split(validation)
+    booster, capacity = config.booster, dict[str, Any]()
+    if config.selection.search_capacity:
+        booster, capacity = search_capacity(
+            train_set,
+            valid_set,
+            config.booster,
+            config.negative_rate_for(len(train_set.frame)),
+            config.seed,
+            config.selection.search_rows,
+        )
+    rankers = fit_rankers(
+        train_set, valid_set, config, booster, getattr(builder.engine, "client", None)
+    )
+    with step(f"choosing the {surface} scorer on {len(valid_set.frame):,} rows"):
+        # ranked lists of hundreds of candidates, a join or more each: judged per list,
+        # as the lists will be served
+        metric: Metric = "ndcg" if from_hidden else "auc"
+        chosen = select(rankers, valid_set, config.seed, metric)
+    refit = not from_hidden and len(full.frame) <= config.selection.refit_rows
+    if refit:
+        with step(f"refitting the {surface} models on all {len(full.frame):,} rows"):
+            rankers = refit_rankers(full, rankers, config, booster)
+    als, item_models = fit_candidate_models(data, surface, config, until, from_hidden)
+    recall = None  # measured against logged engagements: learned from hidden, there are none
+    if not from_hidden:
+        with step(f"recall of {surface} candidate sources"):
+            recall = source_recall(builder, surface, config, until - validation, until, candidates)
+    return TrainedSurface(
+        surface=surface,
+        rankers=rankers,
+        rows=SurfaceRows.model_validate(
+            {
+                "train": len(train_set.frame),
+                "valid": len(valid_set.frame),
+                "from": str(full.frame[AS_OF].min()),
+                "to": str(full.frame[AS_OF].max()),
+            }
+        ),
+        selection={**chosen.to_dict(), "capacity": capacity, "refit_on_all_rows": refit},
+        trained_from="hidden memberships" if from_hidden else "logged impressions",
+        als=als,
+        item_models=item_models,
+        recall=recall,
+    )

@@ -72,9 +72,16 @@ def _escape_the_bundle(bundle: Path) -> None:
     write_manifest(bundle, manifest)
 
 
+def _rankers_as_text(bundle: Path) -> None:
+    manifest = read_manifest(bundle)
+    manifest["rankers"] = "heads"
+    write_manifest(bundle, manifest)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        (_rankers_as_text, r"invalid bundle manifest \(rankers: Input should be a valid dict"),
         (_truncate_click, r"feed/heads/click\.txt has \d+ bytes, the manifest recorded \d+"),
         (_empty_faiss, r"feed/als/items\.faiss has 0 bytes"),
         (_remove_logistic, r"feed/logistic/logistic\.json is missing"),
