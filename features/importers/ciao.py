@@ -57,6 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from circlerank.errors import ConfigError, ContractError, OutputError
@@ -175,14 +176,37 @@ def import_ciao(
     reviewed products, counted over every review in the file (so later activity decides
     which products exist). Returns the report also written to `out/import_report.json`.
     """
-    min_product_reviews = _check_minimum("min_product_reviews", min_product_reviews)
-    min_user_reviews = _check_minimum("min_user_reviews", min_user_reviews)
+    minimums = (
+        _check_minimum("min_product_reviews", min_product_reviews),
+        _check_minimum("min_user_reviews", min_user_reviews),
+    )
     src, out = Path(src), Path(out)
     report = CiaoImportReport(str(src), absent=list(ABSENT))
     ratings = _read(src, RATINGS, RATING_COLUMNS)
     trust = _read(src, TRUST, TRUST_COLUMNS)
     _refuse_stale_tables(out)
+    reviews = _readable_reviews(src, ratings, report)
+    pairs = reviews.groupby(["user_id", "product_id"], as_index=False)["ts"].min()
+    report.left_out["repeat reviews of a product by the same user"] = len(reviews) - len(pairs)
+    kept, passes = _kept_pairs(pairs, reviews, minimums, report)
+    tables = _review_tables(reviews, kept)
+    follows, trusted = _follows(trust, pairs, kept["user_id"].unique(), report)
+    tables["social_edges"] = pd.DataFrame(
+        {
+            "user_id": _ids("u", follows["truster_id"]),
+            "other_id": _ids("u", follows["trustee_id"]),
+            "created_at": reviews["ts"].min(),  # undated: the data's first date
+            "kind": "follow",
+        }
+    )
+    report.filter = _filter_summary(reviews, pairs, kept, minimums, passes)
+    report.filter["follow_edges"] = _counts(trusted, len(follows))
+    report.write(out, tables)
+    return report
 
+
+def _readable_reviews(src: Path, ratings: pd.DataFrame, report: CiaoImportReport) -> pd.DataFrame:
+    """The ratings rows with every id, the category and a readable time."""
     when = pd.to_datetime(ratings["ts"], utc=True, format="ISO8601", errors="coerce")
     readable = ratings[["user_id", "product_id", "category_id"]].notna().all(axis=1)
     readable &= when.notna()
@@ -192,31 +216,45 @@ def import_ciao(
     reviews = ratings[readable].assign(ts=when[readable])
     if reviews.empty:
         raise ContractError(f"{src / RATINGS}: no readable review")
-    epoch = reviews["ts"].min()
+    return reviews
 
-    pairs = reviews.groupby(["user_id", "product_id"], as_index=False)["ts"].min()
-    report.left_out["repeat reviews of a product by the same user"] = len(reviews) - len(pairs)
+
+def _kept_pairs(
+    pairs: pd.DataFrame,
+    reviews: pd.DataFrame,
+    minimums: tuple[int, int],
+    report: CiaoImportReport,
+) -> tuple[pd.DataFrame, int]:
+    """The (user, product) pairs the filter keeps and its number of passes; what it left
+    out goes to the report."""
+    min_product_reviews, min_user_reviews = minimums
     kept, passes = filter_pairs(pairs, min_product_reviews, min_user_reviews)
     n_products, n_users = pairs["product_id"].nunique(), pairs["user_id"].nunique()
     if kept.empty:
         raise ConfigError(
             f"the filter (products >= {min_product_reviews} reviewers, users >= "
             f"{min_user_reviews} reviewed products) leaves nothing of {n_products} products "
-            f"and {n_users} users; lower the minimums"
+            f"and {n_users} users; lower the minimums (--min-product-reviews, "
+            "--min-user-reviews)"
         )
-    products = pd.Series(sorted(kept["product_id"].unique()), dtype=object)
-    user_ids = pd.Series(sorted(kept["user_id"].unique()), dtype=object)
-    report.left_out[f"products with fewer than {min_product_reviews} reviewers"] = n_products - len(
-        products
+    left = report.left_out
+    left[f"products with fewer than {min_product_reviews} reviewers"] = n_products - int(
+        kept["product_id"].nunique()
     )
-    report.left_out[f"users with fewer than {min_user_reviews} reviewed products"] = n_users - len(
-        user_ids
+    left[f"users with fewer than {min_user_reviews} reviewed products"] = n_users - int(
+        kept["user_id"].nunique()
     )
-    report.left_out["memberships in dropped products or of dropped users"] = len(pairs) - len(kept)
+    left["memberships in dropped products or of dropped users"] = len(pairs) - len(kept)
     report.notes["products reviewed under more than one category"] = int(
         (reviews.groupby("product_id")["category_id"].nunique() > 1).sum()
     )
+    return kept, passes
 
+
+def _review_tables(reviews: pd.DataFrame, kept: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """users, circles (products) and memberships (first reviews) of the kept pairs."""
+    products = pd.Series(sorted(kept["product_id"].unique()), dtype=object)
+    user_ids = pd.Series(sorted(kept["user_id"].unique()), dtype=object)
     by_product = reviews.groupby("product_id")["ts"].min()
     circles = pd.DataFrame(
         {
@@ -236,7 +274,14 @@ def import_ciao(
             "joined_at": kept["ts"],
         }
     )
+    return {"users": users, "circles": circles, "memberships": memberships}
 
+
+def _follows(
+    trust: pd.DataFrame, pairs: pd.DataFrame, users: np.ndarray, report: CiaoImportReport
+) -> tuple[pd.DataFrame, int]:
+    """The trust edges between kept users, and how many had two reviewers as endpoints;
+    what was left out goes to the report."""
     complete = trust.dropna()
     report.left_out["trust rows with a missing id"] = len(trust) - len(complete)
     edges = complete[complete["truster_id"] != complete["trustee_id"]].drop_duplicates()
@@ -244,19 +289,20 @@ def import_ciao(
     reviewed = pd.Index(pairs["user_id"].unique())
     known = edges["truster_id"].isin(reviewed) & edges["trustee_id"].isin(reviewed)
     report.left_out["trust edges with an endpoint who wrote no review"] = int((~known).sum())
-    inside = edges["truster_id"].isin(user_ids) & edges["trustee_id"].isin(user_ids)
+    inside = edges["truster_id"].isin(users) & edges["trustee_id"].isin(users)
     report.left_out["trust edges with an endpoint filtered out"] = int((known & ~inside).sum())
-    follows = edges[inside]
-    social = pd.DataFrame(
-        {
-            "user_id": _ids("u", follows["truster_id"]),
-            "other_id": _ids("u", follows["trustee_id"]),
-            "created_at": epoch,
-            "kind": "follow",
-        }
-    )
+    return edges[inside], int(known.sum())
 
-    report.filter = {
+
+def _filter_summary(
+    reviews: pd.DataFrame,
+    pairs: pd.DataFrame,
+    kept: pd.DataFrame,
+    minimums: tuple[int, int],
+    passes: int,
+) -> dict[str, object]:
+    min_product_reviews, min_user_reviews = minimums
+    return {
         "min_product_reviews": min_product_reviews,
         "min_user_reviews": min_user_reviews,
         "rule": (
@@ -265,20 +311,12 @@ def import_ciao(
             "min_user_reviews reviewed products among kept products"
         ),
         "counted_over": (
-            f"every review in the file, {epoch:%Y-%m-%d} to {reviews['ts'].max():%Y-%m-%d}: "
-            "later activity decides which products and users exist"
+            f"every review in the file, {reviews['ts'].min():%Y-%m-%d} to "
+            f"{reviews['ts'].max():%Y-%m-%d}: later activity decides which products and "
+            "users exist"
         ),
         "passes": passes,
-        "products": _counts(n_products, len(products)),
-        "users": _counts(n_users, len(user_ids)),
+        "products": _counts(pairs["product_id"].nunique(), kept["product_id"].nunique()),
+        "users": _counts(pairs["user_id"].nunique(), kept["user_id"].nunique()),
         "memberships": _counts(len(pairs), len(kept)),
-        "follow_edges": _counts(int(known.sum()), len(follows)),
     }
-    tables = {
-        "users": users,
-        "circles": circles,
-        "memberships": memberships,
-        "social_edges": social,
-    }
-    report.write(out, tables)
-    return report

@@ -88,9 +88,32 @@ def import_lastfm(src: str | Path, out: str | Path) -> ImportReport:
     artists = _read(src, "artists.dat")
     listens = _read(src, "user_artists.dat")
     friends = _read(src, "user_friends.dat")
-    tagged = _read(src, "user_taggedartists.dat")
+    tagged = _dated_tags(_read(src, "user_taggedartists.dat"), artists, report)
     tags = _read(src, "tags.dat", encoding="latin-1")
+    epoch = tagged["ts"].min()  # undated rows carry the data's first date
+    user_ids = pd.unique(
+        pd.concat([listens["userID"], friends["userID"], friends["friendID"], tagged["userID"]])
+    )
+    tables = {
+        "users": pd.DataFrame({"user_id": _ids("u", pd.Series(user_ids)), "registered_at": epoch}),
+        "circles": _circles(artists, tagged, tags, epoch),
+        "memberships": pd.DataFrame(
+            {
+                "user_id": _ids("u", listens["userID"]),
+                "circle_id": _ids("a", listens["artistID"]),
+                "joined_at": epoch,
+                "left_at": pd.Series([pd.NaT] * len(listens), dtype="datetime64[us, UTC]"),
+            }
+        ),
+        "social_edges": _friend_edges(friends, epoch),
+        "posts": _tag_posts(tagged.reset_index(drop=True)),
+    }
+    report.write(out, tables)
+    return report
 
+
+def _dated_tags(tagged: pd.DataFrame, artists: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    """Tag assignments on known artists, dated (`ts`) from 2005 on; the rest counted."""
     when = pd.to_datetime(tagged[["year", "month", "day"]].astype(int), errors="coerce", utc=True)
     known_artist = tagged["artistID"].isin(artists["id"])
     plausible = when >= FIRST_PLAUSIBLE
@@ -98,9 +121,13 @@ def import_lastfm(src: str | Path, out: str | Path) -> ImportReport:
         (~known_artist).sum()
     )
     report.left_out["tag assignments dated before 2005"] = int((known_artist & ~plausible).sum())
-    tagged = tagged[known_artist & plausible].assign(ts=when[known_artist & plausible])
-    epoch = tagged["ts"].min()
+    return tagged[known_artist & plausible].assign(ts=when[known_artist & plausible])
 
+
+def _circles(
+    artists: pd.DataFrame, tagged: pd.DataFrame, tags: pd.DataFrame, epoch: pd.Timestamp
+) -> pd.DataFrame:
+    """One open circle per artist, its topic the artist's most used tag."""
     tag_name = dict(zip(tags["tagID"], tags["tagValue"], strict=True))
     most_used = (
         tagged.groupby(["artistID", "tagID"])
@@ -111,7 +138,7 @@ def import_lastfm(src: str | Path, out: str | Path) -> ImportReport:
         .drop_duplicates("artistID")
     )
     topic = dict(zip(most_used["artistID"], most_used["tagID"].map(tag_name), strict=True))
-    circles = pd.DataFrame(
+    return pd.DataFrame(
         {
             "circle_id": _ids("a", artists["id"]),
             "name": artists["name"].fillna("").astype(object),
@@ -122,21 +149,13 @@ def import_lastfm(src: str | Path, out: str | Path) -> ImportReport:
             "is_official": False,
         }
     )
-    user_ids = pd.unique(
-        pd.concat([listens["userID"], friends["userID"], friends["friendID"], tagged["userID"]])
-    )
-    users = pd.DataFrame({"user_id": _ids("u", pd.Series(user_ids)), "registered_at": epoch})
-    memberships = pd.DataFrame(
-        {
-            "user_id": _ids("u", listens["userID"]),
-            "circle_id": _ids("a", listens["artistID"]),
-            "joined_at": epoch,
-            "left_at": pd.Series([pd.NaT] * len(listens), dtype="datetime64[us, UTC]"),
-        }
-    )
+
+
+def _friend_edges(friends: pd.DataFrame, epoch: pd.Timestamp) -> pd.DataFrame:
+    """One `friend` edge per unordered pair."""
     a, b = friends["userID"].astype(int), friends["friendID"].astype(int)
     pairs = pd.DataFrame({"lo": a.where(a < b, b), "hi": b.where(a < b, a)}).drop_duplicates()
-    social = pd.DataFrame(
+    return pd.DataFrame(
         {
             "user_id": _ids("u", pairs["lo"]),
             "other_id": _ids("u", pairs["hi"]),
@@ -144,8 +163,11 @@ def import_lastfm(src: str | Path, out: str | Path) -> ImportReport:
             "kind": "friend",
         }
     )
-    tagged = tagged.reset_index(drop=True)
-    posts = pd.DataFrame(
+
+
+def _tag_posts(tagged: pd.DataFrame) -> pd.DataFrame:
+    """Each dated tag assignment as a member-made text post in the artist's circle."""
+    return pd.DataFrame(
         {
             "post_id": ("t" + pd.Series(range(len(tagged))).astype(str)).astype(object),
             "circle_id": _ids("a", tagged["artistID"]),
@@ -156,12 +178,3 @@ def import_lastfm(src: str | Path, out: str | Path) -> ImportReport:
             "deleted_at": pd.Series([pd.NaT] * len(tagged), dtype="datetime64[us, UTC]"),
         }
     )
-    tables = {
-        "users": users,
-        "circles": circles,
-        "memberships": memberships,
-        "social_edges": social,
-        "posts": posts,
-    }
-    report.write(out, tables)
-    return report
