@@ -97,9 +97,58 @@ def component_class(kind: str, name: str, surface: str) -> type[Component]:
     return valid[name]
 
 
+class SurfaceDefaults(BaseModel):
+    """What every strategy of a surface has unless it says otherwise."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sources: tuple[str, ...] = ()
+    fallback: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+
+
+PARTS = ("sources", "fallback", "filters", "rerankers")
+
+
+def expand(strategies: dict[str, Any], surfaces: dict[str, Any]) -> dict[str, Any]:
+    """Each strategy's table with what it leaves out taken from the strategy it is
+    `like` (recursively), then from its surface's defaults. `params` merge per
+    component, the strategy's own winning."""
+    done: dict[str, Any] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> Any:
+        body = strategies[name]
+        if name in done or not isinstance(body, dict):
+            return done.get(name, body)
+        if name in chain:
+            raise ValueError(f"strategies {' -> '.join([*chain, name])}: `like` loops")
+        body = dict(body)
+        parent_name = body.pop("like", None)
+        if parent_name is not None:
+            if parent_name not in strategies or not isinstance(strategies[parent_name], dict):
+                raise ValueError(f"strategy {name!r} is like {parent_name!r}: no such strategy")
+            parent = resolve(parent_name, (*chain, name))
+            own = body.get("params", {})
+            body = {**{k: v for k, v in parent.items() if k not in ("name", "params")}, **body}
+            # the parent's params of components this strategy still uses, then its own
+            used = {body.get("scorer"), *(n for kind in PARTS for n in body.get(kind, ()))}
+            inherited = {k: v for k, v in parent.get("params", {}).items() if k in used}
+            if inherited or own:
+                body["params"] = {**inherited, **own}
+        defaults = surfaces.get(str(body.get("surface")), {})
+        for key, value in dict(defaults).items():
+            body.setdefault(key, value)
+        done[name] = body
+        return body
+
+    return {name: resolve(name, ()) for name in strategies}
+
+
 class Strategies(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # per surface, what its strategies share (filters, fallback, sources)
+    surfaces: dict[str, SurfaceDefaults] = {}
     defaults: dict[str, str]
     # what a surface serves while the online store is unreachable: a strategy whose
     # scorer reads no features
@@ -107,6 +156,17 @@ class Strategies(BaseModel):
     strategies: dict[str, Strategy]
     # the feed surface: posts younger than this in the user's circles
     freshness_days: float = Field(default=FRESHNESS_DAYS, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or not isinstance(raw.get("strategies"), dict):
+            return raw
+        surfaces = raw.get("surfaces", {})
+        for surface in surfaces:
+            if surface not in SURFACES:
+                raise ValueError(f"surfaces: unknown surface {surface!r}")
+        return {**raw, "strategies": expand(raw["strategies"], surfaces)}
 
     @model_validator(mode="after")
     def _defaults(self) -> Strategies:

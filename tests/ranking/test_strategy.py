@@ -71,3 +71,73 @@ def test_unknown_strategy_name_lists_the_valid_ones(tmp_path: Path) -> None:
     strategies = load_strategies(write(tmp_path, GOOD))
     with pytest.raises(ConfigError, match="unknown feed strategy 'nope'; valid: mine"):
         strategies.get("nope", "feed")
+
+
+SHARED = """
+[defaults]
+feed = "base"
+
+[surfaces.feed]
+sources = ["circle_posts"]
+fallback = ["popular_posts"]
+filters = ["live_post", "hidden"]
+
+[strategies.base]
+surface = "feed"
+sources = ["circle_posts", "trending_posts"]
+scorer = "chronological"
+params = { trending_posts = { k = 5 }, chronological = {} }
+
+[strategies.child]
+like = "base"
+scorer = "popularity"
+rerankers = ["author_diversity"]
+params = { author_diversity = { decay = 0.4 } }
+
+[strategies.grandchild]
+like = "child"
+filters = ["live_post"]
+params = { trending_posts = { k = 7 } }
+
+[strategies.plain]
+surface = "feed"
+scorer = "random"
+"""
+
+
+def test_a_strategy_takes_what_it_leaves_out_from_its_parent_then_its_surface(
+    tmp_path: Path,
+) -> None:
+    got = load_strategies(write(tmp_path, SHARED)).strategies
+    assert (got["plain"].sources, got["plain"].fallback, got["plain"].filters) == (
+        ("circle_posts",),
+        ("popular_posts",),
+        ("live_post", "hidden"),
+    )
+    child = got["child"]
+    assert (child.name, child.surface, child.sources, child.scorer) == (
+        "child",
+        "feed",
+        ("circle_posts", "trending_posts"),
+        "popularity",
+    )
+    # the parent's params of a component the child dropped (its scorer) are not inherited
+    assert child.params == {"trending_posts": {"k": 5}, "author_diversity": {"decay": 0.4}}
+    grandchild = got["grandchild"]
+    assert grandchild.filters == ("live_post",)
+    assert grandchild.rerankers == ("author_diversity",)
+    assert grandchild.params == {"trending_posts": {"k": 7}, "author_diversity": {"decay": 0.4}}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('like = "base"', 'like = "nobody"', "'child' is like 'nobody': no such strategy"),
+        ('like = "base"', 'like = "grandchild"', "child -> grandchild -> child.*`like` loops"),
+        ("[surfaces.feed]", "[surfaces.fed]", "surfaces: unknown surface 'fed'"),
+        ('filters = ["live_post", "hidden"]', 'filters = ["not_member"]', "unknown filter"),
+    ],
+)
+def test_bad_sharing_is_a_config_error(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_strategies(write(tmp_path, SHARED.replace(old, new)))
