@@ -17,8 +17,9 @@ from circlerank.errors import ColumnTypeError
 from .schema import ColumnKind
 
 TS_DTYPE = "datetime64[us, UTC]"
-_TRUE = {"true", "t", "1", "yes", "y"}
-_FALSE = {"false", "f", "0", "no", "n"}
+# spellings of a boolean in text, case-insensitive; tuples, so the docs list them in order
+TRUE_TEXT = ("true", "t", "yes", "y", "1")
+FALSE_TEXT = ("false", "f", "no", "n", "0")
 
 
 def _first_bad(raw: pd.Series, bad: pd.Series | np.ndarray) -> object:
@@ -106,7 +107,7 @@ def coerce_bool(s: pd.Series, path: str, column: str) -> pd.Series:
             raise ColumnTypeError(path, column, "a boolean", _first_bad(s, bad))
         return s.astype("boolean")
     text = coerce_str(s, path, column).str.strip().str.lower()
-    truth = text.map(lambda v: True if v in _TRUE else (False if v in _FALSE else None))
+    truth = text.map(lambda v: True if v in TRUE_TEXT else (False if v in FALSE_TEXT else None))
     bad = truth.isna() & text.notna()
     if bad.any():
         raise ColumnTypeError(path, column, "a boolean", _first_bad(s, bad))

@@ -1,7 +1,8 @@
 """The data contract (v1) declared as data: tables, columns, keys and row rules.
 
 Everything the reader and validator enforce is read from TABLES; nothing about a
-specific table is hard-coded elsewhere. See DATA_CONTRACT.md for the prose version.
+specific table is hard-coded elsewhere. docs/data-contract.md is rendered from it by
+features/contract/document.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Column:
     name: str
     kind: ColumnKind
     required: bool = False
+    meaning: str = ""  # one line for people: docs/data-contract.md shows it
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class TableSpec:
     ranges: tuple[Range, ...] = ()
     allowed: tuple[Allowed, ...] = ()
     requires: tuple[str, ...] = ()  # tables that must be present whenever this one is
+    about: str = ""  # what one row is, for docs/data-contract.md
 
     @property
     def required_columns(self) -> tuple[Column, ...]:
@@ -110,135 +113,172 @@ TABLES: tuple[TableSpec, ...] = (
         "users",
         Need.ALWAYS,
         (
-            Column("user_id", "id", R),
-            Column("registered_at", "ts", R),
-            Column("city", "str"),
-            Column("birth_year", "int"),
-            Column("is_student", "bool"),
+            Column("user_id", "id", R, "the user"),
+            Column("registered_at", "ts", R, "when the user opened the account"),
+            Column("city", "str", meaning="home city"),
+            Column("birth_year", "int", meaning="year of birth"),
+            Column("is_student", "bool", meaning="the user is a student"),
         ),
         primary_key=("user_id",),
+        about="One row per user of the app.",
     ),
     TableSpec(
         "merchants",
         Need.OPTIONAL,
         (
-            Column("merchant_id", "id", R),
-            Column("category", "str", R),
-            Column("city", "str"),
-            Column("country", "str"),
+            Column("merchant_id", "id", R, "the merchant"),
+            Column("category", "str", R, "what the merchant sells, e.g. `cafe`"),
+            Column("city", "str", meaning="where the merchant is"),
+            Column("country", "str", meaning="where the merchant is (ISO 3166 alpha-2)"),
         ),
         primary_key=("merchant_id",),
+        about="One row per merchant that payments go to.",
     ),
     TableSpec(
         "circles",
         Need.ALWAYS,
         (
-            Column("circle_id", "id", R),
-            Column("name", "str", R),
-            Column("topic", "str", R),
-            Column("created_at", "ts", R),
-            Column("creator_id", "id"),
-            Column("min_credit_score", "int"),
-            Column("is_official", "bool"),
+            Column("circle_id", "id", R, "the circle"),
+            Column("name", "str", R, "display name"),
+            Column("topic", "str", R, "what the circle is about"),
+            Column("created_at", "ts", R, "when the circle was created"),
+            Column(
+                "creator_id", "id", meaning="the user who created it; null: run by the platform"
+            ),
+            Column(
+                "min_credit_score",
+                "int",
+                meaning="lowest credit score in force that may join; null: open to all",
+            ),
+            Column("is_official", "bool", meaning="run by the app's own team"),
         ),
         primary_key=("circle_id",),
         foreign_keys=(ForeignKey("creator_id", "users"),),
+        about="One row per circle: a group inside the app that users join and post in.",
     ),
     TableSpec(
         "posts",
         Need.FEED,
         (
-            Column("post_id", "id", R),
-            Column("circle_id", "id", R),
-            Column("author_id", "id", R),
-            Column("created_at", "ts", R),
-            Column("media_type", "str"),
-            Column("is_official", "bool"),
-            Column("deleted_at", "ts"),
+            Column("post_id", "id", R, "the post"),
+            Column("circle_id", "id", R, "the circle it was posted in"),
+            Column("author_id", "id", R, "the user who wrote it"),
+            Column("created_at", "ts", R, "when it was posted"),
+            Column("media_type", "str", meaning="what it holds"),
+            Column("is_official", "bool", meaning="posted by the app's own team"),
+            Column("deleted_at", "ts", meaning="when it was deleted; null: never"),
         ),
         primary_key=("post_id",),
         foreign_keys=(ForeignKey("circle_id", "circles"), ForeignKey("author_id", "users")),
         allowed=(Allowed("media_type", MEDIA_TYPES),),
+        about="One row per post in a circle: the items of the feed.",
     ),
     TableSpec(
         "payments",
         Need.OPTIONAL,
         (
-            Column("payment_id", "id", R),
-            Column("user_id", "id", R),
-            Column("merchant_id", "id", R),
-            Column("amount", "float", R),
-            Column("ts", "ts", R),
-            Column("currency", "str"),
-            Column("country", "str"),
-            Column("channel", "str"),
+            Column("payment_id", "id", R, "the payment"),
+            Column("user_id", "id", R, "the user who paid"),
+            Column("merchant_id", "id", R, "the merchant paid"),
+            Column("amount", "float", R, "how much, in the currency's major unit"),
+            Column("ts", "ts", R, "when it was paid"),
+            Column("currency", "str", meaning="currency of `amount` (ISO 4217)"),
+            Column("country", "str", meaning="where it was paid (ISO 3166 alpha-2)"),
+            Column("channel", "str", meaning="how it was paid, e.g. `qr`, `card`"),
         ),
         primary_key=("payment_id",),
         foreign_keys=(ForeignKey("user_id", "users"), ForeignKey("merchant_id", "merchants")),
         ranges=(Range("amount", low=0.0, low_open=True),),
         requires=("merchants",),
+        about="One row per payment by a user to a merchant: the main signal of interests.",
     ),
     TableSpec(
         "transfers",
         Need.OPTIONAL,
         (
-            Column("transfer_id", "id", R),
-            Column("sender_id", "id", R),
-            Column("receiver_id", "id", R),
-            Column("amount", "float", R),
-            Column("ts", "ts", R),
+            Column("transfer_id", "id", R, "the transfer"),
+            Column("sender_id", "id", R, "the user who sent the money"),
+            Column("receiver_id", "id", R, "the user who received it"),
+            Column("amount", "float", R, "how much, in the currency's major unit"),
+            Column("ts", "ts", R, "when it was sent"),
         ),
         primary_key=("transfer_id",),
         foreign_keys=(ForeignKey("sender_id", "users"), ForeignKey("receiver_id", "users")),
         ranges=(Range("amount", low=0.0, low_open=True),),
+        about="One row per money transfer between two users: a social tie.",
     ),
     TableSpec(
         "credit_scores",
         Need.OPTIONAL,
-        (Column("user_id", "id", R), Column("ts", "ts", R), Column("score", "int", R)),
+        (
+            Column("user_id", "id", R, "the user scored"),
+            Column("ts", "ts", R, "when the score took effect"),
+            Column("score", "int", R, "the credit score"),
+        ),
         primary_key=("user_id", "ts"),
         foreign_keys=(ForeignKey("user_id", "users"),),
         ranges=(Range("score", low=350, high=950),),
+        about=(
+            "A history of credit scores: the score in force at time t is the user's latest"
+            " row with ts <= t. Credit decides eligibility (`circles.min_credit_score`) and"
+            " trust, never how interesting an item is."
+        ),
     ),
     TableSpec(
         "social_edges",
         Need.OPTIONAL,
         (
-            Column("user_id", "id", R),
-            Column("other_id", "id", R),
-            Column("created_at", "ts", R),
-            Column("kind", "str"),
+            Column("user_id", "id", R, "one end: the follower of a `follow`"),
+            Column("other_id", "id", R, "the other end: the one followed"),
+            Column("created_at", "ts", R, "when the tie was made"),
+            Column(
+                "kind",
+                "str",
+                meaning="`friend` is mutual and may be stored once; `follow` is directed;"
+                " null: `friend`",
+            ),
         ),
         primary_key=("user_id", "other_id", "kind"),
         foreign_keys=(ForeignKey("user_id", "users"), ForeignKey("other_id", "users")),
         allowed=(Allowed("kind", EDGE_KINDS),),
+        about="One row per friendship or follow between two users.",
     ),
     TableSpec(
         "memberships",
         Need.ALWAYS,
         (
-            Column("user_id", "id", R),
-            Column("circle_id", "id", R),
-            Column("joined_at", "ts", R),
-            Column("left_at", "ts"),
+            Column("user_id", "id", R, "the member"),
+            Column("circle_id", "id", R, "the circle joined"),
+            Column("joined_at", "ts", R, "when the user joined"),
+            Column("left_at", "ts", meaning="when the user left; null: still a member"),
         ),
         primary_key=("user_id", "circle_id", "joined_at"),
         foreign_keys=(ForeignKey("user_id", "users"), ForeignKey("circle_id", "circles")),
+        about="One row per stay of a user in a circle: leaving and joining again is a new row.",
     ),
     TableSpec(
         "events",
         Need.FEED,
         (
-            Column("event_id", "id", R),
-            Column("ts", "ts", R),
-            Column("user_id", "id", R),
-            Column("surface", "str", R),
-            Column("item_id", "id", R),
-            Column("action", "str", R),
-            Column("request_id", "id"),
-            Column("position", "int"),
-            Column("propensity", "float"),
-            Column("arm", "str"),
+            Column("event_id", "id", R, "the event"),
+            Column("ts", "ts", R, "when it happened"),
+            Column("user_id", "id", R, "the user who saw or acted"),
+            Column("surface", "str", R, "where: the feed or the circle suggestions"),
+            Column(
+                "item_id",
+                "id",
+                R,
+                "what was shown or acted on: a post on `feed`, a circle on `circle_suggestions`",
+            ),
+            Column("action", "str", R, "what happened; the values depend on `surface`"),
+            Column("request_id", "id", meaning="the ranking request whose page showed the item"),
+            Column("position", "int", meaning="the 0-based slot the item was shown in"),
+            Column(
+                "propensity",
+                "float",
+                meaning="the probability that the logging policy showed this item in this slot",
+            ),
+            Column("arm", "str", meaning="the experiment arm that served the page"),
         ),
         primary_key=("event_id",),
         foreign_keys=(
@@ -254,6 +294,11 @@ TABLES: tuple[TableSpec, ...] = (
                 by="surface",
                 values_by={"feed": FEED_ACTIONS, "circle_suggestions": SUGGESTION_ACTIONS},
             ),
+        ),
+        about=(
+            "One row per impression or engagement on a surface: what the models learn from."
+            " An engagement refers to an earlier impression of the same (user, item) when one"
+            " exists; an engagement with no impression is still valid data."
         ),
     ),
 )
