@@ -26,6 +26,7 @@ from circlerank.errors import (
 )
 
 from .auth import require_admin_token, require_api_token
+from .docs import add_offline_docs
 from .keepalive import KeepAliveLimit
 from .routes import admin, events, health, ranked
 from .runtime import build_runtime
@@ -172,6 +173,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Ranked circle feeds and circle suggestions, explained and logged.",
         lifespan=lifespan,
+        docs_url=None,  # served by add_offline_docs, from local files
+        redoc_url=None,  # ReDoc loads from a CDN too, and /docs covers it
     )
     # the last added is the outermost: metrics count the 413s and the 500s
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -186,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(events.router(settings.max_events_per_batch), prefix="/v1", dependencies=v1)
     app.include_router(admin.routes, prefix="/admin", dependencies=[Depends(require_admin_token)])
     app.include_router(health.routes)
+    add_offline_docs(app)
     return app
 
 
