@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.online_store import AS_OF, make_tables, user_batches  # noqa: E402
+from circlerank.local_servers import LocalPostgres, LocalRedis  # noqa: E402
 from features.store import (  # noqa: E402
     OnlineStore,
     OnlineStoreReader,
@@ -35,7 +36,6 @@ from features.store import (  # noqa: E402
     load_into_redis,
 )
 from serving.eventlog import LoggedEvent, open_event_log  # noqa: E402
-from tests.servers import LocalPostgres, LocalRedis  # noqa: E402
 
 
 def lookup_ms(store: OnlineStoreReader, batches: list[np.ndarray]) -> np.ndarray:

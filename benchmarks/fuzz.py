@@ -40,7 +40,7 @@ sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve
 
 import httpx  # noqa: E402
 
-from tests.servers import free_port  # noqa: E402
+from circlerank.local_servers import free_port  # noqa: E402
 from tests.serving.hostile import hostile_requests, send  # noqa: E402
 
 TOKEN = "fuzz-api-token-0123"

@@ -31,14 +31,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
+import httpx  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
-from tests.servers import LocalPostgres, LocalRedis, free_port  # noqa: E402
+from circlerank.local_servers import LocalPostgres, LocalRedis, free_port  # noqa: E402
 
 TOKEN = "load-test-token"
 CONNECTIONS = 64
@@ -128,27 +131,16 @@ def _cpu_s(pid: int) -> dict[int, float]:
 
 def _strategies(path: Path) -> None:
     """The shipped strategies plus `load1000`: community's pipeline on 1,000 popular posts."""
-    import tomllib
-
     from ranking.strategy import SHIPPED
 
-    community = tomllib.loads(SHIPPED.read_text())["strategies"]["community"]
-    params = {**community.get("params", {}), "popular_posts": {"k": 1000}}
-
-    def inline(values: dict[str, object]) -> str:
-        return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in values.items()) + " }"
-
-    lines = [
-        "[strategies.load1000]",
-        'surface = "feed"',
-        'sources = ["popular_posts"]',
-        f"filters = {json.dumps(community['filters'])}",
-        f"scorer = {json.dumps(community['scorer'])}",
-        f"rerankers = {json.dumps(community['rerankers'])}",
-        "[strategies.load1000.params]",
-        *(f"{name} = {inline(values)}" for name, values in params.items()),
-    ]
-    path.write_text(SHIPPED.read_text() + "\n" + "\n".join(lines) + "\n")
+    load1000 = """
+[strategies.load1000]
+like = "community"
+sources = ["popular_posts"]
+fallback = []
+params = { popular_posts = { k = 1000 } }
+"""
+    path.write_text(SHIPPED.read_text() + load1000)
 
 
 def _world(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
@@ -177,7 +169,7 @@ def _summary(latencies: np.ndarray) -> tuple[float, float]:
     return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world")
     parser.add_argument("--models")
@@ -188,74 +180,175 @@ def main() -> None:
     parser.add_argument("--soak-rate", type=float, default=200.0)
     parser.add_argument("--online-store", choices=("file", "redis"), default="file")
     parser.add_argument("--event-log", choices=("sqlite", "postgresql"), default="sqlite")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+# --- set-up ---------------------------------------------------------------------------
+
+
+def _backends(args: argparse.Namespace, tmp: Path, servers: contextlib.ExitStack) -> list[str]:
+    """`serve`'s flags for the chosen event log and online store, local servers started."""
+    backends: list[str] = ["--event-log", f"sqlite:///{tmp / 'events.db'}"]
+    if args.event_log == "postgresql":
+        postgres = LocalPostgres()
+        postgres.start()
+        servers.callback(postgres.close)
+        backends = ["--event-log", postgres.url]
+    if args.online_store == "redis":
+        redis = LocalRedis()
+        redis.start()
+        servers.callback(redis.close)
+        backends += ["--online-store", redis.url]
+    return backends
+
+
+def _start_server(world: Path, models: Path, tmp: Path, backends: list[str]) -> Server:
+    """`circlerank serve` with 2 workers in a child process, once /readyz answers 200."""
+    strategies = tmp / "strategies.toml"
+    _strategies(strategies)
+    port = free_port()
+    env = os.environ | {
+        "CIRCLERANK_API_TOKENS": TOKEN,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    command = [
+        sys.executable, "-m", "circlerank.cli.main", "-q", "serve",
+        "--data", str(world), "--models", str(models), "--workers", "2",
+        "--port", str(port), "--strategies", str(strategies), *backends,
+        "--snapshot", str(tmp / "snapshot"),
+    ]  # fmt: skip
+    server = Server(subprocess.Popen(command, env=env), port)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return server
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+
+# --- measure --------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """Open-loop load of feed requests for random users against one server."""
+
+    server: Server
+    users: np.ndarray
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    def feed_paths(self, n: int) -> list[str]:
+        chosen = self.rng.choice(self.users, n)
+        return [f"/v1/feed?user_id={u}&limit=20&strategy=load1000" for u in chosen]
+
+    def measure(self, paths: list[str], rate: float) -> Run:
+        """p50 and p99 (ms), errors, server CPU ms per request of one run, and the busier
+        worker's part of the workers' CPU (the load's balance)."""
+        pid = self.server.process.pid
+        cpu = _cpu_s(pid)
+        latencies, errors = asyncio.run(drive(self.server.port, paths, rate))
+        used = {p: s - cpu.get(p, 0.0) for p, s in _cpu_s(pid).items()}
+        cpu_ms = sum(used.values()) * 1000 / len(latencies)
+        workers = [s for p, s in used.items() if p != pid]
+        busier = max(workers) / sum(workers) if sum(workers) > 0 else float("nan")
+        return (*_summary(latencies), errors, cpu_ms, busier)
+
+
+Run = tuple[float, float, int, float, float]  # p50, p99, errors, CPU ms/request, busier
+
+
+def _rate_runs(load: Load, args: argparse.Namespace) -> list[tuple[str, float, list[Run]]]:
+    """Every feed rate, then /healthz at 200/s (the floor), each `--repeats` times."""
+    rows = []
+    for rate in [float(r) for r in args.rates.split(",")]:
+        paths = [load.feed_paths(int(rate * args.seconds)) for _ in range(args.repeats)]
+        rows.append(("/v1/feed", rate, [load.measure(p, rate) for p in paths]))
+    health = [f"/healthz?{i}" for i in range(int(200 * args.seconds))]
+    rows.append(("/healthz", 200.0, [load.measure(health, 200.0) for _ in range(args.repeats)]))
+    return rows
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def _print_rates(rows: list[tuple[str, float, list[Run]]], args: argparse.Namespace) -> None:
+    # server CPU per request says where a rate saturates the 2 cores on this machine,
+    # whatever its speed: about 2,000 ms/s of CPU over the rate
+    print(
+        f"\n{'route':<10} {'req/s':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f" {'CPU ms/req':>11} {'busier':>7}"
+        f"  (median of {args.repeats} runs of {args.seconds:.0f} s; p99 per run)"
+    )
+    for route, rate, runs in rows:
+        p50 = float(np.median([r[0] for r in runs]))
+        p99 = float(np.median([r[1] for r in runs]))
+        errors = sum(r[2] for r in runs)
+        cpu = float(np.median([r[3] for r in runs]))
+        busier = float(np.median([r[4] for r in runs]))
+        each = ", ".join(f"{r[1]:.1f}" for r in runs)
+        print(
+            f"{route:<10} {rate:>6.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7} {cpu:>11.2f}"
+            f" {busier:>7.1%}  [{each}]"
+        )
+    floor_p99 = float(np.median([r[1] for r in rows[-1][2]]))
+    for route, rate, runs in rows[:-1]:
+        ratio = float(np.median([r[1] for r in runs])) / floor_p99
+        print(f"p99 {route} at {rate:.0f}/s over p99 /healthz at 200/s: {ratio:.1f}x")
+
+
+def _soak(load: Load, args: argparse.Namespace) -> None:
+    """A long run at the soak rate: latency and the server's RSS before and after."""
+    pid, port = load.server.process.pid, load.server.port
+    before = _rss_mb(pid)
+    soak = load.feed_paths(int(args.soak_rate * args.soak))
+    latencies, errors = asyncio.run(drive(port, soak, args.soak_rate))
+    after = _rss_mb(pid)
+    p50, p99 = _summary(latencies)
+    print(
+        f"\nsoak {args.soak:.0f} s at {args.soak_rate:.0f}/s: p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms, errors {errors}; RSS {before:,.0f} MB -> {after:,.0f} MB "
+        f"({(after / before - 1) * 100:+.1f}%)"
+    )
+    metrics = httpx.get(f"{load.server.url}/metrics").text
+    served = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("circlerank_requests_total{")
+        and 'route="/v1/feed"' in line
+        and 'status="200"' in line
+    )
+    print(f"/metrics (both workers): {served:,.0f} feed requests answered 200")
+
+
+def main() -> None:
+    args = _arguments()
     with tempfile.TemporaryDirectory() as tmp_name, contextlib.ExitStack() as servers:
         tmp = Path(tmp_name)
-        backends: list[str] = ["--event-log", f"sqlite:///{tmp / 'events.db'}"]
-        if args.event_log == "postgresql":
-            postgres = LocalPostgres()
-            postgres.start()
-            servers.callback(postgres.close)
-            backends = ["--event-log", postgres.url]
-        if args.online_store == "redis":
-            redis = LocalRedis()
-            redis.start()
-            servers.callback(redis.close)
-            backends += ["--online-store", redis.url]
+        backends = _backends(args, tmp, servers)
         world, models = _world(args, tmp)
-        strategies = tmp / "strategies.toml"
-        _strategies(strategies)
-        import pandas as pd
-
         users = pd.read_parquet(world / "users.parquet")["user_id"].to_numpy()
-        port = free_port()
-        env = os.environ | {
-            "CIRCLERANK_API_TOKENS": TOKEN,
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "circlerank.cli.main",
-                "-q",
-                "serve",
-                "--data",
-                str(world),
-                "--models",
-                str(models),
-                "--workers",
-                "2",
-                "--port",
-                str(port),
-                "--strategies",
-                str(strategies),
-                *backends,
-                "--snapshot",
-                str(tmp / "snapshot"),
-            ],
-            env=env,
-        )
+        server = _start_server(world, models, tmp, backends)
         try:
-            import httpx
-
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.5)
-            rng = np.random.default_rng(0)
-
-            def feed_paths(n: int) -> list[str]:
-                chosen = rng.choice(users, n)
-                return [f"/v1/feed?user_id={u}&limit=20&strategy=load1000" for u in chosen]
-
-            asyncio.run(drive(port, feed_paths(400), 50.0))  # warm-up: both workers, caches
+            load = Load(server, users)
+            asyncio.run(drive(server.port, load.feed_paths(400), 50.0))  # warm-up: caches
             check = httpx.get(
-                f"http://127.0.0.1:{port}/v1/feed",
+                f"{server.url}/v1/feed",
                 params={"user_id": str(users[0]), "strategy": "load1000"},
                 headers={"Authorization": f"Bearer {TOKEN}"},
             ).json()
@@ -263,73 +356,10 @@ def main() -> None:
                 f"server: 2 workers, bundle {check['model_version']}, strategy load1000, "
                 f"online store {args.online_store}, event log {args.event_log}"
             )
-
-            def measure(paths: list[str], rate: float) -> tuple[float, float, int, float, float]:
-                """p50 and p99 (ms), errors, server CPU ms per request of one run, and the
-                busier worker's part of the workers' CPU (the load's balance)."""
-                cpu = _cpu_s(server.pid)
-                latencies, errors = asyncio.run(drive(port, paths, rate))
-                used = {pid: s - cpu.get(pid, 0.0) for pid, s in _cpu_s(server.pid).items()}
-                cpu_ms = sum(used.values()) * 1000 / len(latencies)
-                workers = [s for pid, s in used.items() if pid != server.pid]
-                busier = max(workers) / sum(workers) if sum(workers) > 0 else float("nan")
-                return (*_summary(latencies), errors, cpu_ms, busier)
-
-            rows = []
-            for rate in [float(r) for r in args.rates.split(",")]:
-                n = int(rate * args.seconds)
-                rows.append(
-                    ("/v1/feed", rate, [measure(feed_paths(n), rate) for _ in range(args.repeats)])
-                )
-            health = [f"/healthz?{i}" for i in range(int(200 * args.seconds))]
-            floor = [measure(health, 200.0) for _ in range(args.repeats)]
-            rows.append(("/healthz", 200.0, floor))
-            # server CPU per request says where a rate saturates the 2 cores on this
-            # machine, whatever its speed: about 2,000 ms/s of CPU over the rate
-            print(
-                f"\n{'route':<10} {'req/s':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
-                f" {'CPU ms/req':>11} {'busier':>7}"
-                f"  (median of {args.repeats} runs of {args.seconds:.0f} s; p99 per run)"
-            )
-            for route, rate, runs in rows:
-                p50 = float(np.median([r[0] for r in runs]))
-                p99 = float(np.median([r[1] for r in runs]))
-                errors = sum(r[2] for r in runs)
-                cpu = float(np.median([r[3] for r in runs]))
-                busier = float(np.median([r[4] for r in runs]))
-                each = ", ".join(f"{r[1]:.1f}" for r in runs)
-                print(
-                    f"{route:<10} {rate:>6.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7} {cpu:>11.2f}"
-                    f" {busier:>7.1%}  [{each}]"
-                )
-            floor_p99 = float(np.median([r[1] for r in floor]))
-            for route, rate, runs in rows[:-1]:
-                ratio = float(np.median([r[1] for r in runs])) / floor_p99
-                print(f"p99 {route} at {rate:.0f}/s over p99 /healthz at 200/s: {ratio:.1f}x")
-
-            before = _rss_mb(server.pid)
-            soak = feed_paths(int(args.soak_rate * args.soak))
-            latencies, errors = asyncio.run(drive(port, soak, args.soak_rate))
-            after = _rss_mb(server.pid)
-            p50, p99 = _summary(latencies)
-            print(
-                f"\nsoak {args.soak:.0f} s at {args.soak_rate:.0f}/s: p50 {p50:.1f} ms, "
-                f"p99 {p99:.1f} ms, "
-                f"errors {errors}; RSS {before:,.0f} MB -> {after:,.0f} MB "
-                f"({(after / before - 1) * 100:+.1f}%)"
-            )
-            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-            served = sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in metrics.splitlines()
-                if line.startswith("circlerank_requests_total{")
-                and 'route="/v1/feed"' in line
-                and 'status="200"' in line
-            )
-            print(f"/metrics (both workers): {served:,.0f} feed requests answered 200")
+            _print_rates(_rate_runs(load, args), args)
+            _soak(load, args)
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
+            server.stop()
             shutil.rmtree(tmp / "snapshot", ignore_errors=True)
 
 
