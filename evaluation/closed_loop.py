@@ -7,9 +7,10 @@ pages. Before `start_day` everyone gets the control; that period is the CUPED
 pre-period. The logged events are labelled with each user's arm and analysed as a live
 experiment would be (evaluation/ab.py).
 
-The strategies are simulator policies over the simulator's own heuristic score:
-`logging` (the simulator's default epsilon-greedy), `greedy` (epsilon 0.02), `random`
-(every page a random ordering) and `short` (greedy, three items a page). A feed page
+The strategies here are simulator policies over the simulator's own heuristic score:
+`logging` (the simulator's default epsilon-greedy), `greedy` (epsilon 0.02), `shuffle`
+(every page a random ordering) and `short` (greedy, three items a page); their names
+differ from the engine's strategies, which `evaluation/rehearsal` serves in the loop. A feed page
 usually holds every fresh post of the user's circles, so the first three differ only in
 order; `short` shows less, and changes both clicks per user and clicks per impression.
 """
@@ -32,7 +33,7 @@ from .simulator.loop import Policies
 from .simulator.policy import EpsilonGreedySlates, SlatePolicy, Slates
 from .simulator.population import make_ids
 
-STRATEGIES = ("logging", "greedy", "random", "short")
+STRATEGIES = ("logging", "greedy", "shuffle", "short")
 SHORT_PAGE = 3
 PRE_ARM = "pre"  # the label of events before the experiment starts
 
@@ -58,7 +59,7 @@ class ShortPages:
 
 
 def strategy(name: str, config: SimConfig) -> SlatePolicy:
-    epsilon = {"logging": config.explore_epsilon, "greedy": 0.02, "random": 1.0, "short": 0.02}
+    epsilon = {"logging": config.explore_epsilon, "greedy": 0.02, "shuffle": 1.0, "short": 0.02}
     if name not in epsilon:
         raise ConfigError(f"unknown simulator strategy {name!r}; valid: {', '.join(STRATEGIES)}")
     policy = EpsilonGreedySlates(epsilon[name], name=name)

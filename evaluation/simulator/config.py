@@ -98,6 +98,15 @@ class SimParams:
     skill_sd: float = 0.6
     delete_share: float = 0.04
     delete_mean_days: float = 1.5
+    # creators' response to the feed (response.py says what it models); 0 = none, the
+    # posting rate is the creator's own whatever the feed does
+    creator_response: float = 0.0
+    response_window_days: float = 7.0  # the recent posts a creator judges the response by
+    response_reference: float = 1.0  # positive actions per post at which the rate is kept
+    response_prior: float = 1.0  # pseudo-actions per post: one silent post is no verdict
+    response_max_drive: float = 3.0
+    new_creator_trial_days: float = 3.0  # a new creator judges their first posts after this
+    new_creator_quit_share: float = 0.6  # times creator_response: stop after a silent trial
     # sessions
     feed_sessions_per_day: float = 0.14  # times activity
     suggestion_sessions_per_day: float = 0.05
@@ -147,6 +156,17 @@ class SimParams:
             rate = f.name.endswith(("_per_day", "_sd", "_sigma", "_days"))
             if (rate or f.name in ("tie_degree_mean", "follows_mean")) and value < 0:
                 raise ConfigError(f"params.{f.name} must be >= 0, got {value!r}")
+        if not self.creator_response >= 0:
+            raise ConfigError(
+                f"params.creator_response must be >= 0, got {self.creator_response!r}"
+            )
+        for name in ("response_reference", "response_prior"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"params.{name} must be > 0, got {getattr(self, name)!r}")
+        if not self.response_max_drive >= 1.0:
+            raise ConfigError(
+                f"params.response_max_drive must be >= 1, got {self.response_max_drive!r}"
+            )
         if not isinstance(self.writes_payments, bool):
             got = self.writes_payments
             raise ConfigError(f"params.writes_payments must be a bool, got {got!r}")

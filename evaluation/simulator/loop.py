@@ -3,6 +3,7 @@ a time. Within a day every surface is processed as one vectorised batch of reque
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,16 +29,17 @@ from .events import (
     EventLog,
 )
 from .memberships import OPEN, ORGANIC, SUGGESTED, Intervals, expand_ranges
-from .policy import EpsilonGreedySlates, SlatePolicy
+from .policy import EpsilonGreedySlates, FeedServer, Sessions, Shown, SlatePolicy
 from .posts import Posts, write_posts
+from .response import CreatorDrive
 from .world import World
 
 
 @dataclass(frozen=True)
 class Policies:
-    """The logging policy of each surface."""
+    """The logging policy of each surface (the feed's may pick its own posts)."""
 
-    feed: SlatePolicy
+    feed: SlatePolicy | FeedServer
     suggestions: SlatePolicy
 
 
@@ -61,7 +63,8 @@ def _delay(rng: np.random.Generator, n: int, median_s: float) -> np.ndarray:
 
 
 class DayLoop:
-    """Runs the logs over a world; holds only the state the logs change."""
+    """Runs the logs over a world; holds only the state the logs change. `run` runs
+    every day; a caller that acts between days calls `run_day` and then `logs`."""
 
     def __init__(self, world: World, policies: Policies | None = None) -> None:
         self.world = world
@@ -71,12 +74,34 @@ class DayLoop:
         self.members = world.memberships
         self.posts = world.posts
         self.clicks = np.zeros(len(world.posts), dtype=np.int64)
+        self.responses = np.zeros(len(world.posts), dtype=np.int64)  # positive actions
         self.log = EventLog()
         self.requests = 0
+        self.drive = (
+            CreatorDrive.start(self.p, world.users.n, world.posts, self.cfg.start_us)
+            if self.p.creator_response > 0
+            else None
+        )
 
     def run(self) -> LogResult:
         for day in track(range(self.cfg.days), desc="simulate: days", unit="day"):
-            self._day(day)
+            self.run_day(day)
+        return self.logs()
+
+    def run_day(self, day: int) -> None:
+        self._day(day)
+
+    def fork(self, policies: Policies) -> DayLoop:
+        """A copy that goes on from here on its own, served by `policies`."""
+        twin = copy.copy(self)
+        twin.policies = policies
+        twin.clicks, twin.responses = self.clicks.copy(), self.responses.copy()
+        twin.log = EventLog(list(self.log.batches))
+        twin.drive = None if self.drive is None else self.drive.copy()
+        return twin
+
+    def logs(self) -> LogResult:
+        """What was logged so far (the loop may go on)."""
         arms = (self.policies.feed.name, self.policies.suggestions.name)
         return LogResult(self.log.finish(), self.members, self.posts, arms)
 
@@ -96,12 +121,16 @@ class DayLoop:
         tied = w.ties.tied_counts(member)
         n_organic = self._organic(ds, de)
         self._suggestions(day, ds, size, tied, n_organic)
+        drive = None if self.drive is None else self.drive.drive
         fresh = write_posts(
-            self.cfg, self._rng("posts", day), w.users, w.circles, self.members, ds, de
+            self.cfg, self._rng("posts", day), w.users, w.circles, self.members, ds, de, drive
         )
         self.posts = self.posts.append(fresh)
         self.clicks = np.concatenate([self.clicks, np.zeros(len(fresh), dtype=np.int64)])
+        self.responses = np.concatenate([self.responses, np.zeros(len(fresh), dtype=np.int64)])
         self._feed(day, ds, de)
+        if self.drive is not None:
+            self.drive.update(self._rng("creator_response", day), de, self.posts, self.responses)
 
     def _is_member(self, user: np.ndarray, circle: np.ndarray, ts: np.ndarray) -> np.ndarray:
         q, c = self.members.active_at(user, ts)
@@ -239,11 +268,16 @@ class DayLoop:
             + p.feed_popularity_weight * np.log1p(self.clicks[post])
             + p.feed_official_boost * posts.is_official[post]
         )
-        slates = self.policies.feed.select(
-            self._rng("feed_policy", day), s, heuristic, self.cfg.feed_slate_size, user[s], day
-        )
-        s, post, slot, age = s[slates.row], post[slates.row], slates.slot, age[slates.row]
-        u, t, prop = user[s], ts[s], slates.propensity
+        policy, rng = self.policies.feed, self._rng("feed_policy", day)
+        if isinstance(policy, FeedServer):
+            sessions = Sessions(day, user, ts, s, post, heuristic, posts)
+            shown = policy.serve(rng, sessions, self.cfg.feed_slate_size)
+        else:
+            slates = policy.select(rng, s, heuristic, self.cfg.feed_slate_size, user[s], day)
+            shown = Shown(s[slates.row], post[slates.row], slates.slot, slates.propensity)
+        s, post, slot, prop = shown.request, shown.post, shown.slot, shown.propensity
+        age = (ts[s] - posts.created_us[post]) / US_PER_DAY
+        u, t = user[s], ts[s]
         request = self._requests(s)
         probs = feed_probs(p, w.users, w.circles, posts, w.ties, u, post, age)
 
@@ -275,6 +309,8 @@ class DayLoop:
                 when[mask], u[mask], FEED, post[mask], action, request[mask], slot[mask], prop[mask]
             )
         np.add.at(self.clicks, post[click], 1)
+        for mask in (click, like, comment, share):
+            np.add.at(self.responses, post[mask], 1)
 
 
 def run_logs(world: World, policies: Policies | None = None) -> LogResult:

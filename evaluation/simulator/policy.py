@@ -9,11 +9,13 @@ simulation implement the same `SlatePolicy` protocol.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from circlerank.errors import ConfigError
+
+from .posts import Posts
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,40 @@ class EpsilonGreedySlates:
         """One request: (chosen candidate indices in slot order, their propensities)."""
         s = self.select(rng, np.zeros(len(scores), dtype=np.int64), scores, slate_size)
         return s.row, s.propensity
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """A batch of feed requests: who asked, when, and the simulator's own candidates
+    for them (rows grouped by request, as a SlatePolicy takes them)."""
+
+    day: int
+    user: np.ndarray
+    ts_us: np.ndarray
+    group: np.ndarray  # candidate row -> request
+    post: np.ndarray  # candidate row -> post
+    score: np.ndarray  # candidate row -> the simulator's heuristic score
+    posts: Posts  # what the post indices point at
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a feed server showed: request, post, slot and propensity, one row each."""
+
+    request: np.ndarray
+    post: np.ndarray
+    slot: np.ndarray
+    propensity: np.ndarray
+
+
+@runtime_checkable
+class FeedServer(Protocol):
+    """A feed that picks its own posts for each request (an engine strategy), instead
+    of ordering the simulator's candidates."""
+
+    @property
+    def name(self) -> str: ...
+
+    def serve(self, rng: np.random.Generator, sessions: Sessions, slate_size: int) -> Shown:
+        """The posts shown to each request of `sessions`."""
+        ...

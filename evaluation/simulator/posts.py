@@ -48,49 +48,16 @@ def write_posts(
     members: Intervals,
     t0: int,
     t1: int,
+    drive: np.ndarray | None = None,
 ) -> Posts:
     """Every post created in [t0, t1): members post at their creator rate while members
-    (from when they start creating); the platform posts in official circles and pushes
-    some official posts into the others."""
+    (from when they start creating), times their `drive` when creators respond to the
+    feed (response.py); the platform posts in official circles and pushes some official
+    posts into the others."""
     p = cfg.params
-    rate = users.creator_rate[members.user]
-    lo = np.maximum.reduce(
-        [
-            members.joined_us,
-            np.full(len(members), t0),
-            users.creator_since_us[members.user],
-            circles.created_us[members.circle],
-        ]
-    )
-    hi = np.minimum(members.left_us, t1)
-    live = (rate > 0) & (hi > lo)
-    lo, hi, user, circle = lo[live], hi[live], members.user[live], members.circle[live]
-    interest = users.interest[user, circles.topic[circle]]
-    expected = (
-        rate[live]
-        * (0.3 + interest)
-        * np.exp(0.3 * circles.quality[circle])
-        * (hi - lo)
-        / US_PER_DAY
-    )
-    counts = rng.poisson(expected)
-    idx = np.repeat(np.arange(len(user)), counts)
-    ugc_at = lo[idx] + (rng.random(len(idx)) * (hi[idx] - lo[idx])).astype(np.int64)
-    ugc_author, ugc_circle = user[idx], circle[idx]
-
-    start = np.maximum(circles.created_us, t0)
-    span = np.maximum(t1 - start, 0) / US_PER_DAY
-    per_day = np.where(circles.is_official, p.official_posts_per_day, p.pushed_posts_per_day)
-    per_day = per_day * min(1.0, np.sqrt(cfg.users / p.platform_reference_users))
-    off_counts = rng.poisson(per_day * span)
-    off_circle = np.repeat(np.arange(circles.n), off_counts)
-    off_at = start[off_circle] + (rng.random(len(off_circle)) * (t1 - start[off_circle])).astype(
-        np.int64
-    )
-    platform = np.flatnonzero(users.is_platform)
-    off_author = platform[rng.integers(0, len(platform), size=len(off_circle))]
-
-    n_ugc, n_off = len(idx), len(off_circle)
+    ugc_at, ugc_author, ugc_circle = _member_posts(rng, users, circles, members, t0, t1, drive)
+    off_at, off_author, off_circle = _platform_posts(cfg, rng, users, circles, t0, t1)
+    n_ugc, n_off = len(ugc_at), len(off_at)
     official = np.concatenate([np.zeros(n_ugc, bool), np.ones(n_off, bool)])
     author = np.concatenate([ugc_author, off_author])
     created = np.minimum(np.concatenate([ugc_at, off_at]), t1 - 1)
@@ -118,6 +85,61 @@ def write_posts(
         deleted_us=np.where(dropped, deleted_us, NEVER),
         quality=quality,
     )
+
+
+def _member_posts(
+    rng: np.random.Generator,
+    users: Users,
+    circles: Circles,
+    members: Intervals,
+    t0: int,
+    t1: int,
+    drive: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Members' posts in [t0, t1): time, author and circle of each."""
+    rate = users.creator_rate[members.user]
+    if drive is not None:
+        rate = rate * drive[members.user]
+    lo = np.maximum.reduce(
+        [
+            members.joined_us,
+            np.full(len(members), t0),
+            users.creator_since_us[members.user],
+            circles.created_us[members.circle],
+        ]
+    )
+    hi = np.minimum(members.left_us, t1)
+    live = (rate > 0) & (hi > lo)
+    lo, hi, user, circle = lo[live], hi[live], members.user[live], members.circle[live]
+    interest = users.interest[user, circles.topic[circle]]
+    expected = (
+        rate[live]
+        * (0.3 + interest)
+        * np.exp(0.3 * circles.quality[circle])
+        * (hi - lo)
+        / US_PER_DAY
+    )
+    counts = rng.poisson(expected)
+    idx = np.repeat(np.arange(len(user)), counts)
+    at = lo[idx] + (rng.random(len(idx)) * (hi[idx] - lo[idx])).astype(np.int64)
+    return at, user[idx], circle[idx]
+
+
+def _platform_posts(
+    cfg: SimConfig, rng: np.random.Generator, users: Users, circles: Circles, t0: int, t1: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The platform's posts in [t0, t1): in official circles, and pushed into the others."""
+    p = cfg.params
+    start = np.maximum(circles.created_us, t0)
+    span = np.maximum(t1 - start, 0) / US_PER_DAY
+    per_day = np.where(circles.is_official, p.official_posts_per_day, p.pushed_posts_per_day)
+    per_day = per_day * min(1.0, np.sqrt(cfg.users / p.platform_reference_users))
+    counts = rng.poisson(per_day * span)
+    circle = np.repeat(np.arange(circles.n), counts)
+    at = start[circle] + (rng.random(len(circle)) * (t1 - start[circle])).astype(np.int64)
+    platform = np.flatnonzero(users.is_platform)
+    author = platform[rng.integers(0, len(platform), size=len(circle))]
+    return at, author, circle
 
 
 def post_ids(posts: Posts) -> np.ndarray:

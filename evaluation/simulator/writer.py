@@ -21,10 +21,30 @@ from .posts import NEVER, post_ids
 from .topics import ABROAD, CITIES, MEDIA_TYPES, TOPIC_NAMES
 from .world import World
 
+TABLE_ORDER = (
+    "users",
+    "merchants",
+    "circles",
+    "posts",
+    "payments",
+    "transfers",
+    "credit_scores",
+    "social_edges",
+    "memberships",
+    "events",
+)
+
 
 def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
     """Every contract table of the simulated world (no merchants and payments in a world
     without payments)."""
+    tables = {**static_tables(world), **log_tables(world, logs)}
+    return {name: tables[name] for name in TABLE_ORDER if name in tables}
+
+
+def static_tables(world: World) -> dict[str, pd.DataFrame]:
+    """The tables the logs do not change: users, merchants, circles, payments,
+    transfers, credit scores and social edges."""
     u, m, c = world.users, world.merchants, world.circles
     cities = np.array([name for name, _ in CITIES], dtype=object)
     tables: dict[str, pd.DataFrame] = {}
@@ -52,21 +72,6 @@ def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
             "is_official": pd.Series(c.is_official, dtype=bool),
         },
     )
-    posts = logs.posts
-    order = np.lexsort((np.arange(len(posts)), posts.created_us))
-    pid = post_ids(posts)
-    tables["posts"] = contract_frame(
-        "posts",
-        {
-            "post_id": str_col(pid[order]),
-            "circle_id": str_col(c.ids[posts.circle[order]]),
-            "author_id": str_col(u.ids[posts.author[order]]),
-            "created_at": ts_col(posts.created_us[order]),
-            "media_type": str_col(np.array(MEDIA_TYPES, dtype=object)[posts.media[order]]),
-            "is_official": pd.Series(posts.is_official[order], dtype=bool),
-            "deleted_at": ts_col(posts.deleted_us[order], null=posts.deleted_us[order] == NEVER),
-        },
-    )
     if world.payments is not None:
         tables["payments"] = _payments(world.payments, u.ids, m.ids)
     tr = world.transfers
@@ -90,6 +95,28 @@ def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
         },
     )
     tables["social_edges"] = _edges(world)
+    return tables
+
+
+def log_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
+    """The tables the logs write: posts, memberships and events."""
+    u, c = world.users, world.circles
+    tables: dict[str, pd.DataFrame] = {}
+    posts = logs.posts
+    order = np.lexsort((np.arange(len(posts)), posts.created_us))
+    pid = post_ids(posts)
+    tables["posts"] = contract_frame(
+        "posts",
+        {
+            "post_id": str_col(pid[order]),
+            "circle_id": str_col(c.ids[posts.circle[order]]),
+            "author_id": str_col(u.ids[posts.author[order]]),
+            "created_at": ts_col(posts.created_us[order]),
+            "media_type": str_col(np.array(MEDIA_TYPES, dtype=object)[posts.media[order]]),
+            "is_official": pd.Series(posts.is_official[order], dtype=bool),
+            "deleted_at": ts_col(posts.deleted_us[order], null=posts.deleted_us[order] == NEVER),
+        },
+    )
     ms = logs.memberships
     morder = np.lexsort((ms.circle, ms.user, ms.joined_us))
     tables["memberships"] = contract_frame(
@@ -103,6 +130,11 @@ def world_tables(world: World, logs: LogResult) -> dict[str, pd.DataFrame]:
     )
     tables["events"] = _events(world, logs, pid)
     return tables
+
+
+def events_table(world: World, logs: LogResult) -> pd.DataFrame:
+    """The contract's events table of the logs."""
+    return _events(world, logs, post_ids(logs.posts))
 
 
 def _merchants(m: Merchants, cities: np.ndarray) -> pd.DataFrame:

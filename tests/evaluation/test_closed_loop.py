@@ -48,7 +48,8 @@ def test_the_command_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFix
         ]
     )
     assert code == 0
-    report = json.loads((tmp_path / "report" / "ab.json").read_text())
+    report = json.loads((tmp_path / "ab.json").read_text())
     assert report["control"] == "logging" and set(report["arms"]) == {"logging", "short"}
-    assert (tmp_path / "report" / "ab.html").read_text().count("<svg") >= 3
+    assert {"creator_share", "retention", "new_creators_still_posting"} <= set(report["metrics"])
+    assert (tmp_path / "ab.html").read_text().count("<svg") >= 3
     assert "positives_per_user" in capsys.readouterr().out
