@@ -6,6 +6,10 @@ and serving/ maps them to HTTP errors. Messages say what was received.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 
 class CircleRankError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -95,3 +99,39 @@ class EventLogError(CircleRankError):
 class RowRefusedError(EventLogError):
     """The event log refuses a row's values (PostgreSQL text cannot hold NUL, a lone
     surrogate has no UTF-8), as opposed to an outage: the row is dead-lettered."""
+
+
+# pydantic's wording, which a user reading a CLI or API error should not have to parse
+_LIBRARY_PREFIX = re.compile(r"^(Value error|Assertion failed), ")
+_SHOULD = re.compile(r"^(Input|List|String|Dictionary|Tuple|Set|Value|Object|Data|Number) should ")
+_TIME_TYPES = ("datetime_parsing", "datetime_from_date_parsing", "datetime_type", "date_parsing")
+_MOST_SHOWN = 60  # characters of a bad value repeated back
+
+
+def shown(value: object) -> str:
+    """A value as repeated back in an error: its repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= _MOST_SHOWN else text[: _MOST_SHOWN - 3] + "..."
+
+
+def plain_reason(error: Mapping[str, Any]) -> str:
+    """One item of a pydantic ValidationError's `errors()` as a predicate in plain words,
+    without its location: "is missing", "must be greater than 0 (got -1)", or the
+    message our own validator raised."""
+    kind = str(error.get("type", ""))
+    context = error.get("ctx") or {}
+    given = error.get("input")
+    if kind == "missing":
+        return "is missing"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "json_invalid":
+        return "is not valid JSON"
+    if kind in ("value_error", "assertion_error") and "error" in context:
+        return str(context["error"])
+    if kind in _TIME_TYPES:
+        return f"cannot be read as a time (got {shown(given)})"
+    if kind in ("too_short", "string_too_short") and not given:
+        return "is empty"
+    message = _SHOULD.sub("must ", _LIBRARY_PREFIX.sub("", str(error.get("msg", ""))))
+    return f"{message} (got {shown(given)})" if "input" in error else message

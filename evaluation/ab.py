@@ -212,13 +212,112 @@ def _daily_sequential(
     }
 
 
+PRIMARY = "positives_per_user"  # users are randomized: judge by what each user ends up doing
+
+
+def metric_name(metric: str, surface: str) -> str:
+    """A metric in words: positives_per_user on the feed is "clicks per user"."""
+    positives = f"{POSITIVE.get(surface, 'positive')}s"
+    name = metric.replace("positives", positives).replace("_cuped", " (CUPED)")
+    return name.replace("_", " ")
+
+
+def _effect_text(name: str, e: Effect) -> str:
+    return f"{name} {e.diff:+.3g} [{e.ci_low:+.3g}, {e.ci_high:+.3g}] (p {e.p_value:.2g})"
+
+
+def _moves(e: Effect, alpha: float) -> int:
+    """+1 up, -1 down, 0 no clear change at level alpha."""
+    if not e.p_value < alpha:
+        return 0
+    return 1 if e.diff > 0 else -1
+
+
+def verdict(analysis: Analysis, arm: str, alpha: float = 0.05) -> str:
+    """One sentence on a treatment arm: whether it wins, loses or makes no clear
+    difference on positives per user, and every metric that moves the other way."""
+    surface = analysis.design.surface
+    effects = {m: by_arm[arm] for m, by_arm in analysis.metrics.items() if arm in by_arm}
+    if PRIMARY not in effects:
+        return f"treatment `{arm}`: too few users to compare with control"
+    main = effects[PRIMARY]
+    direction = _moves(main, alpha)
+    head = {1: "wins", -1: "loses", 0: "makes no clear difference"}[direction]
+    text = f"treatment `{arm}` {head}: {_effect_text(metric_name(PRIMARY, surface), main)}"
+    others = [
+        (m, e)
+        for m, e in effects.items()
+        if m != PRIMARY and _moves(e, alpha) not in (0, direction)
+    ]
+    for i, (m, e) in enumerate(others):
+        lead = (", although " if direction else ", while ") if i == 0 else " and "
+        rises = "rise" if e.diff > 0 else "fall"
+        text += f"{lead}{metric_name(m, surface)} {rises} {_effect_text('', e).strip()}"
+    text += _why(analysis, arm, effects, alpha)
+    if analysis.srm_p_value < SRM_ALPHA:
+        text = (
+            "do not trust this result: the arms' sizes do not match their shares (sample "
+            f"ratio mismatch, p {analysis.srm_p_value:.2g}); " + text
+        )
+    return text
+
+
+def _why(analysis: Analysis, arm: str, effects: dict[str, Effect], alpha: float) -> str:
+    """Why the rate and the total disagree, when they do: the arm's impressions."""
+    rate = effects.get("positives_per_impression")
+    total = effects[PRIMARY]
+    if rate is None or _moves(rate, alpha) * _moves(total, alpha) >= 0:
+        return ""
+    control = analysis.design.control
+    per_user = {
+        a: analysis.impressions.get(a, 0) / max(analysis.users.get(a, 0), 1) for a in (arm, control)
+    }
+    positives = f"{POSITIVE.get(analysis.design.surface, 'positive')}s"
+    more, fewer = ("more", "fewer") if rate.diff > 0 else ("fewer", "more")
+    return (
+        f"; `{arm}` shows {per_user[arm]:.1f} impressions per user against "
+        f"{per_user[control]:.1f} in control: each impression draws {more} {positives}, "
+        f"but each user makes {fewer} in total"
+    )
+
+
+METRIC_MEANINGS = {
+    "positives_per_user": "what each user did in total over the experiment: the decision "
+    "metric, since users (not impressions) are what the experiment randomizes",
+    "positives_per_impression": "the rate per item shown: it rises when a page shows fewer, "
+    "better items even if users end up doing less, so read it next to the per-user total",
+    "positives_per_user_cuped": "the per-user total adjusted by each user's own activity "
+    "before the experiment (CUPED): the same effect with a narrower interval",
+}
+
+
 def html_sections(analysis: Analysis) -> list[str]:
-    """The report's sections: arms and SRM, effects with intervals, and the cumulative
-    effect with its sequential (always-valid) bounds."""
+    """The report's sections: the verdict, arms and SRM, effects with intervals, and the
+    cumulative effect with its sequential (always-valid) bounds; each says in words what
+    it shows."""
     data = analysis.to_json()
     arms = data["arms"]
-    srm = "flagged: do not trust the results" if data["srm_flag"] else "no mismatch"
+    control = analysis.design.control
+    surface = analysis.design.surface
+    treated_arms = [a for a in analysis.design.arms if a != control]
     out = [
+        report.section(
+            "verdict",
+            report.paragraphs(*(verdict(analysis, a) for a in treated_arms), css="verdict"),
+            report.paragraphs(
+                f"Each arm is compared with the control `{control}`: the difference, its 95% "
+                "interval and p-value. An effect is clear when its interval excludes 0 (p < "
+                f"0.05). The decision metric is {metric_name(PRIMARY, surface)}."
+            ),
+        )
+    ]
+    srm = (
+        "flagged: the arms' sizes differ from their configured shares by more than chance "
+        "allows, so assignment or logging is broken and no effect below can be trusted"
+        if data["srm_flag"]
+        else "no mismatch: the arms' sizes fit their configured shares"
+    )
+    out.append(
         report.section(
             "arms",
             report.table(
@@ -230,14 +329,19 @@ def html_sections(analysis: Analysis) -> list[str]:
             ),
             note=f"sample ratio mismatch p = {data['srm_p_value']:.3g} ({srm})",
         )
-    ]
+    )
     for metric, by_arm in data["metrics"].items():
         treated = {a: v for a, v in by_arm.items() if v["p_value"] is not None}
         if not treated:
             continue
         out.append(
             report.section(
-                f"{metric}: difference from {analysis.design.control}",
+                f"{metric_name(metric, surface)}: difference from {control}",
+                report.paragraphs(
+                    f"{metric_name(metric, surface).capitalize()}: "
+                    f"{METRIC_MEANINGS.get(metric, metric)}. Bars right of the dashed line "
+                    "are gains over control; the whisker is the 95% interval."
+                ),
                 report.interval_bars(
                     list(treated),
                     [v["diff"] for v in treated.values()],
@@ -254,12 +358,33 @@ def html_sections(analysis: Analysis) -> list[str]:
                 ),
             )
         )
+    out += _sequential_sections(analysis)
+    if analysis.notes:
+        out.append(
+            report.section(
+                "notes",
+                report.paragraphs(*analysis.notes),
+                note="left out of the analysis or too small to compare; the effects above "
+                "are computed without them",
+            )
+        )
+    return out
+
+
+def _sequential_sections(analysis: Analysis) -> list[str]:
+    out = []
     for arm, seq in analysis.sequential.items():
         if not seq["days"]:
             continue
         out.append(
             report.section(
                 f"cumulative effect of {arm} on positives per user, with sequential bounds",
+                report.paragraphs(
+                    "The effect as it stood at the end of each day, inside a confidence "
+                    "sequence: bounds that stay valid however often the experiment is looked "
+                    "at, so stopping the first day the band leaves 0 is safe. A band that "
+                    "still straddles 0 on the last day means: not yet decided."
+                ),
                 report.lines(
                     {
                         "difference": (seq["days"], seq["diff"]),
@@ -269,10 +394,7 @@ def html_sections(analysis: Analysis) -> list[str]:
                     x_label="day",
                     y_label="treatment - control",
                 ),
-                note=f"mSPRT always-valid p-value after the last look: {seq['p_value'][-1]:.3g}; "
-                "valid however often the experiment is looked at",
+                note=f"mSPRT always-valid p-value after the last look: {seq['p_value'][-1]:.3g}",
             )
         )
-    if analysis.notes:
-        out.append(report.section("notes", *(f"<p>{n}</p>" for n in analysis.notes)))
     return out

@@ -1,7 +1,8 @@
 """Self-contained HTML reports: inline SVG plots and tables, no scripts, no network.
 
-A report is a title plus sections; each section holds a heading, optional text, and
-plots or tables made by the helpers here. The file opens anywhere, offline.
+A report is a title plus sections; each section holds a heading, prose that says what
+it shows and what to conclude (`paragraphs`), and plots or tables made by the helpers
+here. The file opens anywhere, offline.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ table { border-collapse: collapse; margin: .5em 0; }
 td, th { padding: .2em .7em; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .note { color: #666; } svg { display: block; margin: .5em 0; } .wide { overflow-x: auto; }
+.verdict { font-weight: 600; border-left: 4px solid #3366aa; padding-left: .6em; }
+.warning { border-left: 4px solid #cc6633; padding-left: .6em; }
 """
 
 
@@ -166,6 +169,13 @@ def lorenz(counts: Sequence[float]) -> tuple[list[float], list[float]]:
         xs.append(i / len(values))
         ys.append(running / total)
     return xs, ys
+
+
+def paragraphs(*texts: str, css: str = "") -> str:
+    """Plain-text paragraphs (escaped), with an optional class: "verdict" for a
+    conclusion, "warning" for a caveat."""
+    attr = f' class="{_e(css)}"' if css else ""
+    return "".join(f"<p{attr}>{_e(t)}</p>" for t in texts if t)
 
 
 def section(heading: str, *body: str, note: str = "") -> str:

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from circlerank.errors import plain_reason
 from features.contract.schema import table_spec
 
 ACTIONS: dict[str, frozenset[str]] = {
@@ -90,6 +101,52 @@ class RankedResponse(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
+# a valid value of each event field, shown with a bad one
+EVENT_EXAMPLES = {
+    "event_id": '"e-000123" (unique per event: a repeat is skipped as a duplicate)',
+    "ts": '"2026-03-01T12:00:00Z" (ISO 8601; naive times are UTC)',
+    "user_id": '"u00042"',
+    "surface": '"feed" or "circle_suggestions"',
+    "item_id": '"p00042" (a post on feed, a circle on circle_suggestions)',
+    "action": '"click" on feed, "join" on circle_suggestions',
+    "request_id": "the request_id of the page that showed the item",
+    "position": "0 (the item's 0-based slot on its page, at most 100000)",
+    "propensity": "0.25 (the item's propensity from the page; above 0, at most 1)",
+    "arm": "the arm of the page that showed the item",
+}
+
+
+JSON_TYPES = {str: "a string", int: "a number", float: "a number", list: "an array"}
+JSON_TYPES |= {bool: "true or false", type(None): "null"}
+
+
+class FieldError(ValueError):
+    """A check across fields that still blames one field (e.g. an action its surface
+    has not)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def event_reason(error: Any) -> InitErrorDetails:
+    """One of pydantic's errors on an event as a reason that names the field and shows
+    a valid value, in words a client developer reads without knowing pydantic."""
+    cause = (error.get("ctx") or {}).get("error")
+    loc = error["loc"] or ((cause.field,) if isinstance(cause, FieldError) else ())
+    field = ".".join(str(p) for p in loc) or "row"
+    if error["type"] == "model_type":
+        got = JSON_TYPES.get(type(error["input"]), "a value")
+        reason = f"row must be a JSON object with the event fields (got {got})"
+    elif error["type"] == "extra_forbidden":
+        reason = f"{field} is not an event field; fields: {', '.join(EventIn.model_fields)}"
+    else:
+        example = None if isinstance(cause, FieldError) else EVENT_EXAMPLES.get(field)
+        reason = f"{field} {plain_reason(error)}" + (f"; e.g. {example}" if example else "")
+    text = PydanticCustomError(error["type"], "{reason}", {"reason": reason})
+    return InitErrorDetails(type=text, loc=loc, input=error.get("input"))
+
+
 class EventIn(BaseModel):
     """One row of the contract's `events` table."""
 
@@ -121,11 +178,20 @@ class EventIn(BaseModel):
     def _action_fits_surface(self) -> EventIn:
         valid = ACTIONS[self.surface]
         if self.action not in valid:
-            raise ValueError(
-                f"action {self.action!r} is not valid on {self.surface}; "
-                f"valid: {', '.join(sorted(valid))}"
+            listed = ", ".join(sorted(valid))
+            raise FieldError(
+                "action", f"{self.action!r} is not valid on {self.surface}; valid: {listed}"
             )
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plain_errors(cls, data: Any, handler: ModelWrapValidatorHandler[EventIn]) -> EventIn:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            details = [event_reason(e) for e in exc.errors()]
+            raise ValidationError.from_exception_data(exc.title, details) from None
 
 
 # the wire names are the contract's column names: fail at import if they drift apart

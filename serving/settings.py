@@ -13,15 +13,30 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from circlerank.errors import ConfigError
+from circlerank.errors import ConfigError, plain_reason
 
 ENV_PREFIX = "CIRCLERANK_"
 DEFAULT_MAX_BODY_BYTES = 4 * 2**20
+
+
+# what to do about a missing or bad setting, for the ones a user has to set
+HINTS = {
+    "api_tokens": (
+        "set the bearer tokens clients send on /v1/ routes, comma-separated, 8+ characters "
+        f"each, e.g. export {ENV_PREFIX}API_TOKENS=$(python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(24))')"
+    ),
+    "data": f"give the contract tables: serve --data DIR or export {ENV_PREFIX}DATA=demo/world",
+    "models": (
+        f"give the models directory: serve --models DIR or export {ENV_PREFIX}MODELS=demo/models"
+    ),
+    "event_log": "e.g. sqlite:///events.db or postgresql://user@host:5432/db",
+}
 
 
 def _split(value: object) -> object:
@@ -80,7 +95,10 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_url(cls, url: str | None) -> str | None:
         if url is not None and not url.startswith("redis://"):
-            raise ValueError("must be redis://host:port/db (or unset: the snapshot's files)")
+            raise ValueError(
+                "must be a redis:// URL such as redis://localhost:6379/0 (or unset: the "
+                "snapshot's files)"
+            )
         return url
 
     @field_validator("api_tokens", "admin_tokens", mode="before")
@@ -93,18 +111,24 @@ class Settings(BaseSettings):
     def _long_enough(cls, tokens: list[str]) -> list[str]:
         short = [t for t in tokens if len(t) < 8]
         if short:
-            raise ValueError(f"{len(short)} token(s) shorter than 8 characters")
+            raise ValueError(f"has {len(short)} token(s) shorter than 8 characters")
         return tokens
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(flag_names: dict[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from the environment (and `.env`), with keyword overrides on top; a
-    ConfigError naming each bad variable otherwise."""
+    ConfigError naming each bad variable (or, for a field in `flag_names`, the flag it
+    was given by) and what to do about it otherwise."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
+        names = flag_names or {}
+        problems = "; ".join(_problem(e, names) for e in exc.errors())
         raise ConfigError(f"server settings: {problems}") from None
+
+
+def _problem(error: Any, flag_names: dict[str, str]) -> str:
+    field = ".".join(str(p) for p in error["loc"])
+    name = flag_names.get(field, f"{ENV_PREFIX}{field.upper()}")
+    hint = HINTS.get(field)
+    return f"{name} {plain_reason(error)}" + (f" ({hint})" if hint else "")

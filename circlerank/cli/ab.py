@@ -126,7 +126,7 @@ def _control_by_name(arms: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from evaluation.ab import analyse, html_sections
+    from evaluation.ab import analyse, html_sections, metric_name, verdict
 
     path = Path(args.events)
     try:
@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return 0
     lines = [f"experiment {report['experiment']} (control {report['control']})"]
+    lines += [verdict(analysis, arm) for arm in report["arms"] if arm != report["control"]]
     for arm, counts in report["arms"].items():
         lines.append(
             f"  {arm:<14} users {counts['users']:>8,}  impressions {counts['impressions']:>10,}"
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     flag = "  <- sample ratio mismatch: do not trust the results" if report["srm_flag"] else ""
     lines.append(f"SRM p-value {report['srm_p_value']:.3g}{flag}")
     for metric, arms in report["metrics"].items():
-        lines.append(metric)
+        lines.append(metric_name(metric, analysis.design.surface))
         for arm, m in arms.items():
             if m["p_value"] is None:
                 lines.append(f"  {arm:<14} mean {m['mean']:.4f}")

@@ -3,14 +3,17 @@
 simulate -> validate -> features -> train -> rank, then the ranking quality of each
 strategy against the simulator's truth, then the API: a ranked page over HTTP and an
 event posted back, and last an HTML report (quality, off-policy estimates, a rehearsed
-A/B test).
+A/B test). Stdout gets one screen of results, each figure with what it means; stderr a
+line as each stage starts and ends (`--verbose` for every nested step).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -20,6 +23,12 @@ from features.contract import load_contract
 
 from .simulate import add_world_arguments, run_simulation
 
+WIDTH = 100  # of a result line on the terminal
+
+if TYPE_CHECKING:
+    from features.contract import ContractData
+    from training.bundle import Bundle
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -27,8 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the whole loop on a small simulated world",
         description=(
             "Simulate a small world, validate it, materialize its features, train the "
-            "models at the split, rank every strategy for the truth users and print what "
-            "each step produced, ending with share of oracle per strategy."
+            "models at the split, rank every strategy for the truth users, ask the API for "
+            "a feed and write an HTML report. Prints one screen of results (share of oracle "
+            "per strategy with the default marked, the API's answer, the verdict of a "
+            "rehearsed A/B test); progress goes to stderr."
         ),
     )
     parser.add_argument(
@@ -41,76 +52,99 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def say(*lines: str) -> None:
+    """Results on stdout, each line wrapped to the width of a terminal."""
+    wrapped = [
+        "\n".join(textwrap.wrap(line, WIDTH, subsequent_indent="    ", break_on_hyphens=False))
+        or line
+        for text in lines
+        for line in text.split("\n")
+    ]
+    sys.stdout.write("\n".join(wrapped) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
-    from evaluation.quality import quality_rows, read_truth, render
+    from evaluation.demo_report import REHEARSAL, quality_text, write_demo_report
+    from evaluation.quality import quality_rows, read_truth
     from features.compute import FeatureBuilder
     from features.materialize import write_snapshot
     from features.training_rows import logged_impressions
-    from ranking.replay import Replayer
     from ranking.for_training import ServingCandidates
+    from ranking.replay import Replayer
     from training.train import train
 
-    with step(f"simulating {args.users:,} users x {args.days} days"):
+    root = Path(args.out).parent
+    say(f"circlerank demo: {args.users:,} simulated users x {args.days} days, seed {args.seed}")
+    with step(f"1/7 simulating {args.users:,} users x {args.days} days"):
         result = run_simulation(args)
-    with step("validating the world against the data contract"):
+    with step("2/7 validating the world against the data contract"):
         data = load_contract(args.out)
-    sys.stdout.write("\n== validation report ==\n")
-    sys.stdout.write(data.report.render_text() + "\n")
+    say("", f"data     {args.out}: {_validation_line(data)}")
 
-    feature_dir = Path(args.out).parent / "features"
+    feature_dir = root / "features"
     builder = FeatureBuilder(data)
-    with step("materializing features at the split"):
-        snapshot = write_snapshot(builder, feature_dir, result.split_time)
     impressions = logged_impressions(data, "feed")
-    with step(f"point-in-time features of {len(impressions):,} feed impressions"):
+    with step("3/7 features: a snapshot at the split and one row per logged impression"):
+        snapshot = write_snapshot(builder, feature_dir, result.split_time)
         training = builder.for_requests(impressions, "feed")
-    sys.stdout.write("\n== features ==\n")
-    sys.stdout.write(f"views on: {len(snapshot.schema.views)}, off: {len(snapshot.schema.off)}\n")
-    for entity, count in snapshot.rows.items():
-        width = len(snapshot.schema.columns[entity])
-        sys.stdout.write(f"  {entity:<12} {count:>9,} rows x {width:>3} features\n")
-    sys.stdout.write(
-        f"feed training rows: {len(training):,} x {training.shape[1] - 3} features "
-        f"(each as of its own impression)\nstores: {feature_dir}\n"
+    say(
+        f"features {feature_dir}: {len(snapshot.schema.views)} views, {len(snapshot.rows)} "
+        f"entities; {len(training):,} training rows x {training.shape[1] - 3} features (point "
+        "in time)"
     )
-    sys.stdout.write(f"truth for evaluation: {result.truth_dir}\n")
 
-    models = Path(args.out).parent / "models"
-    with step("training at the split"):
+    models = root / "models"
+    with step("4/7 training the models at the split"):
         bundle = train(data, ServingCandidates(), until=result.split_time)
         bundle.save(models)
-    sys.stdout.write(f"\n== models ==\nbundle {bundle.version} in {models}\n")
-    for surface, metrics in bundle.manifest["metrics"].items():
-        heads = metrics["heads"]
-        aucs = ", ".join(f"{k[:-4]} {v:.3f}" for k, v in heads.items() if k.endswith("_auc"))
-        sys.stdout.write(f"  {surface} validation AUC: {aucs}\n")
-    for surface, reason in bundle.manifest["skipped"].items():
-        sys.stdout.write(f"  {surface} not trained: {reason}\n")
+    say(*_model_lines(bundle, models))
+
+    truth = read_truth(result.truth_dir)
     replayer = Replayer(
         data, bundle, result.split_time, feature_dir=feature_dir, reuse_snapshot=True
     )
     try:
-        rows = quality_rows(replayer, read_truth(result.truth_dir))
+        with step("5/7 ranking the truth users with every strategy"):
+            rows = quality_rows(replayer, truth)
     finally:
         replayer.close()
-    sys.stdout.write("\n== ranking quality at the split (share of oracle) ==\n")
-    sys.stdout.write(render(rows) + "\n")
-    root = Path(args.out).parent
-    user = str(read_truth(result.truth_dir)["feed"]["user_id"].iloc[0])
-    with step("starting the API and asking it for a feed"):
-        served = call_the_api(root, Path(args.out), models, user)
-    sys.stdout.write(served)
-    from evaluation.demo_report import write_demo_report
+    say("", "== ranking quality at the split ==", quality_text(rows))
 
-    with step("writing the evaluation report"):
+    user = str(truth["feed"]["user_id"].iloc[0])
+    with step("6/7 starting the API and asking it for a feed"):
+        served = call_the_api(root, Path(args.out), models, user)
+    say(served)
+
+    with step("7/7 writing the report (off-policy check, a rehearsed A/B test)"):
         page, summary = write_demo_report(root / "report", rows, result.truth_dir, args.seed)
-    rehearsal = summary["ab"]["metrics"]["positives_per_impression"]["short"]
-    sys.stdout.write(
-        f"\n== report ==\n{page} (open in a browser): share of oracle per strategy, "
-        "off-policy estimates vs truth, and a rehearsed A/B test (short pages: clicks per "
-        f"impression {rehearsal['diff']:+.4f}, p {rehearsal['p_value']:.2g})\n"
+    control, treatment = REHEARSAL
+    say(
+        "",
+        f"== a rehearsed A/B test: `{treatment}` pages (3 items) vs `{control}` (control) ==",
+        summary["ab_verdict"],
+        f"report   {page}: open it in a browser for every figure explained",
     )
     return 0
+
+
+def _validation_line(data: ContractData) -> str:
+    tables = data.report.to_dict()["tables"]
+    read = sum(t["read"] for t in tables.values())
+    bad = sum(t["quarantined"] for t in tables.values())
+    state = "no row quarantined" if bad == 0 else f"{bad:,} rows quarantined (see validate)"
+    return f"{len(tables)} tables, {read:,} rows read, {state}"
+
+
+def _model_lines(bundle: Bundle, models: Path) -> list[str]:
+    """The bundle and each surface's validation AUC, with what an AUC is."""
+    manifest: dict[str, Any] = bundle.manifest
+    lines = [f"models   {models}: bundle {bundle.version}; validation AUC (0.5 = chance):"]
+    for surface, metrics in manifest["metrics"].items():
+        heads = metrics["heads"]
+        aucs = ", ".join(f"{k[:-4]} {v:.3f}" for k, v in heads.items() if k.endswith("_auc"))
+        lines.append(f"  {surface}: {aucs}")
+    lines += [f"  {surface} not trained: {why}" for surface, why in manifest["skipped"].items()]
+    return lines
 
 
 def call_the_api(root: Path, data: Path, models: Path, user: str) -> str:
@@ -124,6 +158,7 @@ def call_the_api(root: Path, data: Path, models: Path, user: str) -> str:
     import httpx
     import uvicorn
 
+    from evaluation.demo_report import default_strategies
     from serving.app import create_app
     from serving.settings import load_settings
 
@@ -167,24 +202,28 @@ def call_the_api(root: Path, data: Path, models: Path, user: str) -> str:
             "arm": body["arm"],
         }
         posted = httpx.post(f"{base}/v1/events", json=[event], headers=auth)
-        ready = httpx.get(f"{base}/readyz").json()
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+    default = " (the default)" if body["strategy"] == default_strategies()["feed"] else ""
     lines = [
-        f"\n== the API (http://127.0.0.1:{port}, docs at /docs) ==",
-        f"GET /v1/feed?user_id={user}&limit=5 -> {page.status_code}, model "
-        f"{body['model_version']}, strategy {body['strategy']}, arm {body['arm']}",
+        "",
+        "== the API (stopped now; `circlerank serve` runs it) ==",
+        f"GET /v1/feed?user_id={user}&limit=5 -> {page.status_code}, strategy "
+        f"{body['strategy']}{default}, its page:",
     ]
     lines += [
         f"  {i['rank']}. {i['item_id']}  score {i['score']:.3f}  {i['explanation']}"
         for i in body["items"]
     ]
+    answer = posted.json()
     lines.append(
-        f"POST /v1/events (a click on the first post) -> {posted.status_code} {posted.json()}"
+        f"POST /v1/events (a click on the first post) -> {posted.status_code}: "
+        f"{answer['accepted']} accepted, {len(answer['rejected'])} rejected"
     )
-    lines.append(
-        f"event log: {ready['event_log']}; next: circlerank serve --data {data} "
-        f"--models {models} (CIRCLERANK_API_TOKENS=...)"
-    )
-    return "\n".join(lines) + "\n"
+    lines += [
+        "next: export CIRCLERANK_API_TOKENS=$(python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(24))')",
+        f"      circlerank serve --data {data} --models {models}",
+    ]
+    return "\n".join(lines)

@@ -6,9 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from circlerank.errors import ConfigError
+from circlerank.progress import step
 
+from .checks import bundle_dir, read_data
+
+if TYPE_CHECKING:
+    from evaluation.offline import Comparison
 from .rank import SURFACES
 from .reports import write_outputs
 
@@ -50,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
 
     from evaluation.offline import compare, html_sections
     from evaluation.offline_ope import ope_from_logs, ope_json, ope_sections
-    from features.contract import load_contract, parse_as_of
+    from features.contract import parse_as_of
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
-    from training.bundle import load_bundle, read_manifest, refuse_trained_after, resolve
+    from training.bundle import load_bundle, read_manifest, refuse_trained_after
 
     surface = SURFACES[args.surface]
     names = [n.strip() for n in args.strategies.split(",") if n.strip()]
@@ -62,15 +68,17 @@ def run(args: argparse.Namespace) -> int:
     strategies = load_strategies(args.strategy_file)
     for name in names:
         strategies.get(name, surface)  # fail fast, naming the valid ones
-    at = parse_as_of(args.at)
-    data = load_contract(args.data)
+    at = parse_as_of(args.at, "--at")
+    bundle_path = bundle_dir(args.models)
+    data = read_data(args.data)
     if not data.has("events"):
         raise ConfigError(f"{args.data}: no events table: nothing to judge the pages by")
-    refuse_trained_after(read_manifest(resolve(args.models)), at, "--at")  # before loading
+    refuse_trained_after(read_manifest(bundle_path), at, "--at")  # before loading
     bundle = load_bundle(args.models)
     replayer = Replayer(data, bundle, at, strategies=strategies)
     try:
-        result = compare(replayer, surface, names, args.k)
+        with step(f"ranking with {', '.join(names)} and judging the pages"):
+            result = compare(replayer, surface, names, args.k)
         ope = None
         if args.ope:
             window = pd.Timedelta(hours=args.ope_hours)
@@ -78,10 +86,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         replayer.close()
     report = result.to_json()
-    sections = html_sections(result)
+    default = strategies.defaults.get(surface)
+    sections = [_intro(result, default, at), *html_sections(result)]
     if ope is not None:
         report["ope"] = ope_json(logs, ope)
-        sections += ope_sections(logs, ope)
+        sections += [_ope_intro(report["ope"]["warnings"]), *ope_sections(logs, ope)]
     if args.out:
         write_outputs(
             Path(args.out),
@@ -122,3 +131,61 @@ def run(args: argparse.Namespace) -> int:
         lines += [f"  warning: {w}" for w in report["ope"]["warnings"]]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def _intro(result: Comparison, default: str | None, at: object) -> str:
+    """What the report shows, which strategy is the default, and what to conclude."""
+    from evaluation import report
+
+    ndcg = f"ndcg@{result.k}"
+    best = max(result.metrics, key=lambda n: result.metrics[n]["ndcg"].mean)
+    clear = [
+        p for p in result.pairs if p["metric"] == ndcg and p["p_value"] < 0.05 and p["diff"] != 0
+    ]
+    verdicts = [
+        f"`{p['b'] if p['diff'] > 0 else p['a']}` beats `{p['a'] if p['diff'] > 0 else p['b']}` "
+        f"on NDCG@{result.k} by {abs(p['diff']):.4f} (p {p['p_value']:.2g})."
+        for p in clear
+    ] or [f"No two strategies differ clearly on NDCG@{result.k} (every p >= 0.05)."]
+    served = (
+        f"The default strategy of {result.surface} (what the API serves when a request names "
+        f"none) is `{default}`"
+        + ("." if default in result.metrics else ", which is not among those compared.")
+    )
+    return report.section(
+        "What this report shows",
+        report.paragraphs(
+            f"Each strategy ranked the {result.users:,} users active after {at}, as of that "
+            "time, and its top pages are judged by what those users did next: precision, "
+            "recall, hit rate, MAP, MRR and NDCG at k (higher is better; whiskers are 95% "
+            "intervals), then coverage, novelty, diversity and exposure.",
+            served,
+        ),
+        report.paragraphs(
+            f"Highest NDCG@{result.k}: `{best}`"
+            + (" (the default)" if best == default else "")
+            + f", {result.metrics[best]['ndcg'].mean:.4f}.",
+            *verdicts,
+            css="verdict",
+        ),
+    )
+
+
+def _ope_intro(warnings: list[str]) -> str:
+    from evaluation import report
+
+    caveat = (
+        "Warnings below mean the estimates lean on few logged requests (a small effective "
+        "sample size) or on tiny logging propensities: their intervals are too narrow to "
+        "trust, so read those numbers as rough."
+        if warnings
+        else "No warning: the logged propensities and sample sizes support the intervals."
+    )
+    return report.section(
+        "Off-policy estimates",
+        report.paragraphs(
+            "Each strategy's clicks per request estimated from the logged requests after the "
+            "split alone (IPS, clipped IPS, SNIPS, doubly robust), as if it had been served.",
+        ),
+        report.paragraphs(caveat, *warnings, css="warning" if warnings else ""),
+    )

@@ -12,6 +12,8 @@ from circlerank.errors import ConfigError
 from circlerank.memory import peak_rss_mb
 from circlerank.progress import step
 
+from .checks import data_dir, read_data
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -39,13 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def list_views(data_dir: str | None) -> str:
+def list_views(directory: str | None) -> str:
     from features.contract import load_contract
     from features.views import FAMILIES
 
     present = None
-    if data_dir:
-        present = load_contract(data_dir)
+    if directory:
+        present = load_contract(data_dir(directory))
     lines = []
     for family, views in FAMILIES.items():
         lines.append(f"{family}:")
@@ -74,19 +76,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("features needs --data DIR and --out DIR (or --list)")
     from features.compute import FeatureBuilder
     from features.config import FeatureConfig
-    from features.contract import load_contract, parse_as_of
+    from features.contract import parse_as_of
     from features.engine import make_engine
     from features.materialize import write_manifest, write_snapshot
     from features.training_rows import logged_impressions
 
     started = time.perf_counter()
-    as_of = parse_as_of(args.as_of)
+    as_of = parse_as_of(args.as_of, "--as-of")
     config = FeatureConfig.load(args.config)
-    data = load_contract(args.data, as_of=as_of)
+    data = read_data(args.data, as_of)
     engine = make_engine(args.engine, args.scheduler)
     try:
         builder = FeatureBuilder(data, config, engine)
-        snapshot = write_snapshot(builder, args.out, as_of)
+        with step(f"materializing every feature view as of {as_of}"):
+            snapshot = write_snapshot(builder, args.out, as_of)
         training_rows: dict[str, int] = {}
         if args.training:
             for surface in ("feed", "circle_suggestions"):

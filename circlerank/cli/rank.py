@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from circlerank.errors import ConfigError, OutputError
+from circlerank.progress import step
+
+from .checks import bundle_dir, data_dir, read_data
 
 SURFACES = {"feed": "feed", "circles": "circle_suggestions"}
 
@@ -53,29 +56,31 @@ def read_users(path: str) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.contract import load_contract, parse_as_of
+    from features.contract import parse_as_of
     from ranking.forked import default_workers
     from ranking.pipeline import Pipeline
     from ranking.replay import Replayer
     from ranking.strategy import load_strategies
-    from training.bundle import load_bundle, read_manifest, refuse_trained_after, resolve
+    from training.bundle import load_bundle, read_manifest, refuse_trained_after
 
     if args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     workers = default_workers() if args.workers is None else args.workers
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    data_dir(args.data)
     surface = SURFACES[args.surface]
     strategies = load_strategies(args.strategies)
     strategies.get(args.strategy, surface)  # fail fast on an unknown name
     users = read_users(args.users)
-    at = parse_as_of(args.at)
-    refuse_trained_after(read_manifest(resolve(args.models)), at, "--at")  # before loading
+    at = parse_as_of(args.at, "--at")
+    refuse_trained_after(read_manifest(bundle_dir(args.models)), at, "--at")  # before loading
     bundle = load_bundle(args.models)
-    data = load_contract(args.data)
+    data = read_data(args.data)
     replayer = Replayer(data, bundle, at, strategies=strategies, workers=workers)
     try:
-        result = replayer.rank(surface, users, args.limit, args.strategy)
+        with step(f"ranking {len(users):,} users' {surface} as of {at}"):
+            result = replayer.rank(surface, users, args.limit, args.strategy)
     finally:
         replayer.close()
     pipeline = Pipeline(strategies.get(args.strategy, surface))

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from circlerank.errors import ConfigError, ModelError
+from circlerank.progress import step
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     from training.bundle import read_manifest, refuse_trained_after, resolve
 
     given = {field: getattr(args, flag) for flag, field in OVERRIDES.items() if getattr(args, flag)}
-    settings = load_settings(**given)
+    flags = {field: f"--{flag.replace('_', '-')}" for flag, field in OVERRIDES.items()}
+    settings = load_settings({f: flags[f] for f in given}, **given)
+    _check_paths(settings.data, settings.as_of, given)
     check_settings(settings)
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
@@ -75,9 +78,14 @@ def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
         snapshot = settings.snapshot
         if snapshot is None:
             snapshot = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crsnap-")))
-        _, as_of, _ = prepare(
-            settings.data, settings.as_of, snapshot, feature_config(settings), settings.online_store
-        )
+        with step("reading the data and preparing the feature snapshot"):
+            _, as_of, _ = prepare(
+                settings.data,
+                settings.as_of,
+                snapshot,
+                feature_config(settings),
+                settings.online_store,
+            )
         try:
             manifest = read_manifest(resolve(settings.models))
         except ModelError:
@@ -93,6 +101,21 @@ def prepared(args: argparse.Namespace) -> Iterator[dict[str, str]]:
             metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="crmetrics-"))
             env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         yield env
+
+
+def _check_paths(data: Path, as_of: str | None, given: dict[str, str]) -> None:
+    """Refuse a missing data directory or an unreadable --as-of before any work, naming
+    the flag or the variable the value came from."""
+    from features.contract import parse_as_of
+
+    from .checks import data_dir
+
+    def name(field: str) -> str:
+        return f"--{field.replace('_', '-')}" if field in given else f"CIRCLERANK_{field.upper()}"
+
+    data_dir(str(data), name("data"))
+    if as_of is not None and as_of != "now":
+        parse_as_of(as_of, name("as_of"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,6 +64,9 @@ def summary(result: SimResult) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_simulation(args)
+    from circlerank.progress import step
+
+    with step(f"simulating {args.users:,} users x {args.days} days"):
+        result = run_simulation(args)
     sys.stdout.write(json.dumps(summary(result), indent=2) + "\n")
     return 0

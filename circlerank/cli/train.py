@@ -7,6 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from circlerank.progress import step
+
+from .checks import read_data
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -33,18 +37,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.contract import load_contract, parse_as_of
+    from features.contract import parse_as_of
     from features.engine import make_engine
-    from training.config import TrainConfig
     from ranking.for_training import ServingCandidates
+    from training.config import TrainConfig
     from training.train import train
 
     config = TrainConfig.load(args.config)
-    until = parse_as_of(args.until) if args.until else None
-    data = load_contract(args.data)
+    until = parse_as_of(args.until, "--until") if args.until else None
+    data = read_data(args.data)
     engine = make_engine(args.engine, args.scheduler)
     try:
-        bundle = train(data, ServingCandidates(), config, until, engine)
+        with step("training every model the data supports"):
+            bundle = train(data, ServingCandidates(), config, until, engine)
     finally:
         engine.close()
     where = bundle.save(Path(args.out))

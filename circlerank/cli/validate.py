@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from features.contract import load_contract
+from .checks import read_data
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_contract(args.data, as_of=args.as_of, quarantine_dir=args.quarantine)
+    data = read_data(args.data, args.as_of, args.quarantine)
     if args.json:
         sys.stdout.write(json.dumps(data.report.to_dict(), indent=2) + "\n")
     else:

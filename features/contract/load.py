@@ -59,14 +59,20 @@ def data_end(data: ContractData) -> pd.Timestamp:
     return latest + pd.Timedelta(seconds=1)
 
 
-def parse_as_of(value: str | pd.Timestamp | None) -> pd.Timestamp:
-    """The run's as-of time, UTC-aware; None means now. Naive values are read as UTC."""
+def parse_as_of(value: str | pd.Timestamp | None, flag: str = "--as-of") -> pd.Timestamp:
+    """The run's as-of time, UTC-aware; None means now. Naive values are read as UTC.
+    `flag` is what the user typed the value as, for the error message."""
     if value is None:
         return pd.Timestamp.now(tz="UTC")
     try:
         ts = pd.Timestamp(value)
-    except ValueError as exc:
-        raise ConfigError(f"--as-of: cannot read {value!r} as an ISO 8601 timestamp") from exc
+    except (ValueError, OverflowError):
+        ts = pd.NaT
+    if pd.isna(ts):  # pandas reads "", "nan" and "NaT" as a missing time
+        raise ConfigError(
+            f"{flag}: cannot read {str(value)!r} as a time; give an ISO 8601 date or "
+            "timestamp such as 2026-03-01 or 2026-03-01T12:00:00Z"
+        )
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

@@ -106,18 +106,27 @@ def test_every_command_has_help() -> None:
         assert exit_info.value.code == 0
 
 
-def test_demo_simulates_validates_and_prints_the_report(
+def test_demo_prints_one_screen_of_results_that_explains_itself(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "world"
-    assert main(["-q", "demo", "--out", str(out), "--users", "500", "--days", "21"]) == 0
-    printed = capsys.readouterr().out
-    assert "validation report" in printed and "no row quarantined" in printed
-    assert "feed training rows" in printed and (tmp_path / "features" / "online").is_dir()
+    assert main(["demo", "--out", str(out), "--users", "500", "--days", "21"]) == 0
+    printed, err = capsys.readouterr()
+    words = " ".join(printed.split())  # lines wrap at 100 columns
+    assert "no row quarantined" in words and "training rows" in words
+    assert (tmp_path / "features" / "online").is_dir()
     assert (tmp_path / "models" / "current" / "manifest.json").is_file()
-    assert "share of oracle@10" in printed and "chronological" in printed
+    assert "Share of oracle: the true value" in words and "chronological" in words
+    assert "<- default" in printed and "(target" not in printed
+    assert "treatment `short` " in words and "clicks per user" in words
+    assert len(printed.splitlines()) <= 50, printed
+    # stderr: a start and an end line per stage, nothing nested
+    assert len(err.splitlines()) <= 15, err
+    assert "view " not in err and "head feed/" not in err
     assert (out / "events.parquet").is_file()
     assert (tmp_path / "world_truth" / "meta.json").is_file()
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Default strategies (what the API serves" in html and 'class="verdict"' in html
 
 
 def test_simulate_rejects_a_tiny_world(tmp_path: Path) -> None:

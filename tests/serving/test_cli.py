@@ -40,7 +40,7 @@ def test_serve_refuses_an_online_store_that_is_not_redis(
     args = ["serve", "--data", str(served_world.data), "--models", str(served_world.models)]
     args += ["--online-store", "memcached://x"]
     assert main(args) == 2
-    assert "CIRCLERANK_ONLINE_STORE: Value error, must be redis://" in capsys.readouterr().err
+    assert "--online-store must be a redis:// URL" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
