@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, FiniteFloat, ValidationError, field_validator
 
-from circlerank.errors import CursorError
+from circlerank.errors import CursorError, plain_reason
 
 from .explore import Exploration
 
@@ -94,14 +94,14 @@ class _Payload(BaseModel):
     @classmethod
     def _an_instant(cls, value: str) -> str:
         if pd.isna(pd.Timestamp(value)):  # a bad string raises ValueError itself
-            raise ValueError("not an instant")
+            raise ValueError("is not an instant")
         return value
 
     @field_validator("served")
     @classmethod
     def _whole_digests(cls, value: str) -> str:
         if len(_unb64(value)) % DIGEST_BYTES:
-            raise ValueError(f"not a whole number of {DIGEST_BYTES}-byte digests")
+            raise ValueError(f"is not a whole number of {DIGEST_BYTES}-byte digests")
         return value
 
     @classmethod
@@ -143,7 +143,7 @@ def _unb64(text: str) -> bytes:
 
 def _field_errors(exc: ValidationError, most: int = 3) -> str:
     errors = exc.errors()
-    said = [f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in errors[:most]]
+    said = [f"{'.'.join(map(str, e['loc'])) or 'payload'} {plain_reason(e)}" for e in errors[:most]]
     more = f"; and {len(errors) - most} more" if len(errors) > most else ""
     return "; ".join(said) + more
 

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,7 @@ from circlerank.errors import (
     EventLogError,
     FeatureStoreError,
     ModelError,
+    plain_reason,
 )
 
 from .auth import require_admin_token, require_api_token
@@ -159,6 +161,22 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return internal_error(request.method, request.url.path, exc)
 
 
+def _bad_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 for a bad parameter or body, its shape kept (`loc`, `type`, `msg` per
+    error) with each message in plain words naming the field: "user_id is missing",
+    "limit must be less than or equal to 100 (got 101)"."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {
+            "loc": list(error["loc"]),
+            "type": error["type"],
+            "msg": f"{error['loc'][-1] if error['loc'] else 'body'} {plain_reason(error)}",
+        }
+        for error in errors
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -182,6 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(InternalErrors)
     app.add_middleware(KeepAliveLimit, max_requests=settings.keepalive_requests)
     app.add_exception_handler(CircleRankError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _bad_request)
     v1: list[Any] = [Depends(require_api_token)]
     app.include_router(
         ranked.router(settings.default_limit, settings.max_limit), prefix="/v1", dependencies=v1

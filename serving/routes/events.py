@@ -79,7 +79,16 @@ def _judge(rows: list[Any], now: datetime) -> tuple[list[EventIn], list[Rejected
                 bad.append(Rejected(index=index, field=field, reason=error["msg"]))
             continue
         if event.ts > now + CLOCK_SKEW:
-            bad.append(Rejected(index=index, field="ts", reason=f"is in the future (now {now})"))
+            bad.append(
+                Rejected(
+                    index=index,
+                    field="ts",
+                    reason=(
+                        f"ts is in the future (the server's time is {now}; send the time "
+                        "the event happened)"
+                    ),
+                )
+            )
             continue
         good.append(event)
     return good, bad

@@ -64,9 +64,9 @@ def test_every_malformed_cursor_is_a_422_with_a_message(api, served_world: Serve
             _signed(json.dumps(payload | {"as_of": "when?"}).encode()): "as_of",
             _signed(json.dumps(payload | {"arm": 3}).encode()): "arm",
             _signed(json.dumps({k: v for k, v in payload.items() if k != "user_id"}).encode()): (
-                "user_id: Field required"
+                "user_id is missing"
             ),
-            _signed(b"[" * 5000): "Invalid JSON",
+            _signed(b"[" * 5000): "is not valid JSON",
         }
         answers = {
             token: client.get("/v1/feed", params={"user_id": user, "cursor": token}, headers=AUTH)
