@@ -14,21 +14,6 @@ from features.contract.coerce import COERCERS
 from features.contract.report import ValidationReport
 from features.contract.schema import TABLE_BY_NAME, TABLES
 
-# per table: the time a row comes into being (rows at or after the instant are cut) and
-# the times of later changes (unknown until they happen)
-BEGINS = {
-    "users": "registered_at",
-    "circles": "created_at",
-    "posts": "created_at",
-    "payments": "ts",
-    "transfers": "ts",
-    "credit_scores": "ts",
-    "social_edges": "created_at",
-    "memberships": "joined_at",
-    "events": "ts",
-}
-ENDS = {"posts": ("deleted_at",), "memberships": ("left_at",)}
-
 
 class WorldSoFar:
     """Builds the tables of a running day loop as of instants; the tables the loop does
@@ -55,11 +40,13 @@ class WorldSoFar:
 
 
 def cut(name: str, frame: pd.DataFrame, instant: pd.Timestamp) -> pd.DataFrame:
-    """`frame` as known at `instant`."""
-    begins = BEGINS.get(name)
-    if begins is not None:
-        frame = frame[(frame[begins] < instant).to_numpy(dtype=bool)].reset_index(drop=True)
-    ends = ENDS.get(name, ())
+    """`frame` as known at `instant`: rows that came into being before it, without the
+    later changes (a leave, a deletion) that had not happened yet."""
+    spec = TABLE_BY_NAME[name]
+    if spec.known_at is not None:
+        known = (frame[spec.known_at] < instant).to_numpy(dtype=bool)
+        frame = frame[known].reset_index(drop=True)
+    ends = spec.ends
     if ends:
         frame = frame.copy()
         for column in ends:

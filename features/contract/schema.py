@@ -82,6 +82,10 @@ class TableSpec:
     allowed: tuple[Allowed, ...] = ()
     requires: tuple[str, ...] = ()  # tables that must be present whenever this one is
     about: str = ""  # what one row is, for docs/data-contract.md
+    # the time a row comes into being (unknown before it), and the times of later
+    # changes to it (a leave, a deletion: unknown until they happen)
+    known_at: str | None = None
+    ends: tuple[str, ...] = ()
 
     @property
     def required_columns(self) -> tuple[Column, ...]:
@@ -120,6 +124,7 @@ TABLES: tuple[TableSpec, ...] = (
             Column("is_student", "bool", meaning="the user is a student"),
         ),
         primary_key=("user_id",),
+        known_at="registered_at",
         about="One row per user of the app.",
     ),
     TableSpec(
@@ -154,6 +159,7 @@ TABLES: tuple[TableSpec, ...] = (
         ),
         primary_key=("circle_id",),
         foreign_keys=(ForeignKey("creator_id", "users"),),
+        known_at="created_at",
         about="One row per circle: a group inside the app that users join and post in.",
     ),
     TableSpec(
@@ -171,6 +177,8 @@ TABLES: tuple[TableSpec, ...] = (
         primary_key=("post_id",),
         foreign_keys=(ForeignKey("circle_id", "circles"), ForeignKey("author_id", "users")),
         allowed=(Allowed("media_type", MEDIA_TYPES),),
+        known_at="created_at",
+        ends=("deleted_at",),
         about="One row per post in a circle: the items of the feed.",
     ),
     TableSpec(
@@ -190,6 +198,7 @@ TABLES: tuple[TableSpec, ...] = (
         foreign_keys=(ForeignKey("user_id", "users"), ForeignKey("merchant_id", "merchants")),
         ranges=(Range("amount", low=0.0, low_open=True),),
         requires=("merchants",),
+        known_at="ts",
         about="One row per payment by a user to a merchant: the main signal of interests.",
     ),
     TableSpec(
@@ -205,6 +214,7 @@ TABLES: tuple[TableSpec, ...] = (
         primary_key=("transfer_id",),
         foreign_keys=(ForeignKey("sender_id", "users"), ForeignKey("receiver_id", "users")),
         ranges=(Range("amount", low=0.0, low_open=True),),
+        known_at="ts",
         about="One row per money transfer between two users: a social tie.",
     ),
     TableSpec(
@@ -218,6 +228,7 @@ TABLES: tuple[TableSpec, ...] = (
         primary_key=("user_id", "ts"),
         foreign_keys=(ForeignKey("user_id", "users"),),
         ranges=(Range("score", low=350, high=950),),
+        known_at="ts",
         about=(
             "A history of credit scores: the score in force at time t is the user's latest"
             " row with ts <= t. Credit decides eligibility (`circles.min_credit_score`) and"
@@ -241,6 +252,7 @@ TABLES: tuple[TableSpec, ...] = (
         primary_key=("user_id", "other_id", "kind"),
         foreign_keys=(ForeignKey("user_id", "users"), ForeignKey("other_id", "users")),
         allowed=(Allowed("kind", EDGE_KINDS),),
+        known_at="created_at",
         about="One row per friendship or follow between two users.",
     ),
     TableSpec(
@@ -254,6 +266,8 @@ TABLES: tuple[TableSpec, ...] = (
         ),
         primary_key=("user_id", "circle_id", "joined_at"),
         foreign_keys=(ForeignKey("user_id", "users"), ForeignKey("circle_id", "circles")),
+        known_at="joined_at",
+        ends=("left_at",),
         about="One row per stay of a user in a circle: leaving and joining again is a new row.",
     ),
     TableSpec(
@@ -295,6 +309,7 @@ TABLES: tuple[TableSpec, ...] = (
                 values_by={"feed": FEED_ACTIONS, "circle_suggestions": SUGGESTION_ACTIONS},
             ),
         ),
+        known_at="ts",
         about=(
             "One row per impression or engagement on a surface: what the models learn from."
             " An engagement refers to an earlier impression of the same (user, item) when one"
@@ -313,3 +328,7 @@ def table_spec(name: str) -> TableSpec:
         return TABLE_BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown table {name!r}; valid: {', '.join(TABLE_NAMES)}") from None
+
+
+# per table: the column holding the time a row comes into being
+KNOWN_AT: dict[str, str] = {t.name: t.known_at for t in TABLES if t.known_at}

@@ -6,22 +6,10 @@ import numpy as np
 import pandas as pd
 
 from features.contract import ContractData
-from features.contract.schema import TABLE_BY_NAME
+from features.contract.schema import KNOWN_AT, TABLE_BY_NAME
 
-# the time at which each table's row becomes known
-KNOWN_AT = {
-    "users": "registered_at",
-    "circles": "created_at",
-    "posts": "created_at",
-    "payments": "ts",
-    "transfers": "ts",
-    "credit_scores": "ts",
-    "social_edges": "created_at",
-    "memberships": "joined_at",
-    "events": "ts",
-}
-# facts that end later: after t their end time is unknown
-ENDS = {"memberships": "left_at", "posts": "deleted_at"}
+# facts that end later: after t their end time is unknown (one per table here)
+ENDS = {name: spec.ends[0] for name, spec in TABLE_BY_NAME.items() if spec.ends}
 
 
 def delete_future(data: ContractData, t: pd.Timestamp) -> ContractData:
