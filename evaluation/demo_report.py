@@ -23,7 +23,7 @@ from .ab import html_sections as ab_sections
 from .closed_loop import rehearse
 from .ope_check import check_on_truth, summary
 from .ope_check import html_sections as ope_sections
-from .quality import NEW_CREATOR_DAYS, K, QualityRow
+from .quality import EXPOSURE_HEAD, NEW_CREATOR_DAYS, K, QualityRow, exposure_cells
 from .simulator import SimConfig
 
 WIDTH = 100  # of prose lines on the terminal
@@ -89,18 +89,11 @@ def quality_text(rows: list[QualityRow]) -> str:
         head = f"{SURFACE_NAMES.get(surface, surface)}, top {K[surface]}"
         head = f"{head:<44}{'share':>7}"
         if mine[0].exposure is not None:
-            head += f"{'member':>8}{'new cr.':>8}{'Gini':>7}{'authors':>8}"
+            head += EXPOSURE_HEAD
         lines.append(head)
         for r in mine:
-            seen = ""
-            if r.exposure is not None:
-                e = r.exposure
-                seen = (
-                    f"{e.member_made:>8.3f}{e.new_creators:>8.3f}"
-                    f"{e.author_gini:>7.3f}{e.authors_per_page:>8.3f}"
-                )
             mark = "  <- default" if r.strategy == defaults.get(surface) else ""
-            lines.append(f"  {r.label:<42}{r.share:>7.3f}{seen}{mark}")
+            lines.append(f"  {r.label:<42}{r.share:>7.3f}{exposure_cells(r)}{mark}")
         if mine[0].exposure is not None:
             legend = (
                 "member: shown posts by circle members; new cr.: by authors whose first post "

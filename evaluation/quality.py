@@ -83,6 +83,20 @@ def quality_rows(replayer: Replayer, truth: dict[str, pd.DataFrame]) -> list[Qua
     return rows
 
 
+EXPOSURE_HEAD = f"{'member':>8}{'new cr.':>8}{'Gini':>7}{'authors':>8}"
+
+
+def exposure_cells(row: QualityRow) -> str:
+    """A feed row's exposure figures under EXPOSURE_HEAD; empty without them."""
+    e = row.exposure
+    if e is None:
+        return ""
+    return (
+        f"{e.member_made:>8.3f}{e.new_creators:>8.3f}{e.author_gini:>7.3f}"
+        f"{e.authors_per_page:>8.3f}"
+    )
+
+
 def render(rows: list[QualityRow]) -> str:
     defaults = load_strategies().defaults
     lines = []
@@ -93,19 +107,12 @@ def render(rows: list[QualityRow]) -> str:
         lines.append(f"{surface}: share of oracle@{K[surface]} (target >= {TARGET[surface]})")
         head = f"  {'strategy':<42}{'share':>8}{'users/s':>9}"
         if surface == "feed":
-            head += f"{'member':>8}{'new cr.':>8}{'Gini':>7}{'authors':>8}"
+            head += EXPOSURE_HEAD
         lines.append(head)
         for r in mine:
             mark = "  <- default" if r.strategy == defaults.get(surface) else ""
             speed = f"{r.users_per_s:>9.0f}" if r.users_per_s else " " * 9
-            seen = ""
-            if r.exposure is not None:
-                e = r.exposure
-                seen = (
-                    f"{e.member_made:>8.3f}{e.new_creators:>8.3f}"
-                    f"{e.author_gini:>7.3f}{e.authors_per_page:>8.3f}"
-                )
-            lines.append(f"  {r.label:<42}{r.share:>8.4f}{speed}{seen}{mark}")
+            lines.append(f"  {r.label:<42}{r.share:>8.4f}{speed}{exposure_cells(r)}{mark}")
         if surface == "feed":
             lines.append(
                 "  member: share of shown posts made by members; new cr.: by authors whose "
