@@ -26,8 +26,9 @@ class CreditGate(Filter):
     surfaces = ("circle_suggestions",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        gate = lookup(ctx.catalog.circle_gate, candidates["item_id"])
-        gate = gate.to_numpy(dtype=np.float64, na_value=np.nan)
+        # by the candidates' rows in the catalog's circles (NaN where not live)
+        gate = ctx.catalog.item_values("circle_suggestions", "min_credit_score", candidates)
+        gate = np.asarray(gate, dtype=np.float64)
         score = lookup(ctx.catalog.credit, candidates["user_id"])
         score = score.to_numpy(np.float64, na_value=np.nan)
         return np.isnan(gate) | (score >= gate)
@@ -45,9 +46,9 @@ class NotMember(Filter):
         # only the asked users' memberships: the whole table is millions of pairs
         rows = ctx.catalog.member_rows(pd.unique(users))
         member_user, member_circle = ctx.catalog.member_ids
-        own = pd.MultiIndex.from_arrays([member_user[rows], member_circle[rows]])
-        asked = pd.MultiIndex.from_arrays([users, values_of(candidates, "item_id", object)])
-        return ~np.asarray(asked.isin(own))
+        own = set(zip(member_user[rows].tolist(), member_circle[rows].tolist(), strict=True))
+        pairs = zip(users.tolist(), values_of(candidates, "item_id", object).tolist(), strict=True)
+        return np.fromiter((pair not in own for pair in pairs), bool, len(users))
 
 
 class LiveCircle(Filter):
@@ -58,7 +59,11 @@ class LiveCircle(Filter):
     surfaces = ("circle_suggestions",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        return candidates["item_id"].isin(ctx.catalog.circles["circle_id"]).to_numpy()
+        if ROW in candidates:  # a circle's row in the catalog's items: -1 if not live
+            return values_of(candidates, ROW, np.int64) >= 0
+        live = ctx.catalog.live_circle_set
+        ids = values_of(candidates, "item_id", object).tolist()
+        return np.fromiter((i in live for i in ids), bool, len(ids))
 
 
 class LivePost(Filter):

@@ -312,13 +312,13 @@ class _ModelCircles(CandidateSource[TopK]):
         mine = catalog.member_rows(users)
         member_user, member_circle = catalog.member_ids
         exclude = frame_of({"user_id": member_user[mine], "item_id": member_circle[mine]})
-        found = models["circle_suggestions"].recommend(
+        found = models["circle_suggestions"].top_items(
             users,
             self.params.k,
             exclude=exclude,
             allowed=None if catalog.every_circle_live else catalog.live_circle_set,
         )
-        return found[PAIR]
+        return frame_of({"user_id": found.user_id, "item_id": found.item_id})
 
 
 class ALSCircles(_ModelCircles):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +27,10 @@ Ids: TypeAlias = Sequence[str] | np.ndarray | pd.Series  # ordered ids
 FIT_THREADS = min(2, os.cpu_count() or 1)
 # Bounds the (queries x depth) result arrays of one faiss search call.
 SEARCH_BUDGET = 8_000_000
+# Searches of at most this many queries run on one OpenMP thread: a request's one user
+# scans 100,000 items in about 1 ms on one thread, where handing half the scan to a
+# second thread took 16 ms on a busy 2-core machine (ranking/sources.py asks per request).
+ONE_THREAD_UP_TO = 8
 
 DEFAULT_ACTION_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {"click": 1.0, "like": 2.0, "comment": 3.0, "share": 3.0, "join": 4.0}
@@ -98,6 +103,51 @@ def _rows(row_of: dict[str, int], ids: Collection[str] | Ids) -> np.ndarray:
     )
 
 
+def _known(rows: np.ndarray) -> np.ndarray:
+    return rows[rows >= 0]
+
+
+def _positions(distinct: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each of `values` (all found in `distinct`, whose values are distinct) as its
+    position in `distinct`."""
+    order = np.argsort(distinct, kind="stable")
+    return order[np.searchsorted(distinct, values, sorter=order)]
+
+
+@dataclass(frozen=True)
+class TopItems:
+    """Top-k items per user as arrays, in `recommend`'s row order (by user id, then
+    rank): a request's candidate source reads them without a frame of str columns."""
+
+    user_id: np.ndarray  # object
+    item_id: np.ndarray  # object
+    score: np.ndarray  # float64
+    rank: np.ndarray  # int64
+
+    @classmethod
+    def none(cls) -> TopItems:
+        ids = np.empty(0, dtype=object)
+        return cls(ids, ids, np.empty(0, dtype=np.float64), np.empty(0, dtype=np.int64))
+
+    @classmethod
+    def of(
+        cls, user_id: np.ndarray, item_id: np.ndarray, score: np.ndarray, rank: np.ndarray
+    ) -> TopItems:
+        """From each user's rows in rank order, the users in any order."""
+        if len(user_id) and (user_id != user_id[0]).any():
+            order = np.lexsort((rank, pd.factorize(user_id, sort=True)[0]))
+            return cls(user_id[order], item_id[order], score[order], rank[order])
+        return cls(user_id, item_id, score, rank)
+
+    def frame(self) -> pd.DataFrame:
+        """user_id, item_id (str), score, rank."""
+        if not len(self.user_id):
+            return _empty(RECOMMEND_COLUMNS)
+        columns = {"user_id": self.user_id, "item_id": self.item_id}
+        out = pd.DataFrame({**columns, "score": self.score, "rank": self.rank})
+        return out.astype({"user_id": "str", "item_id": "str"})
+
+
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -159,6 +209,8 @@ class ALSModel:
         self._items: pd.Index | None = None
         self._user_row: dict[str, int] = {}
         self._item_row: dict[str, int] = {}
+        self._user_ids = np.empty(0, dtype=object)
+        self._item_ids = np.empty(0, dtype=object)
         self._user_factors: np.ndarray | None = None
         self._item_factors: np.ndarray | None = None
         self._index: faiss.IndexFlatIP | None = None
@@ -222,6 +274,8 @@ class ALSModel:
         # where Index.get_indexer costs about ten times a dict's lookups
         self._user_row = _row_of(users)
         self._item_row = _row_of(items)
+        self._user_ids = users.to_numpy(dtype=object)
+        self._item_ids = items.to_numpy(dtype=object)
         self._user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
         self._item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
         if index is None:
@@ -272,17 +326,25 @@ class ALSModel:
         Pairs in `exclude` (user_id, item_id) are skipped and, when `allowed` is given, only
         those items are returned. Unknown users get no rows.
         """
+        return self.top_items(user_ids, k, exclude, allowed).frame()
+
+    def top_items(
+        self,
+        user_ids: Ids,
+        k: int,
+        exclude: pd.DataFrame | None = None,
+        allowed: Collection[str] | None = None,
+    ) -> TopItems:
+        """The rows of `recommend` as arrays (a request's candidate source needs no frame)."""
         _check_k(k)
-        users, items, user_factors, _, index = self._fitted()
-        asked = pd.unique(_as_ids(user_ids))
-        rows = users.get_indexer(asked)
-        rows = rows[rows >= 0]
+        _, items, user_factors, _, index = self._fitted()
+        rows = _known(_rows(self._user_row, pd.unique(_as_ids(user_ids))))
 
         search_params = None
         n_candidates = len(items)
         if allowed is not None:
-            allowed_rows = items.get_indexer(pd.unique(_as_ids(allowed)))
-            allowed_rows = allowed_rows[allowed_rows >= 0].astype(np.int64)
+            allowed_rows = _known(_rows(self._item_row, pd.unique(_as_ids(allowed))))
+            allowed_rows = allowed_rows.astype(np.int64)
             n_candidates = len(allowed_rows)
             # faiss filters during the scan, so a small allowed set still yields k items.
             selector = faiss.IDSelectorBatch(allowed_rows)
@@ -290,20 +352,21 @@ class ALSModel:
             search_params = faiss.SearchParameters()
             search_params.sel = selector
         if len(rows) == 0 or n_candidates == 0:
-            return _empty(RECOMMEND_COLUMNS)
+            return TopItems.none()
 
         n_items = len(items)
         excluded_keys = np.empty(0, dtype=np.int64)
         extra = np.zeros(len(rows), dtype=np.int64)
         if exclude is not None and len(exclude):
             _require(exclude, ["user_id", "item_id"], "exclude")
-            eu = users.get_indexer(_as_ids(exclude["user_id"]))
-            ei = items.get_indexer(_as_ids(exclude["item_id"]))
+            eu = _rows(self._user_row, _as_ids(exclude["user_id"]))
+            ei = _rows(self._item_row, _as_ids(exclude["item_id"]))
             known = (eu >= 0) & (ei >= 0) & np.isin(eu, rows)
             if allowed is not None:
                 known &= np.isin(ei, allowed_rows)
             excluded_keys = np.unique(eu[known].astype(np.int64) * n_items + ei[known])
-            extra = np.bincount(excluded_keys // n_items, minlength=len(users))[rows]
+            # per asked user (rows are distinct), without a pass over every user
+            extra = np.bincount(_positions(rows, excluded_keys // n_items), minlength=len(rows))
         # Searching k + (the user's exclusions) deep leaves k survivors. Depths round up to
         # powers of two so a few power users do not make every user's search deep.
         need = np.minimum(k + extra, n_candidates)
@@ -324,16 +387,9 @@ class ALSModel:
             top = rank < k
             parts.append((user_row[top], item_row[top], score[top], rank[top]))
         user_row, item_row, score, rank = (np.concatenate(col) for col in zip(*parts, strict=True))
-        out = pd.DataFrame(
-            {
-                "user_id": users.to_numpy(dtype=object)[user_row],
-                "item_id": items.to_numpy(dtype=object)[item_row],
-                "score": score.astype(np.float64),
-                "rank": rank,
-            }
+        return TopItems.of(
+            self._user_ids[user_row], self._item_ids[item_row], score.astype(np.float64), rank
         )
-        out = out.astype({"user_id": "str", "item_id": "str"})
-        return out.sort_values(["user_id", "rank"], kind="stable", ignore_index=True)
 
     def score(self, user_ids: Ids, item_ids: Ids) -> np.ndarray:
         """Dot product per aligned (user, item) pair; NaN where either is unknown."""
@@ -458,6 +514,30 @@ class ALSModel:
 
 
 def _search(
+    index: faiss.IndexFlatIP,
+    queries: np.ndarray,
+    depth: int,
+    params: faiss.SearchParameters | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    if len(queries) <= ONE_THREAD_UP_TO:
+        with _one_openmp_thread():
+            return _search_all(index, queries, depth, params)
+    return _search_all(index, queries, depth, params)
+
+
+@contextmanager
+def _one_openmp_thread() -> Iterator[None]:
+    """faiss on one OpenMP thread within the block. OpenMP keeps the thread count per
+    calling thread: other threads' searches are not affected."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _search_all(
     index: faiss.IndexFlatIP,
     queries: np.ndarray,
     depth: int,

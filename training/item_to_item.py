@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from circlerank.errors import CircleRankError, ModelError
 
-from .als import RECOMMEND_COLUMNS, Ids, _as_ids, _empty, _require
+from .als import Ids, TopItems, _as_ids, _known, _positions, _require, _row_of, _rows
 
 BATCH = 512  # users scored at once (a dense users x items block)
 
@@ -33,10 +33,18 @@ class ItemToItem(Generic[P]):
 
     def __init__(self, params: P | None = None) -> None:
         self.params: P = params if params is not None else self.Params()
-        self._users = pd.Index([], dtype=object)
-        self._items = pd.Index([], dtype=object)
+        self._set_ids(pd.Index([], dtype=object), pd.Index([], dtype=object))
         self._members = sp.csr_matrix((0, 0))
         self._similar: Weights = sp.csr_matrix((0, 0))
+        self._last: tuple[int, np.ndarray] | None = None  # see _scores
+
+    def _set_ids(self, users: pd.Index, items: pd.Index) -> None:
+        self._users, self._items = users, items
+        # id -> row as dicts, ids as object arrays: a request looks up one user and a
+        # few hundred items, where Index.get_indexer costs about ten times a dict's lookups
+        self._user_row, self._item_row = _row_of(users), _row_of(items)
+        self._user_ids = users.to_numpy(dtype=object)
+        self._item_ids = items.to_numpy(dtype=object)
 
     def _vocabulary(self, members: sp.csr_matrix) -> np.ndarray:
         """The item columns the model learns weights for (the others stay unknown)."""
@@ -59,30 +67,48 @@ class ItemToItem(Generic[P]):
         kept = self._vocabulary(members)
         members = members[:, kept].tocsr()
         self._similar = self._weights(members)
-        self._users = pd.Index(users, dtype=object)
-        self._items = pd.Index(np.asarray(items, dtype=object)[kept], dtype=object)
+        self._last = None
+        items = np.asarray(items, dtype=object)[kept]
+        self._set_ids(pd.Index(users, dtype=object), pd.Index(items, dtype=object))
         self._members = members
         return self
 
     def _user_scores(self, rows: np.ndarray) -> np.ndarray:
-        """Dense scores over every item for the given user rows."""
+        """Dense scores over every item for the given user rows: per user, the weighted
+        sum of its own items' rows, added in turn (a users x items product's sums, in its
+        order). A sparse product passes over every item twice, a sparse-times-dense one
+        copies EASE's matrix to float64 (50-500 ms a request), and BLAS's threads cost a
+        busy machine milliseconds for EASE's sub-millisecond sum."""
         members = self._members[rows]
-        if sp.issparse(self._similar):
-            return np.asarray((members @ self._similar).toarray())
-        # dense weights (EASE): the weighted sum of the rows of each user's own items; a
-        # sparse-times-dense product would first copy the whole matrix to float64 (a
-        # 12k-item model: 50-500 ms a request, against well under 1 ms this way)
-        out = np.empty((len(rows), self._similar.shape[1]))
+        similar = self._similar
+        out = np.zeros((len(rows), similar.shape[1]))
         for r in range(len(rows)):
             own = slice(members.indptr[r], members.indptr[r + 1])
             weights = np.asarray(members.data[own], dtype=np.float64)
-            out[r] = weights @ self._similar[members.indices[own]]
+            if sp.issparse(similar):
+                out[r] = weights @ similar[members.indices[own]]
+                continue
+            total = out[r]  # a view: added into in place, one own item's row at a time
+            for item, weight in zip(members.indices[own].tolist(), weights, strict=True):
+                total += weight * similar[item]
         return out
+
+    def _scores(self, rows: np.ndarray) -> np.ndarray:
+        """`_user_scores`; one user's are kept (read-only) for the next call: a request's
+        candidate source and its scorer's signals both ask for its one user's."""
+        if len(rows) != 1:
+            return self._user_scores(rows)
+        last = self._last  # one read: safe across threads
+        if last is not None and last[0] == rows[0]:
+            return last[1]
+        scores = self._user_scores(rows)
+        scores.flags.writeable = False
+        self._last = (int(rows[0]), scores)
+        return scores
 
     def score(self, user_ids: Ids, item_ids: Ids) -> np.ndarray:
         """Score per aligned (user, item) pair; NaN where either is unknown."""
-        u = self._users.get_indexer(_as_ids(user_ids))
-        i = self._items.get_indexer(_as_ids(item_ids))
+        u, i = _rows(self._user_row, user_ids), _rows(self._item_row, item_ids)
         if len(u) != len(i):
             raise ModelError(f"score: got {len(u)} user ids but {len(i)} item ids")
         out = np.full(len(u), np.nan)
@@ -90,7 +116,7 @@ class ItemToItem(Generic[P]):
         known, at = np.unique(u[ok], return_inverse=True)
         pairs_ok = np.flatnonzero(ok)
         for start in range(0, len(known), BATCH):
-            block = self._user_scores(known[start : start + BATCH])
+            block = self._scores(known[start : start + BATCH])
             mine = (at >= start) & (at < start + BATCH)
             out[pairs_ok[mine]] = block[at[mine] - start, i[ok][mine]]
         return out
@@ -104,54 +130,62 @@ class ItemToItem(Generic[P]):
     ) -> pd.DataFrame:
         """Top-k items per known user with a positive score: user_id, item_id, score,
         rank (0-based). Pairs in `exclude` are skipped; `allowed` limits the items."""
+        return self.top_items(user_ids, k, exclude, allowed).frame()
+
+    def top_items(
+        self,
+        user_ids: Ids,
+        k: int,
+        exclude: pd.DataFrame | None = None,
+        allowed: Collection[str] | None = None,
+    ) -> TopItems:
+        """The rows of `recommend` as arrays (a request's candidate source needs no frame)."""
         if k <= 0:
             raise ModelError(f"k must be > 0, got {k}")
-        asked = pd.unique(_as_ids(user_ids))
-        rows = self._users.get_indexer(asked)
-        rows = rows[rows >= 0]
+        rows = _known(_rows(self._user_row, pd.unique(_as_ids(user_ids))))
         if len(rows) == 0 or len(self._items) == 0:
-            return _empty(RECOMMEND_COLUMNS)
-        banned = np.zeros(len(self._items), dtype=bool)
+            return TopItems.none()
+        banned = None
         if allowed is not None:
-            banned[:] = True
-            at = self._items.get_indexer(pd.unique(_as_ids(allowed)))
-            banned[at[at >= 0]] = False
-        excluded = None
-        if exclude is not None and len(exclude):
-            _require(exclude, ["user_id", "item_id"], "exclude")
-            eu = self._users.get_indexer(_as_ids(exclude["user_id"]))
-            ei = self._items.get_indexer(_as_ids(exclude["item_id"]))
-            ok = (eu >= 0) & (ei >= 0)
-            excluded = sp.csr_matrix(
-                (np.ones(int(ok.sum()), dtype=bool), (eu[ok], ei[ok])),
-                shape=(len(self._users), len(self._items)),
-            )
+            banned = np.ones(len(self._items), dtype=bool)
+            banned[_known(_rows(self._item_row, pd.unique(_as_ids(allowed))))] = False
+        excluded_at, excluded_item = self._excluded(exclude, rows)
         parts = []
         depth = min(k, len(self._items))
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
-            block = self._user_scores(chunk)
-            block[:, banned] = -np.inf
-            if excluded is not None:
-                block[excluded[chunk].toarray()] = -np.inf
+            block = self._scores(chunk)
+            if not block.flags.writeable:  # one user's kept scores
+                block = block.copy()
+            if banned is not None:
+                block[:, banned] = -np.inf
+            mine = (excluded_at >= start) & (excluded_at < start + len(chunk))
+            block[excluded_at[mine] - start, excluded_item[mine]] = -np.inf
             top = np.argpartition(-block, depth - 1, axis=1)[:, :depth]
             score = np.take_along_axis(block, top, axis=1)
             order = np.argsort(-score, axis=1, kind="stable")
             top, score = np.take_along_axis(top, order, 1), np.take_along_axis(score, order, 1)
             user = np.repeat(chunk, depth)
             keep = score.ravel() > 0
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "user_id": self._users.to_numpy(dtype=object)[user[keep]],
-                        "item_id": self._items.to_numpy(dtype=object)[top.ravel()[keep]],
-                        "score": score.ravel()[keep],
-                        "rank": np.tile(np.arange(depth), len(chunk))[keep],
-                    }
-                )
-            )
-        out = pd.concat(parts, ignore_index=True).astype({"user_id": "str", "item_id": "str"})
-        return out.sort_values(["user_id", "rank"], kind="stable", ignore_index=True)
+            rank = np.tile(np.arange(depth), len(chunk))
+            parts.append((user[keep], top.ravel()[keep], score.ravel()[keep], rank[keep]))
+        user, item, score, rank = (np.concatenate(col) for col in zip(*parts, strict=True))
+        return TopItems.of(self._user_ids[user], self._item_ids[item], score, rank)
+
+    def _excluded(
+        self, exclude: pd.DataFrame | None, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs of `exclude` whose user is one of `rows` (distinct): the user's
+        position in `rows` and the item's column (not a users x items matrix: a request
+        asks for one user)."""
+        none = np.empty(0, dtype=np.intp)
+        if exclude is None or not len(exclude):
+            return none, none
+        _require(exclude, ["user_id", "item_id"], "exclude")
+        user = _rows(self._user_row, _as_ids(exclude["user_id"]))
+        item = _rows(self._item_row, _as_ids(exclude["item_id"]))
+        ok = (item >= 0) & np.isin(user, rows)
+        return _positions(rows, user[ok]), item[ok]
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -177,8 +211,8 @@ class ItemToItem(Generic[P]):
                 np.load(dense) if dense.exists() else sp.load_npz(directory / "similar.npz").tocsr()
             )
             with np.load(directory / "ids.npz") as ids:
-                model._users = pd.Index(ids["users"].astype(object), dtype=object)
-                model._items = pd.Index(ids["items"].astype(object), dtype=object)
+                users = pd.Index(ids["users"].astype(object), dtype=object)
+                model._set_ids(users, pd.Index(ids["items"].astype(object), dtype=object))
         except (OSError, ValueError) as exc:
             raise ModelError(f"{directory}: cannot load {cls.kind} ({exc})") from exc
         return model

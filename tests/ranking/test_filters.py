@@ -85,6 +85,20 @@ def test_suggestion_filters_remove_exactly_their_cases(
     assert removed_by(world, name, "circle_suggestions", items) == removed
 
 
+@pytest.mark.parametrize("name", ["live_circle", "credit_gate"])
+def test_suggestion_filters_read_live_circles_by_row_alike(world: ContractData, name: str) -> None:
+    """As the feed's: a circle's ROW (-1 when it does not exist at as_of) answers as
+    its id does."""
+    ctx = context(world, "circle_suggestions")
+    items = pd.Series(["c1", "c2", "c3", "c4", "c_unknown"], dtype=object)
+    candidates = pd.DataFrame({"user_id": pd.Series(["u1"] * len(items), dtype=object)})
+    candidates["item_id"] = items
+    with_rows = candidates.assign(**{ROW: ctx.catalog.rows("circle_suggestions", items)})
+    assert (with_rows[ROW] >= 0).any() and (with_rows[ROW] < 0).any()
+    keep = component_class("filters", name, "circle_suggestions")().keep
+    np.testing.assert_array_equal(keep(ctx, with_rows), keep(ctx, candidates))
+
+
 def test_every_filter_has_a_distinct_reason_code() -> None:
     reasons = [f.reason for f in FILTERS]
     assert len(set(reasons)) == len(reasons)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from circlerank.errors import ModelError
+from training.ease import EASE, EASEParams
+from training.item_to_item import ItemToItem
 from training.knn import ItemKNN, KNNParams
 from training.signals import SIGNALS, candidate_signals
 
@@ -65,6 +68,28 @@ def test_item_knn_scores_and_recommends_as_the_definition_says(
     assert loaded.params == params
     np.testing.assert_allclose(loaded.score(users, items), model.score(users, items))
     pd.testing.assert_frame_equal(loaded.recommend(expected.index, 3, exclude=pairs), top)
+
+
+@pytest.mark.parametrize("model", [ItemKNN(), EASE(EASEParams(min_members=1))])
+def test_one_users_requests_agree_with_a_batch(model: ItemToItem[Any]) -> None:
+    """A request asks for one user's top items, then scores its candidates: the model
+    keeps that user's scores between the two. Each answers as for a batch of users,
+    whichever user came before, and the kept scores are never changed."""
+    pairs = random_memberships(2)
+    model.fit(pairs)
+    users = sorted(set(pairs["user_id"]))
+    items = np.array(sorted(set(pairs["item_id"])), dtype=object)
+    batch = model.recommend(users, 4, exclude=pairs)
+    for user in [*users, users[0], users[0]]:
+        mine = pairs[pairs["user_id"] == user]
+        top = model.top_items(np.array([user], dtype=object), 4, exclude=mine)
+        pd.testing.assert_frame_equal(
+            top.frame(), batch[batch["user_id"] == user].reset_index(drop=True)
+        )
+        asked = np.full(len(items), user, dtype=object)
+        alone = model.score(asked, items)
+        among = model.score(np.array([*asked, "u00"], dtype=object), np.array([*items, "c00"]))
+        np.testing.assert_array_equal(alone, among[:-1])
 
 
 def test_item_knn_refuses_a_missing_model(tmp_path: Path) -> None:
