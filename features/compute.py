@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from circlerank.arrays import combined_codes
 from circlerank.progress import step
 
-from .codes import combined_codes, positions
+from .codes import positions
 from .config import FeatureConfig
 from .contract import ContractData
 from .cross import cross_features, cross_inputs

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from circlerank.arrays import distinct_rows
 from circlerank.frames import values_of
 
-from .codes import distinct_rows
 from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
 from .cross import Columns, interest_inputs, interest_values, row_values

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import numpy as np
 import pandas as pd
 
+from circlerank.arrays import rows_by, user_codes
 from circlerank.frames import frame_of, values_of
 from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
 
-from .history import History, rows_by, user_codes
+from .history import History
 
 if TYPE_CHECKING:
     from .explain import Explainer

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from circlerank.arrays import best_first, user_codes
 from circlerank.frames import values_of
 from features.rows import ModelRows
 
 from .catalog import USER, Catalog
-from .history import user_codes
 
 if TYPE_CHECKING:
     from training.bundle import Bundle
@@ -116,71 +116,6 @@ class Slate:
     def order(self) -> np.ndarray:
         """Entry indices by user, then score descending, then item id."""
         return best_first(self.user_codes, self.item, self.score)
-
-
-def best_first(users: np.ndarray, item: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Indices by user (integer codes in id order), then score descending; ties broken
-    by item id so pages are stable: np.lexsort((item ids, -score, users))."""
-    users = np.asarray(users)
-    order, tied, run = _by_user_then_unstable(users, -np.asarray(score, dtype=np.float64))
-    if len(tied):  # only the tied rows' ids are sorted, within each run of ties
-        rows = order[tied]
-        ids = pd.factorize(item[rows], sort=True)[0]
-        order[tied] = rows[np.lexsort((rows, ids, run))]
-    return order
-
-
-def by_user_then(users: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Indices by user code, then `key` ascending, then row: np.lexsort((key, users))."""
-    users, key = np.asarray(users), np.asarray(key)
-    if len(users) > 1 and not users.any():  # one user (the API's case): one stable sort
-        return np.argsort(key, kind="stable")
-    order, tied, run = _by_user_then_unstable(users, key)
-    if len(tied):  # rows within each run of ties in row order
-        rows = order[tied]
-        order[tied] = rows[np.lexsort((rows, run))]
-    return order
-
-
-def _by_user_then_unstable(
-    users: np.ndarray, key: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices by user code, then `key` ascending, in any order among rows of one user
-    with equal keys (NaN keys of a user count as equal, as np.lexsort sorts them); the
-    positions in that order of such tied rows, ascending; and for each, a number shared
-    by the rows it is tied with (increasing along the order). Numpy's default sort is
-    about twice as fast as its stable sort on floats (vectorized on x86), and codes of
-    up to 2**15 users then sort by radix."""
-    none = np.empty(0, dtype=np.intp)
-    if len(users) < 2:
-        return np.arange(len(users)), none, none
-    one_user = not users.any()  # codes all 0: the API's one-user request
-    if one_user:
-        order = np.argsort(key)
-    elif users.min() < 0 or users.max() >= 2**15:
-        order = np.lexsort((key, users))
-    else:
-        first = np.argsort(key)
-        order = first[np.argsort(users[first].astype(np.int16), kind="stable")]
-    ordered = key[order]
-    same = ordered[1:] == ordered[:-1]
-    if key.dtype.kind == "f":
-        missing = np.isnan(ordered)
-        same |= missing[1:] & missing[:-1]
-    if not one_user:
-        same &= users[order][1:] == users[order][:-1]
-    if not same.any():
-        return order, none, none
-    # np.concatenate, not np.r_: a request makes dozens of these, and np.r_ costs 4x
-    tied = np.flatnonzero(np.concatenate((same, [False])) | np.concatenate(([False], same)))
-    return order, tied, np.cumsum(np.concatenate(([True], ~same)))[tied]
-
-
-def ranks_within(sorted_users: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each run of equal users (rows already sorted by user)."""
-    n = len(sorted_users)
-    starts = np.flatnonzero(np.concatenate(([True], sorted_users[1:] != sorted_users[:-1])))
-    return np.arange(n) - np.repeat(starts, np.diff(np.concatenate((starts, [n]))))
 
 
 class ReRanker(Component[P]):

@@ -15,29 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from circlerank.arrays import rows_by, user_codes
 from features.contract import ContractData
 from features.pit import TS, epoch_us
 
 PerUser = dict[str, frozenset[str]]
 POSITIVE = ("click", "like", "comment", "share", "join")
 NOTHING: frozenset[str] = frozenset()
-
-
-def user_codes(user: np.ndarray) -> np.ndarray:
-    """Integer codes of user ids, in id order; a one-user request, the API's case,
-    skips the hashing."""
-    if len(user) and (user == user[0]).all():
-        return np.zeros(len(user), dtype=np.int64)
-    return pd.factorize(user, sort=True)[0].astype(np.int64)
-
-
-def rows_by(codes: np.ndarray) -> list[np.ndarray]:
-    """Row indices grouped by integer code (one array per code, rows in order)."""
-    if len(codes) and (codes == codes[0]).all():  # one group (one user): no sort
-        return [np.arange(len(codes))]
-    by_code = np.argsort(codes, kind="stable")
-    ordered = codes[by_code]
-    return np.split(by_code, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1) if len(codes) else []
 
 
 def contains(

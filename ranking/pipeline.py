@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from circlerank.arrays import best_first, one_user, ranks_within, user_codes
 from circlerank.frames import frame_of, repeated, values_of
 from features.pit import AS_OF
 
@@ -21,10 +22,7 @@ from .components import (
     ReRanker,
     Scorer,
     Slate,
-    best_first,
     candidate_users,
-    ranks_within,
-    user_codes,
 )
 from .strategy import Strategy
 
@@ -186,8 +184,9 @@ def _union(
     # pairs numbered in first-seen order (a hash, not a sort): a pair is seen first
     # where its number exceeds every number before it; for one user (the API's case)
     # the item codes already are
-    one_user = not user_code.any()
-    pair = item_code if one_user else pd.factorize(user_code * len(item_ids) + item_code)[0]
+    pair = (
+        item_code if one_user(user_code) else pd.factorize(user_code * len(item_ids) + item_code)[0]
+    )
     at = np.flatnonzero(
         np.concatenate(([len(pair) > 0], pair[1:] > np.maximum.accumulate(pair)[:-1]))
     )

@@ -13,8 +13,9 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .components import RankContext, ReRanker, Slate, ranks_within
-from .history import rows_by
+from circlerank.arrays import ranks_within, rows_by
+
+from .components import RankContext, ReRanker, Slate
 
 
 def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from circlerank.arrays import by_user_then, one_user, ranks_within
 from circlerank.errors import ModelError
 from circlerank.frames import values_of
 from features.rows import ModelRows
@@ -18,7 +19,7 @@ from training.ranker import Ranker, inputs
 from training.signals import SIGNALS, with_signals
 
 from .catalog import lookup
-from .components import RankContext, Scorer, by_user_then, candidate_users, ranks_within
+from .components import RankContext, Scorer, candidate_users
 
 
 def _model_rows(
@@ -222,7 +223,7 @@ class AutoScorer(Scorer[ValueParams]):
 def _within_top(user: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
     """Whether each row is among its user's `n` highest scores (ties by row order,
     NaN lowest)."""
-    if len(user) > n and not user.any():
+    if len(user) > n and one_user(user):
         return _one_users_top(score, n)
     order = by_user_then(user, -score)
     kept = np.zeros(len(order), dtype=bool)

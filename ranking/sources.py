@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from circlerank.arrays import best_first, by_user_then, ranks_within
 from circlerank.frames import frame_of, values_of
 
 from .catalog import ROW, USER
-from .components import CandidateSource, RankContext, best_first, by_user_then, ranks_within
+from .components import CandidateSource, RankContext
 
 log = logging.getLogger(__name__)
 

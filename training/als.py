@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
+from circlerank.arrays import ranks_within
 from circlerank.errors import CircleRankError, ConfigError
 
 T = TypeVar("T")
@@ -383,7 +384,7 @@ class ALSModel:
             if len(excluded_keys):
                 keep &= ~_member(user_row.astype(np.int64) * n_items + item_row, excluded_keys)
             user_row, item_row, score = user_row[keep], item_row[keep], score[keep]
-            rank = _rank_within_runs(user_row)
+            rank = ranks_within(user_row)
             top = rank < k
             parts.append((user_row[top], item_row[top], score[top], rank[top]))
         user_row, item_row, score, rank = (np.concatenate(col) for col in zip(*parts, strict=True))
@@ -433,7 +434,7 @@ class ALSModel:
         score = scores.ravel()
         keep = (other >= 0) & (other != query)
         query, other, score = query[keep], other[keep], score[keep]
-        rank = _rank_within_runs(query)
+        rank = ranks_within(query)
         top = rank < k
         ids = items.to_numpy(dtype=object)
         out = pd.DataFrame(
@@ -558,16 +559,6 @@ def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
     at = np.searchsorted(sorted_unique, values)
     at[at == len(sorted_unique)] = 0
     return sorted_unique[at] == values
-
-
-def _rank_within_runs(keys: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... restarting wherever `keys` changes (keys arrive grouped)."""
-    n = len(keys)
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    lengths = np.diff(np.r_[starts, n])
-    return np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.codes import combined_codes, distinct_rows
+from circlerank.arrays import combined_codes, distinct_rows
 
 codes_of = st.integers(0, 60).flatmap(
     lambda n: st.lists(

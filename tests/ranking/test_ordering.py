@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.components import best_first, by_user_then
+from circlerank.arrays import best_first, by_user_then
 
 
 @settings(max_examples=200, deadline=None)
