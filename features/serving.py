@@ -22,7 +22,7 @@ from circlerank.frames import values_of
 
 from .compute import UNKNOWN_KEY, Hydrator
 from .contract import ContractData
-from .cross import Columns, interest_inputs, interest_values, row_values
+from .cross import interest_inputs, interest_values, row_values
 from .materialize import ONLINE, read_schema
 from .pit import AS_OF, days
 from .rows import FeatureRows
@@ -218,38 +218,27 @@ class ServingFeatures:
         return self.rows(rows, surface).frame()
 
     def rows(self, rows: pd.DataFrame, surface: str) -> FeatureRows:
-        """`for_requests` as one float matrix, which models read without a frame."""
+        """`for_requests` as one float matrix, which models read without a frame.
+
+        Where each value comes from:
+        - entity features (user, post, circle, author, user x circle, ...): the online
+          store's row for the request row's key as of the snapshot (`_parts`: each
+          entity's distinct rows, and each request row's index into them), or the
+          no-history row for a key the snapshot never saw;
+        - interest cross features (the user's category shares against the circle's
+          profile): computed once per distinct (user, circle) pair from those entity
+          columns (`_ColumnReader` over the pairs' first rows), then spread to the rows;
+        - row cross features (post age, tie strength, city share): computed per row
+          from the entity columns and the row's `as_of`.
+        """
         entities = [e for e in SURFACE_ENTITIES[surface] if e in self.store.tables]
         layout = self._layout(tuple(entities))
         parts, keys = self._parts(rows, surface, entities)
-
-        def columns_of(subset: np.ndarray | None) -> Columns:
-            """The named columns for every request row, or for the `subset` rows."""
-            chosen: dict[int, _Part] = {}  # only the parts asked for are subset
-
-            def part(p: int) -> _Part:
-                if p not in chosen:
-                    distinct, group = parts[p]
-                    chosen[p] = (distinct, group if subset is None else group[subset])
-                return chosen[p]
-
-            def columns(names: Sequence[str]) -> np.ndarray | None:
-                spans = layout.spans(names)
-                if spans is None:
-                    return None
-                if len(spans) == 1:
-                    return _gather(part(spans[0][0]), spans[0][1])
-                return np.column_stack([_gather(part(p), at) for p, at in spans])
-
-            return columns
-
-        # the interest features depend on the user and the circle alone: computed once
-        # per distinct pair (a request's 1,000 posts come from a few dozen circles)
         vocab, config = self.schema.vocab, self.schema.config
         first, inverse = distinct_rows([keys[k][0] for k in self._interest_keys(layout)], len(rows))
-        interest = interest_values(columns_of(first), vocab, config)
+        interest = interest_values(_ColumnReader(layout, parts, first), vocab, config)
         cross = {name: value[inverse] for name, value in interest.items()}
-        cross.update(row_values(columns_of(None), days(rows[AS_OF])))
+        cross.update(row_values(_ColumnReader(layout, parts), days(rows[AS_OF])))
         values = np.empty((len(rows), layout.width + len(cross)))
         for part, (start, stop), scalar in zip(parts, layout.slices, layout.scalar, strict=True):
             _gather_into(values[:, start:stop], part, scalar)
@@ -282,6 +271,32 @@ class ServingFeatures:
                 names += [columns[j] for j in mine]
             self._layouts[entities] = _Layout(entities, position, scalar, slices, names)
         return self._layouts[entities]
+
+
+@dataclass
+class _ColumnReader:
+    """Named entity feature columns for every request row, or for the `subset` rows:
+    what the cross features read (features/cross.py `Columns`). Only the parts asked
+    for are subset, once each."""
+
+    layout: _Layout
+    parts: list[_Part]
+    subset: np.ndarray | None = None
+    _chosen: dict[int, _Part] = field(default_factory=dict)
+
+    def __call__(self, names: Sequence[str]) -> np.ndarray | None:
+        spans = self.layout.spans(names)
+        if spans is None:
+            return None
+        if len(spans) == 1:
+            return _gather(self._part(spans[0][0]), spans[0][1])
+        return np.column_stack([_gather(self._part(p), at) for p, at in spans])
+
+    def _part(self, p: int) -> _Part:
+        if p not in self._chosen:
+            distinct, group = self.parts[p]
+            self._chosen[p] = (distinct, group if self.subset is None else group[self.subset])
+        return self._chosen[p]
 
 
 def _gather(part: _Part, columns: tuple[int, ...]) -> np.ndarray:
