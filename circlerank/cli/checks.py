@@ -3,6 +3,7 @@ flag and say how to get what it should point at."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,3 +44,22 @@ def read_data(value: str, as_of: str | None = None, quarantine: str | None = Non
 
     with step(f"reading and validating {value}"):
         return load_contract(data_dir(value), as_of=as_of, quarantine_dir=quarantine)
+
+
+def whole_number(value: str) -> int:
+    """An argparse type: an integer, in an error with an example otherwise (argparse
+    prefixes the flag)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a whole number; give digits only, e.g. 5"
+        ) from None
+
+
+def number(value: str) -> float:
+    """An argparse type: a number, in an error with an example otherwise."""
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; e.g. 24 or 0.5") from None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from circlerank.errors import ConfigError
 from circlerank.progress import step
 
-from .checks import bundle_dir, read_data
+from .checks import bundle_dir, number, read_data, whole_number
 
 if TYPE_CHECKING:
     from evaluation.offline import Comparison
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--at", metavar="TS", required=True, help="split time (UTC if naive)")
     parser.add_argument("--strategies", required=True, help="comma-separated strategy names")
     parser.add_argument("--surface", choices=sorted(SURFACES), default="feed")
-    parser.add_argument("--k", type=int, help="cut-off (default 10 feed, 5 circles)")
+    parser.add_argument("--k", type=whole_number, help="cut-off (default 10 feed, 5 circles)")
     parser.add_argument("--strategy-file", metavar="FILE", help="strategies TOML")
     parser.add_argument(
         "--ope",
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also estimate each strategy's clicks per request off-policy from the logged "
         "requests of the first --ope-hours after --at (IPS, clipped IPS, SNIPS, DR)",
     )
-    parser.add_argument("--ope-hours", type=float, default=24.0, help="default 24")
+    parser.add_argument("--ope-hours", type=number, default=24.0, help="default 24")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--out", metavar="DIR", help="write evaluate.json and evaluate.html (a report) here"

@@ -7,6 +7,8 @@ import sys
 
 from circlerank.errors import ConfigError
 
+from .checks import whole_number
+
 CIAO_ONLY = ("min_product_reviews", "min_user_reviews")
 
 
@@ -37,13 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DATA", help="contract tables go here")
     parser.add_argument(
         "--min-product-reviews",
-        type=int,
+        type=whole_number,
         metavar="N",
         help="ciao only: keep products with at least N distinct reviewers (default 5)",
     )
     parser.add_argument(
         "--min-user-reviews",
-        type=int,
+        type=whole_number,
         metavar="N",
         help="ciao only: keep users with at least N reviewed products (default 2)",
     )

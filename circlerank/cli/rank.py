@@ -11,7 +11,7 @@ import numpy as np
 from circlerank.errors import ConfigError, OutputError
 from circlerank.progress import step
 
-from .checks import bundle_dir, data_dir, read_data
+from .checks import bundle_dir, data_dir, read_data, whole_number
 
 SURFACES = {"feed": "feed", "circles": "circle_suggestions"}
 
@@ -32,13 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--surface", choices=sorted(SURFACES), required=True)
     parser.add_argument("--at", metavar="TS", required=True, help="replay time (UTC if naive)")
     parser.add_argument("--users", metavar="FILE", required=True, help="one user id per line")
-    parser.add_argument("--limit", type=int, default=10, help="items per user (default 10)")
+    parser.add_argument(
+        "--limit", type=whole_number, default=10, help="items per user (default 10)"
+    )
     parser.add_argument("--strategy", metavar="NAME", help="default: the surface's default")
     parser.add_argument("--strategies", metavar="FILE", help="strategies TOML (default: shipped)")
     parser.add_argument("--out", metavar="FILE.parquet", required=True)
     parser.add_argument(
         "--workers",
-        type=int,
+        type=whole_number,
         help="processes ranking batches of users at once (default: one per core)",
     )
     parser.set_defaults(handler=run)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .checks import number, whole_number
 from .reports import write_outputs
 from .simulate import add_world_arguments
 
@@ -31,16 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--scenario", default="baseline", metavar="NAME", help="world story")
     parser.add_argument(
         "--creator-response",
-        type=float,
+        type=number,
         metavar="S",
         help="how strongly creators respond to their posts' reception (0 = not at all; "
         "default: the scenario's own)",
     )
     parser.add_argument("--control", default="logging", metavar="NAME")
     parser.add_argument("--treatment", default="short", metavar="NAME")
-    parser.add_argument("--start-day", type=int, default=7, help="first day of the experiment")
     parser.add_argument(
-        "--retrain-days", type=int, metavar="N", help="retrain the engine's bundle every N days"
+        "--start-day", type=whole_number, default=7, help="first day of the experiment"
+    )
+    parser.add_argument(
+        "--retrain-days",
+        type=whole_number,
+        metavar="N",
+        help="retrain the engine's bundle every N days",
     )
     parser.add_argument(
         "--design",
@@ -51,7 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--strategies", metavar="FILE", help="strategies TOML (default: shipped)")
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes ranking an engine arm (default 1)"
+        "--workers",
+        type=whole_number,
+        default=1,
+        help="processes ranking an engine arm (default 1)",
     )
     parser.set_defaults(handler=run)
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from circlerank.errors import ConfigError, ModelError
 from circlerank.progress import step
 
+from .checks import whole_number
+
 log = logging.getLogger(__name__)
 
 # flag -> settings field, for flags that override CIRCLERANK_* variables
@@ -45,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", metavar="DIR", help="contract tables (or CIRCLERANK_DATA)")
     parser.add_argument("--models", metavar="MODELS", help="bundles (or CIRCLERANK_MODELS)")
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="default 8000")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    parser.add_argument("--port", type=whole_number, default=8000, help="default 8000")
+    parser.add_argument("--workers", type=whole_number, default=1, help="processes (default 1)")
     parser.add_argument("--snapshot", metavar="DIR", help="feature snapshot directory")
     parser.add_argument("--event-log", metavar="URL", help="default sqlite:///events.db")
     parser.add_argument(

@@ -9,14 +9,20 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .checks import whole_number
+
 if TYPE_CHECKING:
     from evaluation.simulator import SimResult
 
 
 def add_world_arguments(parser: argparse.ArgumentParser, users: int, days: int) -> None:
-    parser.add_argument("--users", type=int, default=users, help=f"users (default {users})")
-    parser.add_argument("--days", type=int, default=days, help=f"logged days (default {days})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--users", type=whole_number, default=users, help=f"users (default {users})"
+    )
+    parser.add_argument(
+        "--days", type=whole_number, default=days, help=f"logged days (default {days})"
+    )
+    parser.add_argument("--seed", type=whole_number, default=0, help="random seed (default 0)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -201,3 +201,34 @@ def test_a_rejected_event_names_its_field_in_plain_words(row: Any, field: str, r
 def test_a_time_field_shows_a_valid_timestamp() -> None:
     _, bad = _judge([_event(ts="yesterday")], datetime.now(UTC))
     assert '"2026-03-01T12:00:00Z"' in bad[0].reason
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["simulate", "--out", "x", "--users", "ten"], "argument --users: 'ten' is not a whole"),
+        (
+            [
+                "evaluate",
+                "--data",
+                "d",
+                "--models",
+                "m",
+                "--at",
+                "2026-01-01",
+                "--strategies",
+                "a",
+                "--ope-hours",
+                "many",
+            ],
+            "argument --ope-hours: 'many' is not a number; e.g. 24",
+        ),
+    ],
+)
+def test_a_bad_number_names_its_flag_and_shows_an_example(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert expected in capsys.readouterr().err

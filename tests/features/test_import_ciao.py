@@ -192,7 +192,7 @@ def test_the_command_line(src: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--min-product-reviews", "five"])
     assert exit_info.value.code == 2
-    assert "invalid int value: 'five'" in capsys.readouterr().err
+    assert "'five' is not a whole number; give digits only, e.g. 5" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="the Ciao data is not on this machine")
