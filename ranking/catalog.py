@@ -227,14 +227,6 @@ class Catalog:
         return self.data["users"].set_index("user_id")["city"]
 
     @cached_property
-    def circle_gate(self) -> pd.Series:
-        return self.items("circle_suggestions")["min_credit_score"]
-
-    @cached_property
-    def member_pairs(self) -> pd.MultiIndex:
-        return pd.MultiIndex.from_frame(self.members[["user_id", "circle_id"]])
-
-    @cached_property
     def popular_open_posts(self) -> np.ndarray:
         """Fresh posts of circles without a credit gate, most engaged first."""
         open_ids = self.circles.loc[self.circles["min_credit_score"].isna(), "circle_id"]
