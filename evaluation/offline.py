@@ -100,7 +100,7 @@ def compare(
     qrels = judgments(data["events"], surface, at)
     users = np.asarray(pd.unique(qrels["user_id"]), dtype=object)
     catalog = replayer.catalog
-    items = catalog.items(surface)
+    items = catalog.item_index.table(surface)
     history = data["events"][data["events"]["ts"].astype(TS) < at]
     popularity = history.groupby("item_id")["user_id"].nunique()
     population = max(int(history["user_id"].nunique()), 1)

@@ -13,19 +13,19 @@ import numpy as np
 import pandas as pd
 
 from circlerank.arrays import rows_by, user_codes
-from circlerank.frames import frame_of, values_of
+from circlerank.frames import frame_of
 from features.codes import positions
 from features.contract import ContractData
 from features.pit import TS
 
 from .history import History
+from .item_index import ROW, ItemIndex
 
 if TYPE_CHECKING:
     from .explain import Explainer
 
 
 T = TypeVar("T")
-ROW = "row"  # a candidate's row in Catalog.items(surface); -1 when it is not a live item
 # a candidate's user as an integer code in user id order, added by the pipeline once so
 # that components group rows by user without hashing the ids again
 USER = "user"
@@ -236,50 +236,8 @@ class Catalog:
 
     @cached_property
     def popular_open_rows(self) -> np.ndarray:
-        """The rows in `posts` (and `items("feed")`) of `popular_open_posts`."""
-        return self.rows("feed", pd.Series(self.popular_open_posts, dtype=object))
-
-    def rows(self, surface: str, ids: pd.Series) -> np.ndarray:
-        """Each id's row in `items(surface)`, -1 where it is not a live item. A dict
-        lookup of the request's Python strings: no pandas dtype inference per call."""
-        get = self._row_of[surface].get
-        return np.fromiter((get(i, -1) for i in ids.tolist()), np.int64, len(ids))
-
-    def row_of(self, surface: str) -> dict[str, int]:
-        """item id -> its row in `items(surface)`."""
-        return self._row_of[surface]
-
-    @cached_property
-    def _row_of(self) -> dict[str, dict[str, int]]:
-        return {
-            surface: {key: row for row, key in enumerate(items.index.tolist())}
-            for surface, items in self._items.items()
-        }
-
-    def item_values(self, surface: str, column: str, candidates: pd.DataFrame) -> np.ndarray:
-        """`items(surface)[column]` of each candidate row: NaN (numbers; times as Unix
-        seconds) or None where the item is not live. Reads the candidates' `row` column
-        (their rows in `items(surface)`, which the pipeline adds once) when present."""
-        if ROW in candidates:
-            rows = values_of(candidates, ROW, np.int64)
-        else:
-            rows = self.rows(surface, candidates["item_id"])
-        return self.item_column(surface, column)[rows]
-
-    def item_column(self, surface: str, column: str) -> np.ndarray:
-        """`items(surface)[column]` by row, then a last slot (row -1) that answers for
-        ids that are not live items: NaN (numbers; times as Unix seconds) or None."""
-
-        def by_row() -> np.ndarray:
-            values = self.items(surface)[column]
-            if isinstance(values.dtype, pd.DatetimeTZDtype):
-                seconds = values.astype(TS).astype("int64") / 1e6  # us since the epoch
-                return np.append(np.where(values.isna(), np.nan, seconds), np.nan)
-            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-                return np.append(values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
-            return np.concatenate([values.to_numpy(dtype=object), np.array([None], dtype=object)])
-
-        return self._memo(("column", surface, column), by_row)
+        """The rows in `posts` (and `item_index.table("feed")`) of `popular_open_posts`."""
+        return self.item_index.rows("feed", pd.Series(self.popular_open_posts, dtype=object))
 
     def _memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """`compute()` once per key for this catalog (it lives as long as its snapshot)."""
@@ -290,6 +248,11 @@ class Catalog:
     @cached_property
     def _memos(self) -> dict[tuple[object, ...], object]:
         return {}
+
+    @cached_property
+    def item_index(self) -> ItemIndex:
+        """The live items of each surface by row (fresh posts, live circles)."""
+        return ItemIndex(self.posts, self.circles, lambda: self.joins)
 
     @cached_property
     def explainer(self) -> Explainer:
@@ -318,11 +281,11 @@ class Catalog:
         return frozenset(p.loc[_before(p["deleted_at"], self.as_of), "post_id"].tolist())
 
     def deleted_by_row(self) -> np.ndarray:
-        """Per row of `items("feed")`, then False for the not-live slot: whether the post
+        """Per row of `item_index.table("feed")`, then False for the not-live slot: whether the post
         is in `deleted_posts` (a live post is not, unless its id is repeated)."""
 
         def flags() -> np.ndarray:
-            deleted, ids = self.deleted_posts, self.items("feed").index.tolist()
+            deleted, ids = self.deleted_posts, self.item_index.table("feed").index.tolist()
             return np.append(np.fromiter((i in deleted for i in ids), bool, len(ids)), False)
 
         return self._memo(("deleted_by_row",), flags)
@@ -336,30 +299,13 @@ class Catalog:
 
         return self._memo(("new_creators", days), young)
 
-    def item_codes(self, surface: str, column: str) -> np.ndarray:
-        """Integer codes of `items(surface)[column]` by row, then -1 for the not-live
-        slot (missing values are -1 too); `code_of` maps values to them."""
-        return self._codes(surface, column)[0]
-
-    def code_of(self, surface: str, column: str) -> dict[str, int]:
-        """value -> its code in `item_codes(surface, column)`."""
-        return self._codes(surface, column)[1]
-
-    def _codes(self, surface: str, column: str) -> tuple[np.ndarray, dict[str, int]]:
-        def factorized() -> tuple[np.ndarray, dict[str, int]]:
-            codes, values = pd.factorize(self.items(surface)[column])
-            code_of = {v: c for c, v in enumerate(values.tolist())}
-            return np.append(codes.astype(np.int64), -1), code_of
-
-        return self._memo(("codes", surface, column), factorized)
-
     def by_new_creator(self, days: float) -> np.ndarray:
-        """Per row of `items("feed")`, then False for the not-live slot: whether the
+        """Per row of `item_index.table("feed")`, then False for the not-live slot: whether the
         post's author is a new creator (`new_creators(days)`)."""
 
         def flags() -> np.ndarray:
             new = self.new_creators(days)
-            authors = self.items("feed")["author_id"].tolist()
+            authors = self.item_index.table("feed")["author_id"].tolist()
             return np.append(np.fromiter((a in new for a in authors), bool, len(authors)), False)
 
         return self._memo(("by_new_creator", days), flags)
@@ -371,21 +317,6 @@ class Catalog:
         p = self.data["posts"]
         p = p[_before(p["created_at"], self.as_of)]
         return p["created_at"].astype(TS).groupby(p["author_id"].to_numpy(dtype=object)).min()
-
-    def items(self, surface: str) -> pd.DataFrame:
-        """The live items of a surface indexed by id: fresh posts (feed) or circles."""
-        return self._items[surface]
-
-    def item_popularity(self, surface: str) -> pd.Series:
-        """Decayed engagement of posts (feed) or decayed joins of circles, by item id."""
-        return self.items("feed")["engagement"] if surface == "feed" else self.joins
-
-    @cached_property
-    def _items(self) -> dict[str, pd.DataFrame]:
-        return {
-            "feed": self.posts.set_index("post_id"),
-            "circle_suggestions": self.circles.set_index("circle_id"),
-        }
 
     def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
         """(user_id, circle_id, item_id, author_id): fresh posts of the circles each

@@ -70,7 +70,7 @@ class CandidateSource(Component[P]):
     @abstractmethod
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         """user_id, item_id rows for the users (any order, may repeat); optionally
-        each item's ROW in `catalog.items(surface)` when the source knows it (saves the
+        each item's ROW in `catalog.item_index.table(surface)` when the source knows it (saves the
         pipeline a lookup per item)."""
 
 
@@ -99,7 +99,7 @@ class Scorer(Component[P]):
 @dataclass
 class Slate:
     """The scored candidates a re-ranker adjusts, as parallel arrays: one entry per
-    (user, item), with the item's row in `catalog.items(surface)` (-1: not a live item)
+    (user, item), with the item's row in `catalog.item_index.table(surface)` (-1: not a live item)
     so re-rankers read item facts by position, once per request."""
 
     user: np.ndarray  # object ids

@@ -143,7 +143,7 @@ class Explainer:
     @cached_property
     def _names(self) -> dict[str, str]:
         """circle -> its name (plain dicts: a page asks about 20 items one by one)."""
-        circles = self.catalog.items("circle_suggestions")
+        circles = self.catalog.item_index.table("circle_suggestions")
         if "name" not in circles:
             return {}
         return {c: str(n) for c, n in zip(circles.index, circles["name"], strict=True)}
@@ -151,13 +151,13 @@ class Explainer:
     @cached_property
     def _posts(self) -> dict[str, tuple[str, str]]:
         """post -> (author, circle), of the live posts."""
-        items = self.catalog.items("feed")
+        items = self.catalog.item_index.table("feed")
         pairs = zip(items["author_id"].tolist(), items["circle_id"].tolist(), strict=True)
         return dict(zip(items.index.tolist(), pairs, strict=True))
 
     @cached_property
     def _new_circles(self) -> frozenset[str]:
-        circles = self.catalog.items("circle_suggestions")
+        circles = self.catalog.item_index.table("circle_suggestions")
         created = circles["created_at"].astype(TS)
         recent = created >= self.catalog.as_of - pd.Timedelta(days=NEW_DAYS)
         return frozenset(circles.index[recent.to_numpy(dtype=bool, na_value=False)])

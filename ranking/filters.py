@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from circlerank.frames import values_of
 
-from .catalog import ROW, lookup
+from .catalog import lookup
 from .components import Filter, RankContext, candidate_users
 from .history import PerUser, contains
+from .item_index import ROW
 
 
 class CreditGate(Filter):
@@ -27,7 +28,9 @@ class CreditGate(Filter):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         # by the candidates' rows in the catalog's circles (NaN where not live)
-        gate = ctx.catalog.item_values("circle_suggestions", "min_credit_score", candidates)
+        gate = ctx.catalog.item_index.candidate_values(
+            "circle_suggestions", "min_credit_score", candidates
+        )
         gate = np.asarray(gate, dtype=np.float64)
         score = lookup(ctx.catalog.credit, candidates["user_id"])
         score = score.to_numpy(np.float64, na_value=np.nan)
@@ -74,7 +77,7 @@ class LivePost(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        author = ctx.catalog.item_values("feed", "author_id", candidates)
+        author = ctx.catalog.item_index.candidate_values("feed", "author_id", candidates)
         live = author != None  # noqa: E711 - elementwise over an object array
         return live & (author != values_of(candidates, "user_id", object))
 
@@ -126,7 +129,7 @@ class HiddenAuthor(Filter[HiddenAuthorParams]):
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         hidden = ctx.catalog.history.hidden_authors(self.params.min_hides)
-        author = ctx.catalog.item_values("feed", "author_id", candidates)
+        author = ctx.catalog.item_index.candidate_values("feed", "author_id", candidates)
         return ~_listed(hidden, candidates, author)
 
 
@@ -159,7 +162,7 @@ class LeftCircle(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        circle = ctx.catalog.item_values("feed", "circle_id", candidates)
+        circle = ctx.catalog.item_index.candidate_values("feed", "circle_id", candidates)
         return ~_listed(ctx.catalog.history.left_circles(), candidates, circle)
 
 

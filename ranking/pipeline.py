@@ -14,7 +14,7 @@ from circlerank.arrays import best_first, one_user, ranks_within, user_codes
 from circlerank.frames import frame_of, repeated, values_of
 from features.pit import AS_OF
 
-from .catalog import ROW, USER
+from .catalog import USER
 from .components import (
     CandidateSource,
     Filter,
@@ -24,6 +24,7 @@ from .components import (
     Slate,
     candidate_users,
 )
+from .item_index import ROW
 from .strategy import Strategy
 
 RANKED_COLUMNS = ["user_id", "item_id", "rank", "score", "sources"]
@@ -153,7 +154,7 @@ class Pipeline:
             # each distinct item looked up once (a batch of users shares most posts)
             asked, at = np.unique(item_code[unknown], return_inverse=True)
             row = candidates[ROW].to_numpy(dtype=np.int64, copy=True)
-            row[unknown] = ctx.catalog.rows(ctx.surface, pd.Series(item_ids[asked]))[at]
+            row[unknown] = ctx.catalog.item_index.rows(ctx.surface, pd.Series(item_ids[asked]))[at]
             candidates[ROW] = row
         clock.tick("sources")
         for step in self.filters:

@@ -25,7 +25,7 @@ def scaled(score: np.ndarray, factor: np.ndarray) -> np.ndarray:
 
 def _facts(ctx: RankContext, slate: Slate, column: str) -> np.ndarray:
     """A column of the slate's items (missing for items that are not live)."""
-    return ctx.catalog.item_column(ctx.surface, column)[slate.row]
+    return ctx.catalog.item_index.by_row(ctx.surface, column)[slate.row]
 
 
 def occurrence(user: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ class _Diversity(ReRanker[DiversityParams]):
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
         order = slate.order()
-        keys = ctx.catalog.item_codes(ctx.surface, self.column)[slate.row[order]]
+        keys = ctx.catalog.item_index.codes(ctx.surface, self.column)[slate.row[order]]
         seen = np.empty(len(order), dtype=np.float64)
         seen[order] = occurrence(slate.user_codes[order], keys)
         p = self.params
@@ -165,10 +165,10 @@ class FeedbackFatigue(ReRanker[FatigueParams]):
         # skipped authors (feed) or circles (suggestions) as integer codes: a user's few
         # skip counts go into a small table read by every entry
         if ctx.surface == "feed":
-            key = ctx.catalog.item_codes("feed", "author_id")[slate.row]
-            code_of = ctx.catalog.code_of("feed", "author_id")
+            key = ctx.catalog.item_index.codes("feed", "author_id")[slate.row]
+            code_of = ctx.catalog.item_index.code_by_value("feed", "author_id")
         else:
-            key, code_of = slate.row, ctx.catalog.row_of(ctx.surface)
+            key, code_of = slate.row, ctx.catalog.item_index.row_by_id(ctx.surface)
         count = np.zeros(len(key))
         for rows in rows_by(slate.user_codes):
             mine = skips.get(slate.user[rows[0]])

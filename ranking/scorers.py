@@ -273,7 +273,9 @@ class Chronological(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
-        created = lookup(ctx.catalog.items(ctx.surface)["created_at"], candidates["item_id"])
+        created = lookup(
+            ctx.catalog.item_index.table(ctx.surface)["created_at"], candidates["item_id"]
+        )
         return (created - ctx.as_of).dt.total_seconds().to_numpy(np.float64, na_value=-1e18)
 
 
@@ -286,7 +288,7 @@ class Popularity(Scorer):
     def score(
         self, ctx: RankContext, candidates: pd.DataFrame, features: ModelRows | None
     ) -> np.ndarray:
-        popularity = lookup(ctx.catalog.item_popularity(ctx.surface), candidates["item_id"])
+        popularity = lookup(ctx.catalog.item_index.popularity(ctx.surface), candidates["item_id"])
         return popularity.fillna(0.0).to_numpy(dtype=np.float64)
 
 

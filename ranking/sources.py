@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from circlerank.arrays import best_first, by_user_then, ranks_within
 from circlerank.frames import frame_of, values_of
 
-from .catalog import ROW, USER
+from .catalog import USER
 from .components import CandidateSource, RankContext
+from .item_index import ROW
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from features.contract import ContractData
-from ranking.catalog import ROW, USER, Catalog
+from ranking.catalog import USER, Catalog
 from ranking.components import RankContext
+from ranking.item_index import ROW
 from ranking.strategy import component_class
 
 from .policy_world import AS_OF_DAY, day, load
@@ -61,7 +62,7 @@ def test_feed_sources_give_each_items_own_row(world: ContractData) -> None:
         cls = component_class("sources", name, "feed")
         got = cls(cls.Params()).fetch(ctx, users)
         assert ROW in got
-        expected = catalog.rows("feed", got["item_id"])
+        expected = catalog.item_index.rows("feed", got["item_id"])
         np.testing.assert_array_equal(got[ROW].to_numpy(), expected)
         checked += len(got)
     assert checked > 0

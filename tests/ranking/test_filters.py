@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 from features.contract import ContractData
-from ranking.catalog import ROW, Catalog
+from ranking.catalog import Catalog
 from ranking.components import RankContext
 from ranking.filters import FILTERS
 from ranking.history import contains
+from ranking.item_index import ROW
 from ranking.pipeline import Pipeline
 from ranking.strategy import Strategy, component_class
 
@@ -63,7 +64,9 @@ def test_feed_filters_read_live_items_by_row_alike(world: ContractData, name: st
     items = list(POSTS)
     candidates = pd.DataFrame({"user_id": pd.Series(["u1"] * len(items), dtype=object)})
     candidates["item_id"] = pd.Series(items, dtype=object)
-    with_rows = candidates.assign(**{ROW: ctx.catalog.rows("feed", candidates["item_id"])})
+    with_rows = candidates.assign(
+        **{ROW: ctx.catalog.item_index.rows("feed", candidates["item_id"])}
+    )
     assert (with_rows[ROW] >= 0).any() and (with_rows[ROW] < 0).any()
     keep = component_class("filters", name, "feed")().keep
     np.testing.assert_array_equal(keep(ctx, with_rows), keep(ctx, candidates))
@@ -93,7 +96,7 @@ def test_suggestion_filters_read_live_circles_by_row_alike(world: ContractData, 
     items = pd.Series(["c1", "c2", "c3", "c4", "c_unknown"], dtype=object)
     candidates = pd.DataFrame({"user_id": pd.Series(["u1"] * len(items), dtype=object)})
     candidates["item_id"] = items
-    with_rows = candidates.assign(**{ROW: ctx.catalog.rows("circle_suggestions", items)})
+    with_rows = candidates.assign(**{ROW: ctx.catalog.item_index.rows("circle_suggestions", items)})
     assert (with_rows[ROW] >= 0).any() and (with_rows[ROW] < 0).any()
     keep = component_class("filters", name, "circle_suggestions")().keep
     np.testing.assert_array_equal(keep(ctx, with_rows), keep(ctx, candidates))

@@ -26,7 +26,7 @@ def slate(ctx: RankContext, items: list[str], score: np.ndarray | None = None) -
     return Slate(
         user=np.array(["u1"] * len(items), dtype=object),
         item=ids.to_numpy(),
-        row=ctx.catalog.rows(ctx.surface, ids),
+        row=ctx.catalog.item_index.rows(ctx.surface, ids),
         score=np.linspace(2.0, 1.0, len(items)) if score is None else score,
     )
 
@@ -104,7 +104,7 @@ def test_new_posts_get_a_bounded_share_of_slots(world: ContractData) -> None:
     given = Slate(
         user=np.array(["u1"] * len(items) + ["u2"] * len(items), dtype=object)[shuffle],
         item=ids.to_numpy(),
-        row=ctx.catalog.rows("feed", ids),
+        row=ctx.catalog.item_index.rows("feed", ids),
         score=np.r_[best, best + 5.0][shuffle],
     )
 

@@ -7,7 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.catalog import ROW, USER
+from ranking.catalog import USER
+from ranking.item_index import ROW
 from ranking.pipeline import _union
 
 _ITEMS = st.sampled_from(["p1", "p2", "p3", "p10", None])

@@ -257,7 +257,7 @@ def scoring(
     replayer = Replayer(data, load_bundle(trained), world.split_time)
     ctx = replayer.context("feed")
     users = pd.read_parquet(world.out_dir / "users.parquet")["user_id"].tolist()[:40]
-    posts = ctx.catalog.items("feed").index.tolist()[:60]
+    posts = ctx.catalog.item_index.table("feed").index.tolist()[:60]
     candidates = pd.DataFrame(
         {
             "user_id": pd.Series(np.repeat(users, len(posts)), dtype=object),
