@@ -249,7 +249,7 @@ def measure(data_dir: Path, models: Path, tmp: Path, args: argparse.Namespace) -
     return {
         "as_of": at.isoformat(),
         "circles_at_as_of": len(catalog.circles),
-        "active_memberships": len(catalog.members),
+        "active_memberships": len(catalog.memberships.table),
         "strategy": {"name": strategy.name, "sources": list(strategy.sources)},
         "rank": {
             "users": len(ranked),

@@ -124,3 +124,21 @@ def distinct_rows(codes: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarr
     first = np.full(int(present.sum()), n, dtype=np.intp)
     np.minimum.at(first, inverse, np.arange(n))
     return first, inverse
+
+
+def rows_by_value(column: pd.Series) -> dict[str, np.ndarray]:
+    """value -> the rows holding it, ascending (missing values hold none)."""
+    codes, values = pd.factorize(column)
+    present = np.flatnonzero(codes >= 0)
+    groups = (present[rows] for rows in rows_by(codes[present]))
+    return dict(zip(values.tolist(), groups, strict=True))
+
+
+def rows_of_values(rows_by_value: dict[str, np.ndarray], values: np.ndarray) -> np.ndarray:
+    """The rows of any of `values`, ascending."""
+    found = [
+        rows_by_value[v]
+        for v in pd.unique(np.asarray(values, dtype=object)).tolist()
+        if v in rows_by_value
+    ]
+    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import numpy as np
 import pandas as pd
 
-from circlerank.arrays import rows_by, user_codes
+from circlerank.arrays import rows_by_value, rows_of_values, user_codes
 from circlerank.frames import frame_of
 from features.codes import positions
 from features.contract import ContractData
@@ -20,6 +20,7 @@ from features.pit import TS
 
 from .history import History
 from .item_index import ROW, ItemIndex
+from .memberships import Memberships, before
 
 if TYPE_CHECKING:
     from .explain import Explainer
@@ -38,13 +39,9 @@ def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
     return pd.Series(values.array.take(rows, allow_fill=True), index=ids.index)
 
 
-def _before(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
-    return (column.astype(TS) < as_of).to_numpy(dtype=bool, na_value=False)
-
-
 def _not_yet(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
     """True where the time is missing or not before as_of (a leave, a deletion)."""
-    return ~_before(column, as_of)
+    return ~before(column, as_of)
 
 
 # the feed's freshness window unless strategies.toml sets `freshness_days`
@@ -62,26 +59,17 @@ class Catalog:
     _feed_memo: tuple[tuple[str, ...], pd.DataFrame] | None = field(default=None, repr=False)
 
     @cached_property
-    def members(self) -> pd.DataFrame:
-        """user_id, circle_id of every membership active at as_of."""
-        m = self.data["memberships"]
-        active = _before(m["joined_at"], self.as_of) & _not_yet(m["left_at"], self.as_of)
-        return m.loc[active, ["user_id", "circle_id"]].drop_duplicates().reset_index(drop=True)
+    def memberships(self) -> Memberships:
+        """The memberships active at as_of, by user."""
+        return Memberships(self.data, self.as_of, self.half_life)
 
     @cached_property
     def circles(self) -> pd.DataFrame:
         """Circles created before as_of with their size at as_of."""
         c = self.data["circles"]
-        c = c[_before(c["created_at"], self.as_of)].reset_index(drop=True)
-        size = self.members["circle_id"].value_counts()
+        c = c[before(c["created_at"], self.as_of)].reset_index(drop=True)
+        size = self.memberships.table["circle_id"].value_counts()
         return c.assign(members=c["circle_id"].map(size).fillna(0).astype(np.int64))
-
-    @cached_property
-    def member_ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """The user and circle ids of `members` as object arrays (a request picks its
-        rows from them: converting a column of the table costs a pass over it)."""
-        m = self.members
-        return m["user_id"].to_numpy(dtype=object), m["circle_id"].to_numpy(dtype=object)
 
     @cached_property
     def circle_ids(self) -> np.ndarray:
@@ -102,8 +90,9 @@ class Catalog:
 
     @cached_property
     def circles_by_joins(self) -> np.ndarray:
-        """The ids of `circles`, most decayed joins (`joins`) first, then table order."""
-        joins = self.circles["circle_id"].map(self.joins).fillna(0.0).to_numpy(np.float64)
+        """The ids of `circles`, most decayed joins first, then table order."""
+        joins = self.circles["circle_id"].map(self.memberships.decayed_joins)
+        joins = joins.fillna(0.0).to_numpy(np.float64)
         return self.circle_ids[np.argsort(-joins, kind="stable")]
 
     @cached_property
@@ -111,7 +100,7 @@ class Catalog:
         """city -> the ids of the circles with members from it, most such members first,
         then by id (the circles of one city a request reads, without a pass over the
         memberships)."""
-        members = self.members.assign(city=lambda m: m["user_id"].map(self.cities))
+        members = self.memberships.table.assign(city=lambda m: m["user_id"].map(self.cities))
         local = members.groupby(["city", "circle_id"]).size().rename("local").reset_index()
         local = local.sort_values(["city", "local", "circle_id"], ascending=[True, False, True])
         city = local["city"].to_numpy(dtype=object)
@@ -132,7 +121,7 @@ class Catalog:
         p = self.data["posts"]
         created = p["created_at"].astype(TS)
         keep = (
-            _before(created, self.as_of)
+            before(created, self.as_of)
             & (created >= self.as_of - self.freshness).to_numpy(dtype=bool)
             & _not_yet(p["deleted_at"], self.as_of)
         )
@@ -150,19 +139,10 @@ class Catalog:
             return pd.Series(dtype=np.float64)
         e = self.data["events"]
         positive = e["action"].isin(("click", "like", "comment", "share", "join")).to_numpy()
-        e = e[positive & _before(e["ts"], self.as_of)]
+        e = e[positive & before(e["ts"], self.as_of)]
         age = (self.as_of - e["ts"].astype(TS)) / self.half_life
         weight = np.exp2(-age.to_numpy(dtype=np.float64))
         return pd.Series(weight, index=e["item_id"].to_numpy()).groupby(level=0).sum()
-
-    @cached_property
-    def joins(self) -> pd.Series:
-        """Decayed joins per circle before as_of (circle popularity)."""
-        m = self.data["memberships"]
-        joined = m[_before(m["joined_at"], self.as_of)]
-        age = (self.as_of - joined["joined_at"].astype(TS)) / (self.half_life * 30)
-        weight = np.exp2(-age.to_numpy(dtype=np.float64))
-        return pd.Series(weight, index=joined["circle_id"].to_numpy()).groupby(level=0).sum()
 
     @cached_property
     def credit(self) -> pd.Series:
@@ -170,7 +150,7 @@ class Catalog:
         if not self.data.has("credit_scores"):
             return pd.Series(dtype=np.float64)
         c = self.data["credit_scores"]
-        c = c[_before(c["ts"], self.as_of)].sort_values("ts", kind="stable")
+        c = c[before(c["ts"], self.as_of)].sort_values("ts", kind="stable")
         return c.groupby("user_id")["score"].last().astype(np.float64)
 
     @cached_property
@@ -180,7 +160,7 @@ class Catalog:
         parts = []
         if self.data.has("social_edges"):
             s = self.data["social_edges"]
-            s = s[_before(s["created_at"], self.as_of)]
+            s = s[before(s["created_at"], self.as_of)]
             friend = s[s["kind"] == "friend"]
             follow = s[s["kind"] != "friend"]
             for a, b, frame, w in (
@@ -193,7 +173,7 @@ class Catalog:
                 )
         if self.data.has("transfers"):
             t = self.data["transfers"]
-            t = t[_before(t["ts"], self.as_of)]
+            t = t[before(t["ts"], self.as_of)]
             for a, b in (("sender_id", "receiver_id"), ("receiver_id", "sender_id")):
                 parts.append(pd.DataFrame({"user_id": t[a], "other_id": t[b], "w": 0.0, "n": 1}))
         if not parts:
@@ -252,7 +232,7 @@ class Catalog:
     @cached_property
     def item_index(self) -> ItemIndex:
         """The live items of each surface by row (fresh posts, live circles)."""
-        return ItemIndex(self.posts, self.circles, lambda: self.joins)
+        return ItemIndex(self.posts, self.circles, lambda: self.memberships.decayed_joins)
 
     @cached_property
     def explainer(self) -> Explainer:
@@ -278,7 +258,7 @@ class Catalog:
         if not self.data.has("posts"):
             return frozenset()
         p = self.data["posts"]
-        return frozenset(p.loc[_before(p["deleted_at"], self.as_of), "post_id"].tolist())
+        return frozenset(p.loc[before(p["deleted_at"], self.as_of), "post_id"].tolist())
 
     def deleted_by_row(self) -> np.ndarray:
         """Per row of `item_index.table("feed")`, then False for the not-live slot: whether the post
@@ -315,7 +295,7 @@ class Catalog:
         if not self.data.has("posts"):
             return pd.Series(dtype="datetime64[us, UTC]")
         p = self.data["posts"]
-        p = p[_before(p["created_at"], self.as_of)]
+        p = p[before(p["created_at"], self.as_of)]
         return p["created_at"].astype(TS).groupby(p["author_id"].to_numpy(dtype=object)).min()
 
     def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
@@ -327,7 +307,7 @@ class Catalog:
         if memo is not None and memo[0] == key:
             return memo[1]
         index = self._feed_index
-        member = self.member_rows(users)
+        member = self.memberships.rows_of(users)
         # each membership row repeated once per post of its circle, beside those posts
         # (in table order: what a merge of the memberships with the posts gives)
         circle = index.member_circle[member]
@@ -353,35 +333,15 @@ class Catalog:
 
     @cached_property
     def _feed_index(self) -> _FeedIndex:
-        return _FeedIndex(self.members, self.posts)
-
-    def member_rows(self, users: np.ndarray) -> np.ndarray:
-        """The rows of `members` of these users, in table order (no scan of the table)."""
-        return _rows_of(self._member_rows_by_user, users)
-
-    def member_rows_each(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each of `users` in turn (repeats included), its rows of `members` in
-        table order: the rows, and for each the position in `users` it belongs to
-        (what a merge of `users` with `members` on the user gives, in its order)."""
-        by_user = self._member_rows_by_user
-        none = np.empty(0, dtype=np.intp)
-        found = [by_user.get(u, none) for u in np.asarray(users, dtype=object).tolist()]
-        if not found:
-            return none, none
-        counts = np.fromiter((len(f) for f in found), np.intp, len(found))
-        return np.repeat(np.arange(len(found)), counts), np.concatenate(found).astype(np.intp)
+        return _FeedIndex(self.memberships.table, self.posts)
 
     def tie_rows(self, users: np.ndarray) -> np.ndarray:
         """The rows of `ties` of these users, in table order (no scan of the table)."""
-        return _rows_of(self._tie_rows_by_user, users)
-
-    @cached_property
-    def _member_rows_by_user(self) -> dict[str, np.ndarray]:
-        return _rows_by_value(self.members["user_id"])
+        return rows_of_values(self._tie_rows_by_user, users)
 
     @cached_property
     def _tie_rows_by_user(self) -> dict[str, np.ndarray]:
-        return _rows_by_value(self.ties["user_id"])
+        return rows_by_value(self.ties["user_id"])
 
     def post_rank(self, by: str) -> np.ndarray:
         """Each post's place (by its row in `posts`) when posts are ordered by `by`,
@@ -415,21 +375,3 @@ class _FeedIndex:
         self.member_circle_id = members["circle_id"].to_numpy(dtype=object)
         self.post_id = posts["post_id"].to_numpy(dtype=object)
         self.post_author_id = posts["author_id"].to_numpy(dtype=object)
-
-
-def _rows_by_value(column: pd.Series) -> dict[str, np.ndarray]:
-    """value -> the rows holding it, ascending (missing values hold none)."""
-    codes, values = pd.factorize(column)
-    present = np.flatnonzero(codes >= 0)
-    groups = (present[rows] for rows in rows_by(codes[present]))
-    return dict(zip(values.tolist(), groups, strict=True))
-
-
-def _rows_of(rows_by_value: dict[str, np.ndarray], values: np.ndarray) -> np.ndarray:
-    """The rows of any of `values`, ascending."""
-    found = [
-        rows_by_value[v]
-        for v in pd.unique(np.asarray(values, dtype=object)).tolist()
-        if v in rows_by_value
-    ]
-    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)

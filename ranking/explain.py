@@ -64,13 +64,13 @@ class Explainer:
     @cached_property
     def members(self) -> dict[str, frozenset[str]]:
         """circle -> members at as_of."""
-        m = self.catalog.members
+        m = self.catalog.memberships.table
         return {c: frozenset(g) for c, g in m.groupby("circle_id")["user_id"]}
 
     @cached_property
     def members_by_city(self) -> dict[tuple[str, str], int]:
         """(circle, city) -> members of the circle from that city."""
-        m = self.catalog.members
+        m = self.catalog.memberships.table
         city = m["user_id"].map(self.cities)
         counts = pd.DataFrame({"circle": m["circle_id"], "city": city}).dropna().value_counts()
         return {(c, t): int(n) for (c, t), n in counts.items()}
@@ -112,7 +112,7 @@ class Explainer:
         if everyone == 0:
             return {}
         base = shoppers["category"].value_counts() / everyone
-        m = self.catalog.members.rename(columns={"circle_id": "circle"})
+        m = self.catalog.memberships.table.rename(columns={"circle_id": "circle"})
         counts = m.merge(shoppers, on="user_id").groupby(["circle", "category"]).size()
         size = m.groupby("circle").size()
         share = counts / size.reindex(counts.index.get_level_values("circle")).to_numpy()

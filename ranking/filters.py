@@ -47,8 +47,8 @@ class NotMember(Filter):
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
         users = values_of(candidates, "user_id", object)
         # only the asked users' memberships: the whole table is millions of pairs
-        rows = ctx.catalog.member_rows(pd.unique(users))
-        member_user, member_circle = ctx.catalog.member_ids
+        rows = ctx.catalog.memberships.rows_of(pd.unique(users))
+        member_user, member_circle = ctx.catalog.memberships.ids
         own = set(zip(member_user[rows].tolist(), member_circle[rows].tolist(), strict=True))
         pairs = zip(users.tolist(), values_of(candidates, "item_id", object).tolist(), strict=True)
         return np.fromiter((pair not in own for pair in pairs), bool, len(users))

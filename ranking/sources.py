@@ -241,8 +241,8 @@ class FriendsCircles(CandidateSource[AtMost]):
         # belongs to (in table order): a merge of the ties with the memberships, without
         # a pass over either table
         user, other = catalog.tie_pairs(users)
-        tie, member = catalog.member_rows_each(other)
-        user, circle = user[tie], catalog.member_ids[1][member]
+        tie, member = catalog.memberships.rows_each(other)
+        user, circle = user[tie], catalog.memberships.ids[1][member]
         if self.params.k is None:
             return pd.DataFrame({"user_id": user, "item_id": circle}).drop_duplicates()
         return _most_frequent(user, circle, self.params.k)
@@ -311,8 +311,8 @@ class _ModelCircles(CandidateSource[TopK]):
         # the users' own memberships (the model skips only those of the users asked),
         # and no item restriction when every circle of the data is live: a model
         # trained on it knows no other; either for all would cost O(catalog) a request
-        mine = catalog.member_rows(users)
-        member_user, member_circle = catalog.member_ids
+        mine = catalog.memberships.rows_of(users)
+        member_user, member_circle = catalog.memberships.ids
         exclude = frame_of({"user_id": member_user[mine], "item_id": member_circle[mine]})
         found = models["circle_suggestions"].top_items(
             users,

@@ -28,7 +28,7 @@ def test_feed_posts_are_the_members_circles_posts_not_their_own(
     users = np.array(asked, dtype=object)
     got = catalog.feed_posts(users)
     posts = catalog.posts.assign(**{ROW: np.arange(len(catalog.posts))})
-    mine = catalog.members[catalog.members["user_id"].isin(asked)]
+    mine = catalog.memberships.table[catalog.memberships.table["user_id"].isin(asked)]
     expected = mine.merge(posts, on="circle_id")
     expected = expected[expected["author_id"] != expected["user_id"]]
     expected = expected.rename(columns={"post_id": "item_id"}).reset_index(drop=True)

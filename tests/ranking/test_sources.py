@@ -149,7 +149,7 @@ def test_sources_give_what_a_pass_over_the_tables_gives(asked: list[str], seed: 
     users = np.array(asked, dtype=object)
 
     ties = catalog.ties[catalog.ties["user_id"].isin(users)]
-    members = catalog.members.rename(columns={"user_id": "other_id"})
+    members = catalog.memberships.table.rename(columns={"user_id": "other_id"})
     found = ties.merge(members, on="other_id").rename(columns={"circle_id": "item_id"})
     got = sources.FriendsCircles().fetch(ctx, users)
     assert pairs(got) == pairs(found[PAIR].drop_duplicates())
@@ -158,7 +158,7 @@ def test_sources_give_what_a_pass_over_the_tables_gives(asked: list[str], seed: 
     assert pairs(got) == pairs(sources._top_per_user(counted, "friends", 2))
 
     city = catalog.cities
-    local = catalog.members.assign(city=lambda m: m["user_id"].map(city))
+    local = catalog.memberships.table.assign(city=lambda m: m["user_id"].map(city))
     local = local.groupby(["city", "circle_id"]).size().rename("local").reset_index()
     ask = pd.DataFrame({"user_id": users, "city": pd.Series(users).map(city).to_numpy()})
     found = ask.merge(local, on="city").rename(columns={"circle_id": "item_id"})
@@ -166,7 +166,7 @@ def test_sources_give_what_a_pass_over_the_tables_gives(asked: list[str], seed: 
     assert pairs(got) == pairs(sources._top_per_user(found, "local", 3))
 
     ids = catalog.circles["circle_id"]
-    joins = ids.map(catalog.joins).fillna(0.0).to_numpy()
+    joins = ids.map(catalog.memberships.decayed_joins).fillna(0.0).to_numpy()
     top = ids.to_numpy()[np.argsort(-joins, kind="stable")[:4]]
     got = sources.PopularCircles(sources.TopK(k=4)).fetch(ctx, users)
     assert pairs(got) == [(u, c) for u in users for c in top]
@@ -189,7 +189,7 @@ def test_model_circles_leave_out_own_and_future_circles(future: bool) -> None:
         expected = model.recommend(
             users,
             15,
-            exclude=ctx.catalog.members.set_axis(PAIR, axis=1),
+            exclude=ctx.catalog.memberships.table.set_axis(PAIR, axis=1),
             allowed=set(ctx.catalog.circles["circle_id"]),
         )
         got = sources.KNNCircles(sources.TopK(k=15)).fetch(ctx, users)
