@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import numpy as np
 import pandas as pd
 
-from circlerank.arrays import rows_by_value, rows_of_values, user_codes
+from circlerank.arrays import user_codes
 from circlerank.frames import frame_of
 from features.codes import positions
 from features.contract import ContractData
@@ -21,6 +21,7 @@ from features.pit import TS
 from .history import History
 from .item_index import ROW, ItemIndex
 from .memberships import Memberships, before
+from .social import SocialTies
 
 if TYPE_CHECKING:
     from .explain import Explainer
@@ -154,53 +155,9 @@ class Catalog:
         return c.groupby("user_id")["score"].last().astype(np.float64)
 
     @cached_property
-    def ties(self) -> pd.DataFrame:
-        """user_id, other_id pairs: friends (both ways), follows and transfer partners
-        (both ways), with a strength: friend 1, follow 0.5, plus log1p(transfers)."""
-        parts = []
-        if self.data.has("social_edges"):
-            s = self.data["social_edges"]
-            s = s[before(s["created_at"], self.as_of)]
-            friend = s[s["kind"] == "friend"]
-            follow = s[s["kind"] != "friend"]
-            for a, b, frame, w in (
-                ("user_id", "other_id", friend, 1.0),
-                ("other_id", "user_id", friend, 1.0),
-                ("user_id", "other_id", follow, 0.5),
-            ):
-                parts.append(
-                    pd.DataFrame({"user_id": frame[a], "other_id": frame[b], "w": w, "n": 0})
-                )
-        if self.data.has("transfers"):
-            t = self.data["transfers"]
-            t = t[before(t["ts"], self.as_of)]
-            for a, b in (("sender_id", "receiver_id"), ("receiver_id", "sender_id")):
-                parts.append(pd.DataFrame({"user_id": t[a], "other_id": t[b], "w": 0.0, "n": 1}))
-        if not parts:
-            return pd.DataFrame(columns=["user_id", "other_id", "strength"])
-        both = pd.concat(parts, ignore_index=True).fillna({"n": 0})
-        both = both[both["user_id"] != both["other_id"]]
-        g = both.groupby(["user_id", "other_id"], as_index=False).agg(
-            w=("w", "max"), n=("n", "sum")
-        )
-        return pd.DataFrame(
-            {
-                "user_id": g["user_id"],
-                "other_id": g["other_id"],
-                "strength": g["w"] + np.log1p(g["n"].to_numpy(dtype=np.float64)),
-            }
-        )
-
-    def tie_pairs(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The (user_id, other_id) ties of these users, as object arrays."""
-        rows = self.tie_rows(users)
-        user, other = self._tie_ids
-        return user[rows], other[rows]
-
-    @cached_property
-    def _tie_ids(self) -> tuple[np.ndarray, np.ndarray]:
-        ties = self.ties
-        return ties["user_id"].to_numpy(dtype=object), ties["other_id"].to_numpy(dtype=object)
+    def social(self) -> SocialTies:
+        """Friends, follows and transfer partners in force at as_of."""
+        return SocialTies(self.data, self.as_of)
 
     @cached_property
     def cities(self) -> pd.Series:
@@ -334,14 +291,6 @@ class Catalog:
     @cached_property
     def _feed_index(self) -> _FeedIndex:
         return _FeedIndex(self.memberships.table, self.posts)
-
-    def tie_rows(self, users: np.ndarray) -> np.ndarray:
-        """The rows of `ties` of these users, in table order (no scan of the table)."""
-        return rows_of_values(self._tie_rows_by_user, users)
-
-    @cached_property
-    def _tie_rows_by_user(self) -> dict[str, np.ndarray]:
-        return rows_by_value(self.ties["user_id"])
 
     def post_rank(self, by: str) -> np.ndarray:
         """Each post's place (by its row in `posts`) when posts are ordered by `by`,

@@ -137,7 +137,7 @@ class SocialPosts(CandidateSource):
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         pairs = ctx.catalog.feed_posts(users)
-        tie_user, tie_other = ctx.catalog.tie_pairs(users)
+        tie_user, tie_other = ctx.catalog.social.pairs_of(users)
         # (user, author) pairs as integer keys over the ids of both sides
         n = len(pairs)
         user = pd.factorize(np.concatenate([values_of(pairs, "user_id"), tie_user]))[0]
@@ -240,7 +240,7 @@ class FriendsCircles(CandidateSource[AtMost]):
         # each tie of the users (in table order), beside each circle its other side
         # belongs to (in table order): a merge of the ties with the memberships, without
         # a pass over either table
-        user, other = catalog.tie_pairs(users)
+        user, other = catalog.social.pairs_of(users)
         tie, member = catalog.memberships.rows_each(other)
         user, circle = user[tie], catalog.memberships.ids[1][member]
         if self.params.k is None:

@@ -174,7 +174,7 @@ def test_friends_circles_work_without_transfers() -> None:
         ),
     }
     data = ContractData(tables, ValidationReport(as_of=t0, quarantine_dir=""))
-    ties = Catalog(data, t0 + pd.Timedelta(days=1)).ties
+    ties = Catalog(data, t0 + pd.Timedelta(days=1)).social.table
     assert set(zip(ties["user_id"], ties["other_id"], strict=True)) == {("a", "b"), ("b", "a")}
     assert (ties["strength"] == 1.0).all()
 

@@ -148,7 +148,7 @@ def test_sources_give_what_a_pass_over_the_tables_gives(asked: list[str], seed: 
     catalog = ctx.catalog
     users = np.array(asked, dtype=object)
 
-    ties = catalog.ties[catalog.ties["user_id"].isin(users)]
+    ties = catalog.social.table[catalog.social.table["user_id"].isin(users)]
     members = catalog.memberships.table.rename(columns={"user_id": "other_id"})
     found = ties.merge(members, on="other_id").rename(columns={"circle_id": "item_id"})
     got = sources.FriendsCircles().fetch(ctx, users)
