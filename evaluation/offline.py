@@ -156,7 +156,7 @@ def _beyond(
     }
     if surface == "feed":
         circle = items["circle_id"]
-        seen = exposure(ranked, items, catalog.new_creators(NEW_CREATOR_DAYS), k)
+        seen = exposure(ranked, items, catalog.feed.new_creators(NEW_CREATOR_DAYS), k)
         out["intra_list_diversity"] = intra_list_diversity(ranked, circle, k)
         out["author_gini"] = seen.author_gini
         out["circle_gini"] = exposure_gini(ranked, circle, pd.Index(circle.unique()), k)

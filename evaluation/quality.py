@@ -78,7 +78,9 @@ def quality_rows(replayer: Replayer, truth: dict[str, pd.DataFrame]) -> list[Qua
             if surface == "feed":
                 catalog = replayer.catalog
                 posts = catalog.item_index.table("feed")
-                seen = exposure(ranked, posts, catalog.new_creators(NEW_CREATOR_DAYS), K[surface])
+                seen = exposure(
+                    ranked, posts, catalog.feed.new_creators(NEW_CREATOR_DAYS), K[surface]
+                )
             rows.append(QualityRow(surface, label, strategy, share, rate, seen))
     return rows
 

@@ -4,33 +4,24 @@ request at TS would have seen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from circlerank.arrays import user_codes
-from circlerank.frames import frame_of
 from features.codes import positions
 from features.contract import ContractData
-from features.pit import TS
 
+from .feed_index import FeedIndex
 from .history import History
-from .item_index import ROW, ItemIndex
+from .item_index import ItemIndex
 from .memberships import Memberships, before
 from .social import SocialTies
 
 if TYPE_CHECKING:
     from .explain import Explainer
-
-
-T = TypeVar("T")
-# a candidate's user as an integer code in user id order, added by the pipeline once so
-# that components group rows by user without hashing the ids again
-USER = "user"
 
 
 def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
@@ -40,24 +31,21 @@ def lookup(values: pd.Series, ids: pd.Series) -> pd.Series:
     return pd.Series(values.array.take(rows, allow_fill=True), index=ids.index)
 
 
-def _not_yet(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
-    """True where the time is missing or not before as_of (a leave, a deletion)."""
-    return ~before(column, as_of)
-
-
 # the feed's freshness window unless strategies.toml sets `freshness_days`
 FRESHNESS_DAYS = 7.0
 
 
 @dataclass
 class Catalog:
-    """Memberships, posts, circles, credit and ties in force at `as_of`."""
+    """The world in force at `as_of`, as views: `memberships`, `social` (ties), `feed`
+    (fresh posts, in-network pairs, deleted posts, new creators), `item_index` (each
+    surface's live items by row), plus the live circles, credit scores, cities, what
+    each user did (`history`) and the explainer."""
 
     data: ContractData
     as_of: pd.Timestamp
     freshness: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=FRESHNESS_DAYS))
     half_life: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=1))
-    _feed_memo: tuple[tuple[str, ...], pd.DataFrame] | None = field(default=None, repr=False)
 
     @cached_property
     def memberships(self) -> Memberships:
@@ -113,39 +101,6 @@ class Catalog:
         return {city[a]: ids[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
 
     @cached_property
-    def posts(self) -> pd.DataFrame:
-        """Posts created in [as_of - freshness, as_of) and not deleted by as_of, with
-        their time-decayed engagement and their impressions so far."""
-        if not self.data.has("posts"):
-            columns = ["post_id", "circle_id", "author_id", "created_at", "is_official"]
-            return pd.DataFrame(columns=[*columns, "engagement", "impressions"])
-        p = self.data["posts"]
-        created = p["created_at"].astype(TS)
-        keep = (
-            before(created, self.as_of)
-            & (created >= self.as_of - self.freshness).to_numpy(dtype=bool)
-            & _not_yet(p["deleted_at"], self.as_of)
-        )
-        cols = ["post_id", "circle_id", "author_id", "created_at", "is_official"]
-        fresh = p.loc[keep, cols].reset_index(drop=True)
-        return fresh.assign(
-            engagement=fresh["post_id"].map(self._engagement).fillna(0.0),
-            impressions=fresh["post_id"].map(self.impression_counts).fillna(0).astype(np.int64),
-        )
-
-    @cached_property
-    def _engagement(self) -> pd.Series:
-        """Decayed count of positive feed actions per item before as_of."""
-        if not self.data.has("events"):
-            return pd.Series(dtype=np.float64)
-        e = self.data["events"]
-        positive = e["action"].isin(("click", "like", "comment", "share", "join")).to_numpy()
-        e = e[positive & before(e["ts"], self.as_of)]
-        age = (self.as_of - e["ts"].astype(TS)) / self.half_life
-        weight = np.exp2(-age.to_numpy(dtype=np.float64))
-        return pd.Series(weight, index=e["item_id"].to_numpy()).groupby(level=0).sum()
-
-    @cached_property
     def credit(self) -> pd.Series:
         """The credit score in force per user (latest row before as_of)."""
         if not self.data.has("credit_scores"):
@@ -164,32 +119,14 @@ class Catalog:
         return self.data["users"].set_index("user_id")["city"]
 
     @cached_property
-    def popular_open_posts(self) -> np.ndarray:
-        """Fresh posts of circles without a credit gate, most engaged first."""
-        open_ids = self.circles.loc[self.circles["min_credit_score"].isna(), "circle_id"]
-        posts = self.posts[self.posts["circle_id"].isin(open_ids)]
-        ranked = posts.sort_values("engagement", ascending=False, kind="stable")
-        return ranked["post_id"].to_numpy()
-
-    @cached_property
-    def popular_open_rows(self) -> np.ndarray:
-        """The rows in `posts` (and `item_index.table("feed")`) of `popular_open_posts`."""
-        return self.item_index.rows("feed", pd.Series(self.popular_open_posts, dtype=object))
-
-    def _memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """`compute()` once per key for this catalog (it lives as long as its snapshot)."""
-        if key not in self._memos:
-            self._memos[key] = compute()
-        return cast(T, self._memos[key])
-
-    @cached_property
-    def _memos(self) -> dict[tuple[object, ...], object]:
-        return {}
+    def feed(self) -> FeedIndex:
+        """The feed's fresh posts and what the feed reads of posts at as_of."""
+        return FeedIndex(self)
 
     @cached_property
     def item_index(self) -> ItemIndex:
         """The live items of each surface by row (fresh posts, live circles)."""
-        return ItemIndex(self.posts, self.circles, lambda: self.memberships.decayed_joins)
+        return ItemIndex(self.feed.posts, self.circles, lambda: self.memberships.decayed_joins)
 
     @cached_property
     def explainer(self) -> Explainer:
@@ -202,125 +139,3 @@ class Catalog:
     def history(self) -> History:
         """What each user saw, hid, dismissed, skipped or left before as_of."""
         return History(self.data, self.as_of)
-
-    @cached_property
-    def impression_counts(self) -> pd.Series:
-        """Feed impressions per post before as_of."""
-        shown = self.history.events("feed", ("impression",), None)
-        return shown["item_id"].value_counts()
-
-    @cached_property
-    def deleted_posts(self) -> frozenset[str]:
-        """Posts deleted before as_of."""
-        if not self.data.has("posts"):
-            return frozenset()
-        p = self.data["posts"]
-        return frozenset(p.loc[before(p["deleted_at"], self.as_of), "post_id"].tolist())
-
-    def deleted_by_row(self) -> np.ndarray:
-        """Per row of `item_index.table("feed")`, then False for the not-live slot: whether the post
-        is in `deleted_posts` (a live post is not, unless its id is repeated)."""
-
-        def flags() -> np.ndarray:
-            deleted, ids = self.deleted_posts, self.item_index.table("feed").index.tolist()
-            return np.append(np.fromiter((i in deleted for i in ids), bool, len(ids)), False)
-
-        return self._memo(("deleted_by_row",), flags)
-
-    def new_creators(self, days: float) -> frozenset[str]:
-        """Authors whose first post (before as_of) is at most `days` old."""
-
-        def young() -> frozenset[str]:
-            first = self._first_posts
-            return frozenset(first.index[first >= self.as_of - pd.Timedelta(days=days)])
-
-        return self._memo(("new_creators", days), young)
-
-    def by_new_creator(self, days: float) -> np.ndarray:
-        """Per row of `item_index.table("feed")`, then False for the not-live slot: whether the
-        post's author is a new creator (`new_creators(days)`)."""
-
-        def flags() -> np.ndarray:
-            new = self.new_creators(days)
-            authors = self.item_index.table("feed")["author_id"].tolist()
-            return np.append(np.fromiter((a in new for a in authors), bool, len(authors)), False)
-
-        return self._memo(("by_new_creator", days), flags)
-
-    @cached_property
-    def _first_posts(self) -> pd.Series:
-        if not self.data.has("posts"):
-            return pd.Series(dtype="datetime64[us, UTC]")
-        p = self.data["posts"]
-        p = p[before(p["created_at"], self.as_of)]
-        return p["created_at"].astype(TS).groupby(p["author_id"].to_numpy(dtype=object)).min()
-
-    def feed_posts(self, users: np.ndarray) -> pd.DataFrame:
-        """(user_id, circle_id, item_id, author_id): fresh posts of the circles each
-        user belongs to, not written by the user (the in-network feed surface), with
-        each post's ROW and each user's code (USER); by membership row, then post row.
-        Several sources of one request ask for the same users: the last answer is kept."""
-        key, memo = tuple(users), self._feed_memo  # one read: safe across threads
-        if memo is not None and memo[0] == key:
-            return memo[1]
-        index = self._feed_index
-        member = self.memberships.rows_of(users)
-        # each membership row repeated once per post of its circle, beside those posts
-        # (in table order: what a merge of the memberships with the posts gives)
-        circle = index.member_circle[member]
-        count = index.circle_end[circle] - index.circle_start[circle]
-        member = np.repeat(member, count)
-        within = np.arange(len(member)) - np.repeat(np.cumsum(count) - count, count)
-        post = index.post_by_circle[np.repeat(index.circle_start[circle], count) + within]
-        mine = index.post_author[post] != index.member_user[member]
-        member, post = member[mine], post[mine]
-        user = index.member_user_id[member]
-        pairs = frame_of(
-            {
-                "user_id": np.asarray(user, dtype=object),
-                "circle_id": np.asarray(index.member_circle_id[member], dtype=object),
-                "item_id": np.asarray(index.post_id[post], dtype=object),
-                "author_id": np.asarray(index.post_author_id[post], dtype=object),
-                ROW: post.astype(np.int64),
-                USER: user_codes(user),
-            }
-        )
-        self._feed_memo = (key, pairs)
-        return pairs
-
-    @cached_property
-    def _feed_index(self) -> _FeedIndex:
-        return _FeedIndex(self.memberships.table, self.posts)
-
-    def post_rank(self, by: str) -> np.ndarray:
-        """Each post's place (by its row in `posts`) when posts are ordered by `by`,
-        highest first and missing last, then by id."""
-
-        def ranked() -> np.ndarray:
-            ordered = self.posts.sort_values([by, "post_id"], ascending=[False, True])
-            rank = np.empty(len(ordered), dtype=np.int64)
-            rank[ordered.index.to_numpy()] = np.arange(len(ordered))
-            return rank
-
-        return self._memo(("post_rank", by), ranked)
-
-
-class _FeedIndex:
-    """Memberships and posts as arrays for the in-network feed: each circle's post rows
-    (a block of `post_by_circle`), and members and authors as codes over one set of
-    people, so that a batch's user x post pairs are built without a merge."""
-
-    def __init__(self, members: pd.DataFrame, posts: pd.DataFrame) -> None:
-        circles = pd.factorize(pd.concat([members["circle_id"], posts["circle_id"]]).array)[0]
-        people = pd.factorize(pd.concat([members["user_id"], posts["author_id"]]).array)[0]
-        n = len(members)
-        self.member_circle, post_circle = circles[:n], circles[n:]
-        self.member_user, self.post_author = people[:n], people[n:]
-        self.post_by_circle = np.argsort(post_circle, kind="stable")
-        counts = np.bincount(post_circle, minlength=int(circles.max(initial=-1)) + 1)
-        self.circle_end = np.cumsum(counts)
-        self.circle_start = self.circle_end - counts
-        self.member_user_id = members["user_id"].to_numpy(dtype=object)
-        self.member_circle_id = members["circle_id"].to_numpy(dtype=object)
-        self.post_id = posts["post_id"].to_numpy(dtype=object)
-        self.post_author_id = posts["author_id"].to_numpy(dtype=object)

@@ -21,7 +21,8 @@ from circlerank.arrays import best_first, user_codes
 from circlerank.frames import values_of
 from features.rows import ModelRows
 
-from .catalog import USER, Catalog
+from .catalog import Catalog
+from .feed_index import USER
 
 if TYPE_CHECKING:
     from training.bundle import Bundle

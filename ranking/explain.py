@@ -179,7 +179,7 @@ class Explainer:
         if author in mine:
             codes.append("friend_author")
             texts.append("From a friend")
-        if author in self.catalog.new_creators(NEW_DAYS):
+        if author in self.catalog.feed.new_creators(NEW_DAYS):
             codes.append("new_creator")
             texts.append("From a new creator")
         if "trending_posts" in found_by:

@@ -141,12 +141,12 @@ class DeletedPost(Filter):
     surfaces = ("feed",)
 
     def keep(self, ctx: RankContext, candidates: pd.DataFrame) -> np.ndarray:
-        deleted = ctx.catalog.deleted_posts
+        deleted = ctx.catalog.feed.deleted_posts
         if ROW not in candidates:
             return _not_in(deleted, values_of(candidates, "item_id", object))
         # a live item's answer is read by its row; only ids that are not live are asked
         row = values_of(candidates, ROW, np.int64)
-        keep = ~ctx.catalog.deleted_by_row()[row]
+        keep = ~ctx.catalog.feed.deleted_by_row()[row]
         unknown = np.flatnonzero(row < 0)
         if len(unknown):
             ids = values_of(candidates, "item_id", object)[unknown]

@@ -14,7 +14,6 @@ from circlerank.arrays import best_first, one_user, ranks_within, user_codes
 from circlerank.frames import frame_of, repeated, values_of
 from features.pit import AS_OF
 
-from .catalog import USER
 from .components import (
     CandidateSource,
     Filter,
@@ -24,6 +23,7 @@ from .components import (
     Slate,
     candidate_users,
 )
+from .feed_index import USER
 from .item_index import ROW
 from .strategy import Strategy
 

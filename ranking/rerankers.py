@@ -117,7 +117,7 @@ class NewCreatorBoost(ReRanker[NewCreatorBoostParams]):
     Params: ClassVar[type[BaseModel]] = NewCreatorBoostParams
 
     def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
-        is_new = ctx.catalog.by_new_creator(self.params.days)[slate.row]
+        is_new = ctx.catalog.feed.by_new_creator(self.params.days)[slate.row]
         return scaled(slate.score, np.where(is_new, self.params.boost, 1.0))
 
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from circlerank.arrays import best_first, by_user_then, ranks_within
 from circlerank.frames import frame_of, values_of
 
-from .catalog import USER
 from .components import CandidateSource, RankContext
+from .feed_index import USER
 from .item_index import ROW
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def _first_per_user(pairs: pd.DataFrame, order: np.ndarray, k: int) -> pd.DataFr
 def _top_feed_posts(ctx: RankContext, users: np.ndarray, by: str, k: int) -> pd.DataFrame:
     """Each user's `k` in-network posts with the highest `by` (then lowest id): the
     posts' order is computed once per catalog, so a request only sorts its users."""
-    pairs = ctx.catalog.feed_posts(users)
-    rank = ctx.catalog.post_rank(by)[values_of(pairs, ROW)]
+    pairs = ctx.catalog.feed.in_network(users)
+    rank = ctx.catalog.feed.post_rank(by)[values_of(pairs, ROW)]
     return _first_per_user(pairs, by_user_then(values_of(pairs, USER), rank), k)
 
 
@@ -85,7 +85,7 @@ class CirclePosts(CandidateSource):
     surfaces = ("feed",)
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        return _pairs_at(ctx.catalog.feed_posts(users))
+        return _pairs_at(ctx.catalog.feed.in_network(users))
 
 
 class TrendingPosts(CandidateSource[TopK]):
@@ -124,8 +124,8 @@ class NewCreatorPosts(CandidateSource[NewCreatorParams]):
     Params: ClassVar[type[BaseModel]] = NewCreatorParams
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        pairs = ctx.catalog.feed_posts(users)
-        new = ctx.catalog.by_new_creator(self.params.days)[values_of(pairs, ROW)]
+        pairs = ctx.catalog.feed.in_network(users)
+        new = ctx.catalog.feed.by_new_creator(self.params.days)[values_of(pairs, ROW)]
         return _pairs_at(pairs, new)
 
 
@@ -136,7 +136,7 @@ class SocialPosts(CandidateSource):
     surfaces = ("feed",)
 
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
-        pairs = ctx.catalog.feed_posts(users)
+        pairs = ctx.catalog.feed.in_network(users)
         tie_user, tie_other = ctx.catalog.social.pairs_of(users)
         # (user, author) pairs as integer keys over the ids of both sides
         n = len(pairs)
@@ -156,7 +156,9 @@ class PopularPosts(CandidateSource[TopK]):
     def fetch(self, ctx: RankContext, users: np.ndarray) -> pd.DataFrame:
         k = self.params.k
         catalog = ctx.catalog
-        return _for_every_user(users, catalog.popular_open_posts[:k], catalog.popular_open_rows[:k])
+        return _for_every_user(
+            users, catalog.feed.popular_open_posts[:k], catalog.feed.popular_open_rows[:k]
+        )
 
 
 class ALSPosts(CandidateSource[TopK]):
@@ -174,11 +176,11 @@ class ALSPosts(CandidateSource[TopK]):
         if ctx.bundle is None or "feed" not in ctx.bundle.als:
             return pd.DataFrame(columns=PAIR)
         model = ctx.bundle.als["feed"]
-        pairs = ctx.catalog.feed_posts(users)
+        pairs = ctx.catalog.feed.in_network(users)
         # each distinct user and post looked up once
         user_at, user = pd.factorize(values_of(pairs, "user_id", object))
         post, post_at = np.unique(values_of(pairs, ROW), return_inverse=True)
-        post_ids = ctx.catalog.posts["post_id"].to_numpy(dtype=object)[post]
+        post_ids = ctx.catalog.feed.posts["post_id"].to_numpy(dtype=object)[post]
         score = model.score_rows(model.user_rows(user)[user_at], model.item_rows(post_ids)[post_at])
         known = np.flatnonzero(np.isfinite(score))
         item = values_of(pairs, "item_id", object)[known]

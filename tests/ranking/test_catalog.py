@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from features.contract import ContractData
-from ranking.catalog import USER, Catalog
+from ranking.catalog import Catalog
 from ranking.components import RankContext
+from ranking.feed_index import USER
 from ranking.item_index import ROW
 from ranking.strategy import component_class
 
@@ -26,8 +27,8 @@ def test_feed_posts_are_the_members_circles_posts_not_their_own(
 ) -> None:
     catalog = Catalog(world, day(AS_OF_DAY))
     users = np.array(asked, dtype=object)
-    got = catalog.feed_posts(users)
-    posts = catalog.posts.assign(**{ROW: np.arange(len(catalog.posts))})
+    got = catalog.feed.in_network(users)
+    posts = catalog.feed.posts.assign(**{ROW: np.arange(len(catalog.feed.posts))})
     mine = catalog.memberships.table[catalog.memberships.table["user_id"].isin(asked)]
     expected = mine.merge(posts, on="circle_id")
     expected = expected[expected["author_id"] != expected["user_id"]]

@@ -41,7 +41,7 @@ class Server:
 
 
 def busiest_user(data: ContractData, t: pd.Timestamp) -> str:
-    posts = Catalog(data, t).feed_posts(data["users"]["user_id"].to_numpy(dtype=object))
+    posts = Catalog(data, t).feed.in_network(data["users"]["user_id"].to_numpy(dtype=object))
     return str(posts["user_id"].value_counts().index[0])
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.catalog import USER
+from ranking.feed_index import USER
 from ranking.item_index import ROW
 from ranking.pipeline import _union
 

@@ -330,7 +330,7 @@ def test_als_posts_are_each_users_best_own_posts_whatever_the_batch(
             mine = together[together["user_id"] == user]
             assert alone["item_id"].tolist() == mine["item_id"].tolist()
             # the oracle: every own in-network post scored, the five best kept
-            own = ctx.catalog.feed_posts(np.array([user], dtype=object))
+            own = ctx.catalog.feed.in_network(np.array([user], dtype=object))
             score = pd.Series(als.score(own["user_id"], own["item_id"]), index=own["item_id"])
             best = score.dropna().sort_values(ascending=False).head(5)
             np.testing.assert_allclose(score[alone["item_id"]].to_numpy(), best.to_numpy())
