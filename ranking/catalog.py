@@ -16,8 +16,9 @@ from features.contract import ContractData
 
 from .feed_index import FeedIndex
 from .history import History
+from .instant import before
 from .item_index import ItemIndex
-from .memberships import Memberships, before
+from .memberships import Memberships
 from .social import SocialTies
 
 if TYPE_CHECKING:

@@ -4,9 +4,8 @@ Only rows strictly before it count."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,21 +14,15 @@ from circlerank.arrays import user_codes
 from circlerank.frames import frame_of
 from features.pit import TS
 
+from .instant import Memos, before, not_yet
 from .item_index import ROW
-from .memberships import before
 
 if TYPE_CHECKING:
     from .catalog import Catalog
 
-T = TypeVar("T")
 # a candidate's user as an integer code in user id order, added by the pipeline once so
 # that components group rows by user without hashing the ids again
 USER = "user"
-
-
-def not_yet(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
-    """True where the time is missing or not before as_of (a leave, a deletion)."""
-    return ~before(column, as_of)
 
 
 class FeedIndex:
@@ -39,13 +32,7 @@ class FeedIndex:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
         self._feed_memo: tuple[tuple[str, ...], pd.DataFrame] | None = None
-        self._memos: dict[tuple[object, ...], object] = {}
-
-    def _memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """`compute()` once per key (the index lives as long as its catalog)."""
-        if key not in self._memos:
-            self._memos[key] = compute()
-        return cast(T, self._memos[key])
+        self._memos = Memos()
 
     @cached_property
     def posts(self) -> pd.DataFrame:
@@ -119,7 +106,7 @@ class FeedIndex:
             deleted, ids = self.deleted_posts, self._catalog.item_index.table("feed").index.tolist()
             return np.append(np.fromiter((i in deleted for i in ids), bool, len(ids)), False)
 
-        return self._memo(("deleted_by_row",), flags)
+        return self._memos.get(("deleted_by_row",), flags)
 
     def new_creators(self, days: float) -> frozenset[str]:
         """Authors whose first post (before as_of) is at most `days` old."""
@@ -128,7 +115,7 @@ class FeedIndex:
             first = self._first_posts
             return frozenset(first.index[first >= self._catalog.as_of - pd.Timedelta(days=days)])
 
-        return self._memo(("new_creators", days), young)
+        return self._memos.get(("new_creators", days), young)
 
     def by_new_creator(self, days: float) -> np.ndarray:
         """Per row of `item_index.table("feed")`, then False for the not-live slot: whether the
@@ -139,7 +126,7 @@ class FeedIndex:
             authors = self._catalog.item_index.table("feed")["author_id"].tolist()
             return np.append(np.fromiter((a in new for a in authors), bool, len(authors)), False)
 
-        return self._memo(("by_new_creator", days), flags)
+        return self._memos.get(("by_new_creator", days), flags)
 
     @cached_property
     def _first_posts(self) -> pd.Series:
@@ -196,7 +183,7 @@ class FeedIndex:
             rank[ordered.index.to_numpy()] = np.arange(len(ordered))
             return rank
 
-        return self._memo(("post_rank", by), ranked)
+        return self._memos.get(("post_rank", by), ranked)
 
 
 class _FeedIndex:

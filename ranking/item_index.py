@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,8 @@ import pandas as pd
 from circlerank.frames import values_of
 from features.pit import TS
 
-T = TypeVar("T")
+from .instant import Memos
+
 ROW = "row"  # a candidate's row in ItemIndex.table(surface); -1 when it is not a live item
 
 
@@ -31,7 +31,7 @@ class ItemIndex:
             "circle_suggestions": circles.set_index("circle_id"),
         }
         self._joins = joins
-        self._memos: dict[tuple[object, ...], object] = {}
+        self._memos = Memos()
 
     def table(self, surface: str) -> pd.DataFrame:
         """The live items of a surface indexed by id."""
@@ -83,7 +83,7 @@ class ItemIndex:
             none = np.array([None], dtype=object)
             return np.concatenate([column_values.to_numpy(dtype=object), none])
 
-        return self._memo(("column", surface, column), values)
+        return self._memos.get(("column", surface, column), values)
 
     def codes(self, surface: str, column: str) -> np.ndarray:
         """Integer codes of `table(surface)[column]` by row, then -1 for the not-live
@@ -100,10 +100,4 @@ class ItemIndex:
             code_by_value = {v: c for c, v in enumerate(values.tolist())}
             return np.append(codes.astype(np.int64), -1), code_by_value
 
-        return self._memo(("codes", surface, column), factorized)
-
-    def _memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """`compute()` once per key (the index lives as long as its catalog)."""
-        if key not in self._memos:
-            self._memos[key] = compute()
-        return cast(T, self._memos[key])
+        return self._memos.get(("codes", surface, column), factorized)

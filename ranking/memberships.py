@@ -12,10 +12,7 @@ from circlerank.arrays import rows_by_value, rows_of_values
 from features.contract import ContractData
 from features.pit import TS
 
-
-def before(column: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
-    """Where the time is known and before as_of."""
-    return (column.astype(TS) < as_of).to_numpy(dtype=bool, na_value=False)
+from .instant import before
 
 
 class Memberships:

@@ -11,7 +11,7 @@ import pandas as pd
 from circlerank.arrays import rows_by_value, rows_of_values
 from features.contract import ContractData
 
-from .memberships import before
+from .instant import before
 
 
 class SocialTies:
