@@ -1,7 +1,8 @@
 """The community measures of a rehearsal analysed as a live experiment: users as the
 unit, each treatment arm against the control with a 95% interval (Welch; clicks per
-impression by the delta method), and creator_share looked at once a day with mSPRT's
-always-valid bounds (evaluation/abstats.py)."""
+impression by the delta method; clicks per user and creator_share also with CUPED, on
+each user's clicks and posts in the 14 days before the experiment), and creator_share
+looked at once a day with mSPRT's always-valid bounds (evaluation/abstats.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..abstats import Effect, delta_ratio, msprt, welch
+from ..abstats import Effect, cuped, delta_ratio, msprt, welch
 from .measures import Daily
 
 METRICS = (
     "clicks_per_user",
+    "clicks_per_user_cuped",
     "clicks_per_impression",
     "creator_share",
+    "creator_share_cuped",
     "member_posts_per_day",
     "retention",
     "new_creators_still_posting",
@@ -33,8 +36,13 @@ class ArmData:
     daily: Daily
 
 
+# metric -> the pre-experiment covariate its CUPED estimate adjusts by
+COVARIATES = {"clicks_per_user_cuped": "clicks_before", "creator_share_cuped": "posts_before"}
+
+
 def _value(users: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-user values of a metric (and a denominator for a ratio)."""
+    metric = metric.removesuffix("_cuped")
     if metric == "clicks_per_user":
         return users["clicks"].to_numpy(np.float64), None
     if metric == "clicks_per_impression":
@@ -73,6 +81,10 @@ def effects(
                 notes.append(f"{metric}, arm {arm}: too few users to compare")
             elif xc is not None and xt is not None:
                 out[metric][arm] = delta_ratio(yc, xc, yt, xt, alpha)
+            elif metric in COVARIATES:
+                covariate = COVARIATES[metric]
+                before = base[covariate].to_numpy(), data.users[covariate].to_numpy()
+                out[metric][arm] = cuped(yc, before[0], yt, before[1], alpha)
             else:
                 out[metric][arm] = welch(yc, yt, alpha)
     means = {m: mean(base, m) for m in METRICS}

@@ -6,7 +6,8 @@ day; whether they were active in the last 7 days (a click, like, comment, share 
 or a post: the simulator's users open the app at their own rate whatever the feed
 shows, so opening it is no sign of retention); and, for new creators (first member post
 inside the experiment, at least 14 days before its end), whether they still posted 14
-days or more after their first post.
+days or more after their first post. Also each person's clicks and member posts in the
+14 days before the experiment: covariates that no arm can have changed (CUPED).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..simulator.events import CLICK, COMMENT, FEED, IMPRESSION, JOIN, LIKE, SHA
 from ..simulator.loop import LogResult
 
 RECENT_DAYS = 7
+PRE_DAYS = 14  # the days before the experiment that CUPED's covariates count
 STILL_POSTING_DAYS = 14
 POSITIVE = (CLICK, LIKE, COMMENT, SHARE, JOIN)
 
@@ -37,7 +39,7 @@ class Window:
 
 @dataclass(frozen=True)
 class Daily:
-    """(people, days) counts per day of the experiment, and the 7 days before it."""
+    """(people, days) counts per day of the experiment, and the 14 days before it."""
 
     clicks: np.ndarray
     impressions: np.ndarray
@@ -50,9 +52,13 @@ class Daily:
         end = self.lead + day + 1
         return counts[:, end - RECENT_DAYS : end].sum(axis=1) > 0
 
+    def before(self, counts: np.ndarray) -> np.ndarray:
+        """Per user, the sum of `counts` over the days before the experiment."""
+        return counts[:, : self.lead].sum(axis=1)
+
 
 def daily(logs: LogResult, n_people: int, window: Window) -> Daily:
-    lead = RECENT_DAYS - 1
+    lead = max(RECENT_DAYS - 1, PRE_DAYS)
     first = window.start_us - lead * US_PER_DAY
     width = lead + window.days
     ev = logs.events
@@ -91,6 +97,8 @@ def per_user(logs: LogResult, n_people: int, window: Window, user_ids: np.ndarra
             "active_recently": d.recent(d.active, last).astype(np.float64),
             "new_creator": debut,
             "still_posting": still.astype(np.float64),
+            "clicks_before": d.before(d.clicks).astype(np.float64),
+            "posts_before": d.before(d.posts).astype(np.float64),
         },
         index=pd.Index(user_ids[:n_people], name="user_id"),
     )

@@ -164,3 +164,24 @@ def test_engine_arms_are_ranked_by_the_pipeline() -> None:
     # newest first on every chronological page
     assert (ages.groupby("request_id")["at"].diff().dropna() <= 0).all()
     assert set(outcome.report["metrics"]) >= {"creator_share", "retention", "clicks_per_user"}
+
+
+def test_retrain_days_retrains_the_bundle_on_the_logs_so_far() -> None:
+    config = replace(SMALL, users=1000, days=12, params=RESPONSIVE)
+    settings = Rehearsal(control="engagement", treatment="chronological", start_day=8)
+    once = rehearse(config, settings)
+    again = rehearse(config, settings.model_copy(update={"retrain_days": 2}))
+    assert once.trained_days == [8]
+    assert again.trained_days == [8, 10]
+    assert again.report["trained_days"] == [8, 10]
+    # up to the first retraining both runs serve the same bundle, so the same pages;
+    # after it, the retrained bundle ranks some pages differently
+    retrained = config.start_ts + pd.Timedelta(days=10)
+
+    def shown(outcome: object, later: bool) -> pd.DataFrame:
+        e = outcome.events  # type: ignore[attr-defined]
+        e = e[(e["action"] == "impression") & ((e["ts"] >= retrained) == later)]
+        return e[["user_id", "item_id", "position"]].reset_index(drop=True)
+
+    assert len(shown(once, False)) > 20 and shown(once, False).equals(shown(again, False))
+    assert not shown(once, True).equals(shown(again, True))
