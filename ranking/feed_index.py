@@ -14,6 +14,7 @@ from circlerank.arrays import user_codes
 from circlerank.frames import frame_of
 from features.pit import TS
 
+from .history import POSITIVE
 from .instant import Memos, before, not_yet
 from .item_index import ROW
 
@@ -37,10 +38,11 @@ class FeedIndex:
     @cached_property
     def posts(self) -> pd.DataFrame:
         """Posts created in [as_of - freshness, as_of) and not deleted by as_of, with
-        their time-decayed engagement and their impressions so far."""
+        their time-decayed engagement, their impressions and their positive actions so
+        far."""
         if not self._catalog.data.has("posts"):
             columns = ["post_id", "circle_id", "author_id", "created_at", "is_official"]
-            return pd.DataFrame(columns=[*columns, "engagement", "impressions"])
+            return pd.DataFrame(columns=[*columns, "engagement", "impressions", "responses"])
         p = self._catalog.data["posts"]
         created = p["created_at"].astype(TS)
         keep = (
@@ -53,6 +55,7 @@ class FeedIndex:
         return fresh.assign(
             engagement=fresh["post_id"].map(self._engagement).fillna(0.0),
             impressions=fresh["post_id"].map(self.impression_counts).fillna(0).astype(np.int64),
+            responses=fresh["post_id"].map(self.response_counts).fillna(0).astype(np.int64),
         )
 
     @cached_property
@@ -61,7 +64,7 @@ class FeedIndex:
         if not self._catalog.data.has("events"):
             return pd.Series(dtype=np.float64)
         e = self._catalog.data["events"]
-        positive = e["action"].isin(("click", "like", "comment", "share", "join")).to_numpy()
+        positive = e["action"].isin(POSITIVE).to_numpy()
         e = e[positive & before(e["ts"], self._catalog.as_of)]
         age = (self._catalog.as_of - e["ts"].astype(TS)) / self._catalog.half_life
         weight = np.exp2(-age.to_numpy(dtype=np.float64))
@@ -89,6 +92,29 @@ class FeedIndex:
         """Feed impressions per post before as_of."""
         shown = self._catalog.history.events("feed", ("impression",), None)
         return shown["item_id"].value_counts()
+
+    @cached_property
+    def response_counts(self) -> pd.Series:
+        """Positive feed actions (click, like, comment, share) per post before as_of."""
+        acted = self._catalog.history.events("feed", POSITIVE, None)
+        return acted["item_id"].value_counts()
+
+    def by_quiet_author(self, min_response: float) -> np.ndarray:
+        """Per row of `item_index.table("feed")`, then False for the not-live slot: whether
+        the post is member-made and its author's fresh member posts drew fewer than
+        `min_response` positive actions each, on average, so far."""
+
+        def flags() -> np.ndarray:
+            posts = self._catalog.item_index.table("feed")
+            member = (posts["is_official"] == False).to_numpy(dtype=bool)  # noqa: E712
+            author = posts["author_id"].to_numpy(dtype=object)
+            answered = posts["responses"].to_numpy(dtype=np.float64)
+            per_post = pd.Series(answered[member]).groupby(author[member]).mean()
+            mean = pd.Series(author).map(per_post).to_numpy(dtype=np.float64)
+            quiet = member & (np.nan_to_num(mean, nan=np.inf) < min_response)
+            return np.append(quiet, False)
+
+        return self._memos.get(("by_quiet_author", min_response), flags)
 
     @cached_property
     def deleted_posts(self) -> frozenset[str]:

@@ -121,6 +121,28 @@ class NewCreatorBoost(ReRanker[NewCreatorBoostParams]):
         return scaled(slate.score, np.where(is_new, self.params.boost, 1.0))
 
 
+class QuietAuthorParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    boost: float = Field(default=1.3, gt=0)
+    min_response: float = Field(default=1.0, ge=0)
+
+
+class QuietAuthorBoost(ReRanker[QuietAuthorParams]):
+    """Boosts member posts of authors whose fresh posts have drawn fewer than
+    `min_response` positive actions each so far: members who post less when their
+    posts go unanswered. The boost ends once their posts are answered, so it spreads
+    responses instead of adding exposure to anyone for good."""
+
+    name = "quiet_author_boost"
+    surfaces = ("feed",)
+    Params: ClassVar[type[BaseModel]] = QuietAuthorParams
+
+    def rerank(self, ctx: RankContext, slate: Slate) -> np.ndarray:
+        quiet = ctx.catalog.feed.by_quiet_author(self.params.min_response)[slate.row]
+        return scaled(slate.score, np.where(quiet, self.params.boost, 1.0))
+
+
 class SmallCircleParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -270,6 +292,7 @@ RERANKERS: tuple[type[ReRanker], ...] = (
     CircleDiversity,
     MemberMadeBoost,
     NewCreatorBoost,
+    QuietAuthorBoost,
     SmallCircleBoost,
     FeedbackFatigue,
     ExploreNewPosts,

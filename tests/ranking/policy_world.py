@@ -66,7 +66,7 @@ EVENTS = [
 ]
 
 
-def tables() -> dict[str, pd.DataFrame]:
+def tables(events: list[tuple[float, str, str, str, str]] = EVENTS) -> dict[str, pd.DataFrame]:
     users = ["u1", "u2", "u3", "u4", "official"]
     posts = pd.DataFrame(
         [
@@ -107,15 +107,15 @@ def tables() -> dict[str, pd.DataFrame]:
         "events": pd.DataFrame(
             [
                 (f"e{i}", day(d), user, surface, item, action)
-                for i, (d, user, surface, item, action) in enumerate(EVENTS)
+                for i, (d, user, surface, item, action) in enumerate(events)
             ],
             columns=["event_id", "ts", "user_id", "surface", "item_id", "action"],
         ),
     }
 
 
-def load(directory: Path) -> ContractData:
-    for name, frame in tables().items():
+def load(directory: Path, events: list[tuple[float, str, str, str, str]] = EVENTS) -> ContractData:
+    for name, frame in tables(events).items():
         frame.to_parquet(directory / f"{name}.parquet", index=False)
     data = load_contract(directory, as_of=day(AS_OF_DAY), quarantine_dir=directory / "q")
     assert data.report.quarantined == 0, data.report.render_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ from ranking.components import RankContext, Slate
 from ranking.rerankers import explored_slots, occurrence, scaled
 from ranking.strategy import component_class
 
-from .policy_world import AS_OF_DAY, day, load
+from .policy_world import AS_OF_DAY, EVENTS, day, load
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +73,26 @@ def test_new_creators_are_boosted(world: ContractData) -> None:
     items = ["p_seen", "p_ok", "p_u4", "p_official"]
     factors = rerank(world, "new_creator_boost", "feed", items, boost=2.0, days=5.5)
     assert factors.tolist() == [1.0, 1.0, 1.0, 2.0]
+
+
+def test_quiet_authors_are_boosted_until_answered(world: ContractData, tmp_path: Path) -> None:
+    # fresh member posts as of day 10: u2 p_seen, p_left; u3 p_ok, p_seen_5d, p_hidden;
+    # u4 p_h1, p_h2, p_u4. Positive actions: p_ok two, p_seen_5d one, p_seen one, so
+    # per post u3 drew 1.0, u2 0.5 and u4 none; a hide is no answer
+    answers = [
+        (9.5, "u2", "feed", "p_ok", "click"),
+        (9.6, "u2", "feed", "p_ok", "like"),
+        (5.5, "u1", "feed", "p_seen_5d", "comment"),
+        (9.2, "u1", "feed", "p_seen", "click"),
+    ]
+    data = load(tmp_path, [*EVENTS, *answers])
+    items = ["p_ok", "p_seen", "p_u4", "p_official"]
+    factors = rerank(data, "quiet_author_boost", "feed", items, boost=2.0, min_response=1.0)
+    assert factors.tolist() == [1.0, 2.0, 2.0, 1.0]
+    stricter = rerank(data, "quiet_author_boost", "feed", items, boost=2.0, min_response=0.5)
+    assert stricter.tolist() == [1.0, 1.0, 2.0, 1.0]
+    unanswered = rerank(world, "quiet_author_boost", "feed", items, boost=2.0)
+    assert unanswered.tolist() == [2.0, 2.0, 2.0, 1.0]
 
 
 def test_fatigue_discounts_authors_the_user_keeps_skipping(world: ContractData) -> None:
