@@ -1,5 +1,6 @@
-"""Statistics for A/B tests with users as the unit: Welch's t-test, the delta method for
-ratio metrics, CUPED variance reduction, the sample-ratio-mismatch check, and mSPRT
+"""Statistics for A/B tests with users as the unit: Welch's t-test, the paired t-test
+(each user measured under both arms, as a simulator can), the delta method for ratio
+metrics, CUPED variance reduction, the sample-ratio-mismatch check, and mSPRT
 always-valid p-values with confidence sequences for continuous monitoring."""
 
 from __future__ import annotations
@@ -51,6 +52,22 @@ def welch(control: np.ndarray, treatment: np.ndarray, alpha: float = 0.05) -> Ef
         return Effect(float(c.mean()), float(t.mean()), diff, 0.0, diff, diff, p)
     half = stats.t.ppf(1 - alpha / 2, df) * se
     p = float(2 * stats.t.sf(abs(diff / se), df))
+    return Effect(float(c.mean()), float(t.mean()), diff, se, diff - half, diff + half, p)
+
+
+def paired(control: np.ndarray, treatment: np.ndarray, alpha: float = 0.05) -> Effect:
+    """Difference of means when each unit was measured under both conditions (row i of
+    `control` and of `treatment` is the same unit): a t-test on the differences."""
+    c, t = _arrays(control, treatment)
+    if len(c) != len(t):
+        raise ConfigError(f"paired values need one pair per unit, got {len(c)} and {len(t)}")
+    d = t - c
+    diff, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+    if se == 0:
+        p = 1.0 if diff == 0 else 0.0
+        return Effect(float(c.mean()), float(t.mean()), diff, 0.0, diff, diff, p)
+    half = stats.t.ppf(1 - alpha / 2, len(d) - 1) * se
+    p = float(2 * stats.t.sf(abs(diff / se), len(d) - 1))
     return Effect(float(c.mean()), float(t.mean()), diff, se, diff - half, diff + half, p)
 
 

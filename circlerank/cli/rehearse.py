@@ -120,5 +120,14 @@ def run(args: argparse.Namespace) -> int:
             f"  {metric}: {base:.4g} -> {m['mean']:.4g}, diff {m['diff']:+.4f}{rel} "
             f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}] p {m['p_value']:.3g}"
         )
+    for metric, arms in report.get("launch", {}).items():
+        base, m = arms[report["control"]]["mean"], arms[treated]
+        lines.append(
+            f"  launch {metric} (every user in both worlds, paired): {base:.4g} -> "
+            f"{m['mean']:.4g} ({m['diff'] / base:+.1%} [{m['ci_low'] / base:+.1%}, "
+            f"{m['ci_high'] / base:+.1%}])"
+            if base
+            else f"  launch {metric}: control mean 0"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -20,6 +20,8 @@ LABELS = {
 
 def sections(analysis: Analysis, data: dict[str, Any]) -> list[str]:
     out = html_sections(analysis)
+    if "launch" in data:
+        out.append(launch_section(data))
     daily: dict[str, dict[str, list[float]]] = data["daily"]
     for metric, label in LABELS.items():
         lines: dict[str, tuple[Sequence[float], Sequence[float]]] = {}
@@ -49,3 +51,30 @@ def sections(analysis: Analysis, data: dict[str, Any]) -> list[str]:
             )
         )
     return out
+
+
+def launch_section(data: dict[str, Any]) -> str:
+    """The worlds design's paired effects, relative to the control's mean."""
+    control = data["control"]
+    labels, values, lows, highs = [], [], [], []
+    for metric, arms in data["launch"].items():
+        base = arms[control]["mean"]
+        for arm, row in arms.items():
+            if arm == control or not base:
+                continue
+            labels.append(f"{metric}, {arm}")
+            values.append(row["diff"] / base)
+            lows.append(row["ci_low"] / base)
+            highs.append(row["ci_high"] / base)
+    return report.section(
+        "launch effect: every user in both copies of the world",
+        report.paragraphs(
+            f"Design worlds measures each of the {data['launch_users']:,} users in every "
+            "arm's copy of the world, so each user is their own control: the difference "
+            "of their value in the arm's copy and in the control's, averaged over all "
+            "users (paired t-test), relative to the control's mean. This is what a launch "
+            "to everyone would do; the sections above split users in half as a live "
+            "experiment must, with wider intervals."
+        ),
+        report.interval_bars(labels, values, lows, highs, reference=0.0),
+    )

@@ -34,12 +34,20 @@ from training.bundle import Bundle
 from training.config import TrainConfig
 
 from ..ab import Analysis, Design, analyse
+from ..abstats import Effect
 from ..closed_loop import PRE_ARM, strategy
 from ..simulator.config import US_PER_DAY, SimConfig
 from ..simulator.loop import DayLoop, LogResult, Policies
 from ..simulator.world import World, build_world
 from ..simulator.writer import events_table
-from .analysis import ArmData, creator_share_sequential, effects, series, subset
+from .analysis import (
+    ArmData,
+    creator_share_sequential,
+    effects,
+    launch_effects,
+    series,
+    subset,
+)
 from .arms import ArmSpec, arm_spec
 from .engine import EngineFeed, Ranked
 from .measures import Window, daily, per_user
@@ -231,12 +239,14 @@ def _analyse(
     start_us = config.start_us + settings.start_day * US_PER_DAY
     window = Window(start_us, config.split_us)
     arms: dict[str, ArmData] = {}
+    whole: dict[str, ArmData] = {}  # every person, as measured in the arm's loop
     frames = []
     for i, name in enumerate(names):
         run = logs.get(name, logs.get(SPLIT))
         assert run is not None
         rows = np.flatnonzero(arm_of_user[:people] == i)
         full = ArmData(per_user(run, people, window, world.users.ids), daily(run, people, window))
+        whole[name] = full
         arms[name] = subset(full, rows)
         if name in logs or i == 0:
             frames.append(_labelled(world, run, arm_of_user, names, window.start_us))
@@ -266,7 +276,31 @@ def _analyse(
         "creator_share": creator_share_sequential(arms, names[0], window.days)
     }
     report["daily"] = {n: series(d, window.days) for n, d in arms.items()}
+    if settings.design == "worlds":
+        report["launch"] = _launch(whole, names[0])
+        report["launch_users"] = people
     return Outcome(events, analysis, report, logs, world, 0.0)
+
+
+def _launch(whole: dict[str, ArmData], control: str) -> dict[str, dict[str, Any]]:
+    """launch_effects in ab.json's shape: the control's row, then each arm's."""
+    out = {}
+    for metric, by_arm in launch_effects(whole, control).items():
+        rows = {arm: _launch_row(e) for arm, e in by_arm.items()}
+        out[metric] = {control: _launch_row(next(iter(by_arm.values())), control=True)} | rows
+    return out
+
+
+def _launch_row(e: Effect, control: bool = False) -> dict[str, float | None]:
+    if control:
+        return {"mean": e.control, "diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": None}
+    return {
+        "mean": e.treatment,
+        "diff": e.diff,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "p_value": e.p_value,
+    }
 
 
 def _labelled(
