@@ -59,13 +59,21 @@ class FeedIndex:
         )
 
     @cached_property
+    def _positive(self) -> pd.DataFrame:
+        """item_id, surface, ts of the positive actions before as_of: read once for the
+        posts' engagement and their responses."""
+        if not self._catalog.data.has("events"):
+            return pd.DataFrame(columns=["item_id", "surface", "ts"])
+        e = self._catalog.data["events"]
+        keep = e["action"].isin(POSITIVE).to_numpy() & before(e["ts"], self._catalog.as_of)
+        return e.loc[keep, ["item_id", "surface", "ts"]]
+
+    @cached_property
     def _engagement(self) -> pd.Series:
         """Decayed count of positive feed actions per item before as_of."""
-        if not self._catalog.data.has("events"):
+        e = self._positive
+        if e.empty:
             return pd.Series(dtype=np.float64)
-        e = self._catalog.data["events"]
-        positive = e["action"].isin(POSITIVE).to_numpy()
-        e = e[positive & before(e["ts"], self._catalog.as_of)]
         age = (self._catalog.as_of - e["ts"].astype(TS)) / self._catalog.half_life
         weight = np.exp2(-age.to_numpy(dtype=np.float64))
         return pd.Series(weight, index=e["item_id"].to_numpy()).groupby(level=0).sum()
@@ -96,8 +104,9 @@ class FeedIndex:
     @cached_property
     def response_counts(self) -> pd.Series:
         """Positive feed actions (click, like, comment, share) per post before as_of."""
-        acted = self._catalog.history.events("feed", POSITIVE, None)
-        return acted["item_id"].value_counts()
+        acted = self._positive
+        feed = (acted["surface"] == "feed").to_numpy(dtype=bool)
+        return acted.loc[feed, "item_id"].value_counts()
 
     def by_quiet_author(self, min_response: float) -> np.ndarray:
         """Per row of `item_index.table("feed")`, then False for the not-live slot: whether
